@@ -1,0 +1,32 @@
+//! The shared domain of mtime, used by the server and the kiosk alike so that every rule
+//! exists once: ids, badge UIDs, presence events, what a tap means, the pairing of events
+//! into intervals, sites and their time zones, and the signed batch wire format.
+//!
+//! This crate does no I/O: clocks are a trait, keys come from the caller's randomness
+//! source (the operating system's), and storage and transport live elsewhere.
+//!
+//! ```
+//! use mtime_core::badge::BadgeUid;
+//!
+//! let uid: BadgeUid = "04:e8:75:77:de:98:11".parse().unwrap();
+//! assert_eq!(uid.to_string(), "04E87577DE9811");
+//! ```
+//!
+//! # Limitations
+//!
+//! - Pairing trusts each event's wall-clock instant; events recorded while a kiosk's clock
+//!   was untrusted are not yet corrected from the monotonic clock.
+//! - An event that amends another (`PresenceEvent::amends`) is carried but not yet applied
+//!   by pairing; the kiosk does not create such events yet.
+
+pub mod badge;
+pub mod batch;
+pub mod clock;
+pub mod decide;
+pub mod event;
+pub mod ids;
+pub mod keys;
+pub mod pairing;
+pub mod protocol;
+pub mod seal;
+pub mod zone;

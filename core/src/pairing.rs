@@ -1,0 +1,295 @@
+//! Pairing: one employee's punches become presence intervals.
+//!
+//! The same punches give the same intervals whatever order they arrive in: punches are
+//! sorted by instant (ties broken by event id) before they are paired. Nothing is
+//! dropped: an `out` with no `in` and an `in` while already in both become flagged
+//! intervals for an admin to review.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Direction, ReasonCode};
+use crate::ids::{EventId, KioskId};
+
+/// Where a punch came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum PunchOrigin {
+    /// A tap at a kiosk.
+    Kiosk {
+        /// The kiosk.
+        kiosk: KioskId,
+        /// Its seq on that kiosk.
+        seq: u64,
+    },
+    /// Entered through the API by a user: a clock-in or -out, or a correction.
+    Api {
+        /// Who entered it.
+        author: String,
+        /// Why, if they said.
+        note: Option<String>,
+        /// Whether it corrects the record after the fact (rather than clocking now).
+        correction: bool,
+    },
+}
+
+/// One in or out, as pairing sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Punch {
+    /// The event.
+    pub event: EventId,
+    /// When it happened.
+    pub at: DateTime<Utc>,
+    /// In or out.
+    pub direction: Direction,
+    /// Why.
+    pub reason: ReasonCode,
+    /// Where it came from.
+    pub origin: PunchOrigin,
+}
+
+/// Something about an interval that an admin should look at.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Flag {
+    /// An `out` with no `in` before it.
+    MissingCheckIn,
+    /// An `in` followed by another `in`: the check-out is missing.
+    MissingCheckOut,
+    /// Closed by an explicit `out` after longer than the kiosk's maximum open interval.
+    OverLong,
+}
+
+/// A stretch of presence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Interval {
+    /// The check-in, if there was one.
+    pub start: Option<Punch>,
+    /// The check-out, if there was one.
+    pub end: Option<Punch>,
+    /// The reason: the check-in's, or the check-out's when there is no check-in.
+    pub reason: ReasonCode,
+    /// What is wrong with it, if anything.
+    pub flags: Vec<Flag>,
+}
+
+impl Interval {
+    /// Open: checked in, not yet out, and not superseded by a later check-in.
+    pub fn is_open(&self) -> bool {
+        self.end.is_none() && !self.flags.contains(&Flag::MissingCheckOut)
+    }
+
+    /// The instant that orders intervals: the check-in, or the check-out without one.
+    pub fn anchor(&self) -> (DateTime<Utc>, EventId) {
+        let punch = self.start.as_ref().or(self.end.as_ref());
+        // Every interval pairing makes holds at least one punch.
+        punch.map_or((DateTime::<Utc>::MIN_UTC, EventId(uuid::Uuid::nil())), |p| (p.at, p.event))
+    }
+
+    /// The punches that were entered as corrections.
+    pub fn corrections(&self) -> impl Iterator<Item = &Punch> {
+        [self.start.as_ref(), self.end.as_ref()]
+            .into_iter()
+            .flatten()
+            .filter(|p| matches!(p.origin, PunchOrigin::Api { correction: true, .. }))
+    }
+
+    /// Whether the interval overlaps `[from, to)`. An open interval reaches to the end of
+    /// time; one with a missing end or start counts at the instant it has.
+    pub fn overlaps(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
+        let start = self.start.as_ref().map(|p| p.at);
+        let end = self.end.as_ref().map(|p| p.at);
+        match (start, end) {
+            (Some(s), Some(e)) => s < to && e > from || (s == e && s >= from && s < to),
+            (Some(s), None) if self.is_open() => s < to,
+            (Some(at), None) | (None, Some(at)) => at >= from && at < to,
+            (None, None) => false,
+        }
+    }
+
+    /// Whether the employee was present at `at`.
+    pub fn contains(&self, at: DateTime<Utc>) -> bool {
+        let Some(start) = &self.start else { return false };
+        match &self.end {
+            Some(end) => start.at <= at && at < end.at,
+            None => self.is_open() && start.at <= at,
+        }
+    }
+}
+
+/// Rules that pairing applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PairingRules {
+    /// An interval longer than this, closed by an explicit out, is flagged over-long.
+    pub max_open: Duration,
+}
+
+impl Default for PairingRules {
+    fn default() -> Self {
+        Self { max_open: Duration::from_secs(16 * 3600) }
+    }
+}
+
+/// Pairs one employee's punches into intervals, in time order.
+pub fn pair(punches: &[Punch], rules: PairingRules) -> Vec<Interval> {
+    let mut sorted: Vec<&Punch> = punches.iter().collect();
+    sorted.sort_by(|a, b| (a.at, a.event).cmp(&(b.at, b.event)));
+
+    let mut intervals = Vec::new();
+    let mut open: Option<&Punch> = None;
+    for punch in sorted {
+        match (punch.direction, open.take()) {
+            (Direction::In, None) => open = Some(punch),
+            (Direction::In, Some(previous)) => {
+                intervals.push(Interval {
+                    start: Some(previous.clone()),
+                    end: None,
+                    reason: previous.reason.clone(),
+                    flags: vec![Flag::MissingCheckOut],
+                });
+                open = Some(punch);
+            }
+            (Direction::Out, Some(start)) => {
+                let long = (punch.at - start.at).to_std().is_ok_and(|d| d > rules.max_open);
+                intervals.push(Interval {
+                    start: Some(start.clone()),
+                    end: Some(punch.clone()),
+                    reason: start.reason.clone(),
+                    flags: if long { vec![Flag::OverLong] } else { Vec::new() },
+                });
+            }
+            (Direction::Out, None) => intervals.push(Interval {
+                start: None,
+                end: Some(punch.clone()),
+                reason: punch.reason.clone(),
+                flags: vec![Flag::MissingCheckIn],
+            }),
+        }
+    }
+
+    if let Some(start) = open {
+        intervals.push(Interval {
+            start: Some(start.clone()),
+            end: None,
+            reason: start.reason.clone(),
+            flags: Vec::new(),
+        });
+    }
+    intervals
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+
+    fn punch(n: u8, hour: u32, minute: u32, direction: Direction) -> Punch {
+        Punch {
+            event: EventId(uuid::Uuid::from_bytes([n; 16])),
+            at: Utc.with_ymd_and_hms(2025, 5, 12, hour, minute, 0).unwrap(),
+            direction,
+            reason: "WORK".parse().unwrap(),
+            origin: PunchOrigin::Kiosk { kiosk: KioskId(uuid::Uuid::nil()), seq: u64::from(n) },
+        }
+    }
+
+    fn shape(intervals: &[Interval]) -> Vec<(Option<u8>, Option<u8>, Vec<Flag>)> {
+        intervals
+            .iter()
+            .map(|i| {
+                (
+                    i.start.as_ref().map(|p| p.event.0.as_bytes()[0]),
+                    i.end.as_ref().map(|p| p.event.0.as_bytes()[0]),
+                    i.flags.clone(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn pairs_in_with_out_and_keeps_the_last_in_open() {
+        use Direction::*;
+        let punches =
+            [punch(1, 8, 0, In), punch(2, 12, 0, Out), punch(3, 12, 30, In)];
+        let intervals = pair(&punches, PairingRules::default());
+        assert_eq!(shape(&intervals), vec![(Some(1), Some(2), vec![]), (Some(3), None, vec![])]);
+        assert!(intervals[1].is_open());
+        assert!(!intervals[0].is_open());
+    }
+
+    #[test]
+    fn an_out_without_in_is_a_flagged_interval_not_dropped() {
+        let intervals = pair(&[punch(1, 9, 0, Direction::Out)], PairingRules::default());
+        assert_eq!(shape(&intervals), vec![(None, Some(1), vec![Flag::MissingCheckIn])]);
+        assert!(!intervals[0].is_open());
+    }
+
+    #[test]
+    fn an_in_while_in_flags_the_first_as_missing_check_out() {
+        use Direction::*;
+        let punches = [punch(1, 8, 0, In), punch(2, 9, 0, In), punch(3, 17, 0, Out)];
+        let intervals = pair(&punches, PairingRules::default());
+        assert_eq!(
+            shape(&intervals),
+            vec![(Some(1), None, vec![Flag::MissingCheckOut]), (Some(2), Some(3), vec![])]
+        );
+        assert!(!intervals[0].is_open());
+    }
+
+    #[test]
+    fn an_explicit_out_after_too_long_is_flagged_over_long() {
+        use Direction::*;
+        let rules = PairingRules { max_open: Duration::from_secs(3 * 3600) };
+        let intervals = pair(&[punch(1, 8, 0, In), punch(2, 11, 1, Out)], rules);
+        assert_eq!(shape(&intervals), vec![(Some(1), Some(2), vec![Flag::OverLong])]);
+        let intervals = pair(&[punch(1, 8, 0, In), punch(2, 11, 0, Out)], rules);
+        assert_eq!(shape(&intervals), vec![(Some(1), Some(2), vec![])]);
+    }
+
+    #[test]
+    fn the_result_does_not_depend_on_arrival_order() {
+        use Direction::*;
+        let punches = vec![
+            punch(1, 7, 0, Out),
+            punch(2, 8, 0, In),
+            punch(3, 12, 0, Out),
+            punch(4, 12, 30, In),
+            punch(5, 13, 0, In),
+            punch(6, 17, 0, Out),
+            punch(7, 17, 0, In),
+            punch(8, 18, 0, Out),
+        ];
+        let expected = pair(&punches, PairingRules::default());
+        assert_eq!(expected.len(), 6);
+
+        // Every rotation and the reversal of the input, plus a fixed shuffle.
+        let mut orders: Vec<Vec<Punch>> = (0..punches.len())
+            .map(|k| {
+                let mut p = punches.clone();
+                p.rotate_left(k);
+                p
+            })
+            .collect();
+        orders.push(punches.iter().rev().cloned().collect());
+        orders.push([5, 2, 7, 0, 3, 6, 1, 4].iter().map(|&i| punches[i].clone()).collect());
+        for order in orders {
+            assert_eq!(pair(&order, PairingRules::default()), expected);
+        }
+    }
+
+    #[test]
+    fn overlap_and_containment_follow_the_interval_kind() {
+        use Direction::*;
+        let at = |h, m| Utc.with_ymd_and_hms(2025, 5, 12, h, m, 0).unwrap();
+        let intervals =
+            pair(&[punch(1, 8, 0, In), punch(2, 12, 0, Out), punch(3, 13, 0, In)], Default::default());
+        assert!(intervals[0].overlaps(at(11, 0), at(14, 0)));
+        assert!(!intervals[0].overlaps(at(12, 0), at(14, 0)));
+        assert!(intervals[1].overlaps(at(20, 0), at(21, 0)), "open reaches on");
+        assert!(intervals[0].contains(at(8, 0)));
+        assert!(!intervals[0].contains(at(12, 0)));
+        assert!(intervals[1].contains(at(23, 0)));
+    }
+}

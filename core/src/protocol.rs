@@ -1,0 +1,185 @@
+//! The kiosk protocol's messages besides batches: enrollment, roster, heartbeat.
+//!
+//! Enrollment is JSON (the kiosk has no registered key yet; the one-time code
+//! authenticates it). Everything after is signed with [`crate::seal`].
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::badge::BadgeUid;
+use crate::event::{ReasonCode, TimeReading};
+use crate::ids::{EmployeeId, KioskId, OrgUnitId};
+use crate::keys::PublicKey;
+use crate::seal::Kind;
+
+/// Rosters, signed by the server.
+pub const ROSTER: Kind =
+    Kind { context: b"mtime.roster", version: 1, max_bytes: 16 << 20, name: "roster" };
+/// A kiosk's request for its roster, signed by the kiosk.
+pub const ROSTER_REQUEST: Kind =
+    Kind { context: b"mtime.roster-request", version: 1, max_bytes: 1024, name: "roster request" };
+/// Heartbeats, signed by the kiosk.
+pub const HEARTBEAT: Kind =
+    Kind { context: b"mtime.heartbeat", version: 1, max_bytes: 1024, name: "heartbeat" };
+/// The server's answer to a heartbeat, signed by the server.
+pub const HEARTBEAT_REPLY: Kind = Kind {
+    context: b"mtime.heartbeat-reply",
+    version: 1,
+    max_bytes: 1024,
+    name: "heartbeat reply",
+};
+
+/// How a kiosk behaves; set on the server, delivered at enrollment and with every roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskConfig {
+    /// A second read of the same badge for the same action within this many seconds is a
+    /// repeat, not a new event.
+    pub repeat_window_secs: u32,
+    /// How often the kiosk reports to the server.
+    pub heartbeat_secs: u32,
+    /// The most events the kiosk puts in one batch.
+    pub max_batch_events: u32,
+    /// An interval open longer than this is treated as a forgotten check-out.
+    pub max_open_hours: u32,
+}
+
+impl Default for KioskConfig {
+    fn default() -> Self {
+        Self { repeat_window_secs: 60, heartbeat_secs: 300, max_batch_events: 500, max_open_hours: 16 }
+    }
+}
+
+/// The site a kiosk belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SiteInfo {
+    /// The org unit the kiosk is placed in.
+    pub org_unit: OrgUnitId,
+    /// The site's name.
+    pub name: String,
+    /// The IANA zone the site (or the unit's nearest ancestor) carries.
+    pub time_zone: String,
+}
+
+/// A kiosk's enrollment request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollRequest {
+    /// The one-time code shown when the kiosk was created.
+    pub code: String,
+    /// The kiosk's public key; its private key never leaves the kiosk.
+    pub public_key: PublicKey,
+}
+
+/// The server's answer to a good enrollment.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnrollResponse {
+    /// The kiosk's id.
+    pub kiosk_id: KioskId,
+    /// Its name.
+    pub kiosk_name: String,
+    /// The key the kiosk verifies rosters and receipts with.
+    pub server_public_key: PublicKey,
+    /// Its site.
+    pub site: SiteInfo,
+    /// How it behaves.
+    pub config: KioskConfig,
+}
+
+/// A reason an employee may pick at this kiosk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterReason {
+    /// The code stored on events.
+    pub code: ReasonCode,
+    /// What the employee sees.
+    pub name: String,
+    /// Whether presence with this reason counts as work.
+    pub counts_as_work: bool,
+}
+
+/// An employee as a kiosk needs to know them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterEmployee {
+    /// The employee.
+    pub id: EmployeeId,
+    /// Their external number, such as `E01`.
+    pub number: String,
+    /// Their name, for the screen.
+    pub name: String,
+    /// Their badges.
+    pub badges: Vec<BadgeUid>,
+    /// Whether they may check in (a suspended employee may not).
+    pub active: bool,
+}
+
+/// Everything a kiosk may use, versioned and signed by the server.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Roster {
+    /// The kiosk it was made for.
+    pub kiosk: KioskId,
+    /// Increases with every change on the server.
+    pub version: u64,
+    /// When it was made.
+    pub issued_at: DateTime<Utc>,
+    /// The kiosk's site.
+    pub site: SiteInfo,
+    /// How the kiosk behaves.
+    pub config: KioskConfig,
+    /// The employees of the site.
+    pub employees: Vec<RosterEmployee>,
+    /// The reasons this kiosk may use.
+    pub reasons: Vec<RosterReason>,
+    /// The reason of a tap where the employee picked none.
+    pub default_reason: ReasonCode,
+}
+
+impl Roster {
+    /// The employee holding `badge`.
+    pub fn by_badge(&self, badge: &BadgeUid) -> Option<&RosterEmployee> {
+        self.employees.iter().find(|e| e.badges.contains(badge))
+    }
+
+    /// The employee with this id.
+    pub fn employee(&self, id: EmployeeId) -> Option<&RosterEmployee> {
+        self.employees.iter().find(|e| e.id == id)
+    }
+}
+
+/// A kiosk asking for its roster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterRequest {
+    /// The kiosk.
+    pub kiosk: KioskId,
+    /// The version it holds (0 for none).
+    pub have_version: u64,
+    /// When it asked.
+    pub sent: TimeReading,
+}
+
+/// A kiosk's periodic report.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Heartbeat {
+    /// The kiosk.
+    pub kiosk: KioskId,
+    /// When it was sent.
+    pub sent: TimeReading,
+    /// Events stored but not yet acknowledged.
+    pub pending: u64,
+    /// The highest seq acknowledged by a receipt.
+    pub acked_through: u64,
+    /// The roster version the kiosk holds.
+    pub roster_version: u64,
+    /// The kiosk's software version.
+    pub software: String,
+}
+
+/// The server's answer to a heartbeat.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatReply {
+    /// The kiosk.
+    pub kiosk: KioskId,
+    /// The server's time when it answered.
+    pub server_time: DateTime<Utc>,
+    /// The current roster version for this kiosk.
+    pub roster_version: u64,
+    /// The highest seq of this kiosk the server holds.
+    pub stored_through: u64,
+}

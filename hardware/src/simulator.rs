@@ -1,0 +1,135 @@
+//! A simulated reader that replays a script of taps.
+//!
+//! One tap per line: the badge UID, then optionally the key pressed (`in`, `out` or
+//! `auto`, the default). `wait MS` pauses. Blank lines and `#` comments are ignored.
+//!
+//! ```text
+//! # E01 checks in, E05 lets the kiosk decide
+//! 04E87577DE9811 in
+//! wait 1500
+//! 1F:F3:16:32
+//! ```
+
+use std::io::BufRead;
+use std::thread;
+use std::time::Duration;
+
+use crate::{BadgeReader, ReaderError, Tap};
+use mtime_core::event::RequestedAction;
+
+/// Reads taps from a script, line by line, as they become available (a file, a pipe or
+/// a terminal).
+pub struct ScriptReader<R> {
+    input: R,
+    line_no: usize,
+}
+
+impl<R: BufRead + Send> ScriptReader<R> {
+    /// A reader over `input`.
+    pub fn new(input: R) -> Self {
+        Self { input, line_no: 0 }
+    }
+}
+
+/// One parsed script line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ScriptLine {
+    /// A tap.
+    Tap(Tap),
+    /// A pause.
+    Wait(Duration),
+    /// Nothing to do.
+    Blank,
+}
+
+/// Parses one script line.
+pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
+    let line = line.split('#').next().unwrap_or("").trim();
+    if line.is_empty() {
+        return Ok(ScriptLine::Blank);
+    }
+
+    let mut words = line.split_whitespace();
+    let first = words.next().unwrap_or("");
+    if first.eq_ignore_ascii_case("wait") {
+        let ms = words
+            .next()
+            .and_then(|w| w.parse::<u64>().ok())
+            .ok_or_else(|| format!("{line:?}: wait needs milliseconds, such as \"wait 500\""))?;
+        return Ok(ScriptLine::Wait(Duration::from_millis(ms)));
+    }
+
+    // The UID may contain spaces ("04 E8 75"), so the action is the last word if it is one.
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let (uid_words, action) = match words.last().map(|w| w.parse::<RequestedAction>()) {
+        Some(Ok(action)) if words.len() > 1 => (&words[..words.len() - 1], action),
+        _ => (&words[..], RequestedAction::Toggle),
+    };
+    let uid = uid_words.join(" ").parse().map_err(|e| format!("{e}"))?;
+    Ok(ScriptLine::Tap(Tap { uid, action }))
+}
+
+impl<R: BufRead + Send> BadgeReader for ScriptReader<R> {
+    fn next_tap(&mut self) -> Result<Option<Tap>, ReaderError> {
+        loop {
+            let mut line = String::new();
+            self.line_no += 1;
+            let read = self
+                .input
+                .read_line(&mut line)
+                .map_err(|e| ReaderError::Unavailable(format!("tap script: {e}")))?;
+            if read == 0 {
+                return Ok(None);
+            }
+
+            match parse_line(&line) {
+                Ok(ScriptLine::Tap(tap)) => return Ok(Some(tap)),
+                Ok(ScriptLine::Wait(pause)) => thread::sleep(pause),
+                Ok(ScriptLine::Blank) => {}
+                Err(message) => return Err(ReaderError::Script { line: self.line_no, message }),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use mtime_core::event::Direction;
+
+    use super::*;
+
+    #[test]
+    fn replays_taps_with_their_keys_and_reports_bad_lines_by_number() {
+        let script = "# start\n04E87577DE9811 in\n\n1F F3 16 32\nD4CA2E66 OUT\nwait 1\nnot-a-uid\n";
+        let mut reader = ScriptReader::new(script.as_bytes());
+
+        let first = reader.next_tap().unwrap().unwrap();
+        assert_eq!(first.uid.to_string(), "04E87577DE9811");
+        assert_eq!(first.action, RequestedAction::Explicit(Direction::In));
+
+        let second = reader.next_tap().unwrap().unwrap();
+        assert_eq!(second.uid.to_string(), "1FF31632");
+        assert_eq!(second.action, RequestedAction::Toggle);
+
+        let third = reader.next_tap().unwrap().unwrap();
+        assert_eq!(third.action, RequestedAction::Explicit(Direction::Out));
+
+        let bad = reader.next_tap().unwrap_err();
+        assert!(matches!(bad, ReaderError::Script { line: 7, .. }), "{bad}");
+        assert_eq!(reader.next_tap(), Ok(None));
+    }
+
+    #[test]
+    fn a_spawned_reader_delivers_taps_then_ends() {
+        let reader = ScriptReader::new(std::io::Cursor::new("04E87577DE9811 auto\n".to_owned()));
+        let rx = crate::spawn(Box::new(reader)).unwrap();
+        assert!(matches!(rx.recv().unwrap(), crate::ReaderEvent::Tap(_)));
+        assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ended);
+    }
+
+    #[test]
+    fn wait_needs_a_number() {
+        assert!(parse_line("wait soon").is_err());
+        assert_eq!(parse_line("wait 5"), Ok(ScriptLine::Wait(Duration::from_millis(5))));
+    }
+}

@@ -1,0 +1,244 @@
+//! What happens when a badge is tapped, in plain Rust: look the badge up in the roster,
+//! decide what the tap means, store the event durably, and say what to show. The
+//! controller never shows anything before the event is on disk.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::sync::Arc;
+
+use chrono::{DateTime, FixedOffset};
+use chrono_tz::Tz;
+
+use mtime_core::badge::BadgeUid;
+use mtime_core::clock::Clock;
+use mtime_core::decide::{self, LastPunch, TapDecision};
+use mtime_core::event::{Direction, RequestedAction, Subject, TimeReading};
+use mtime_core::ids::{BootId, EmployeeId, KioskId};
+use mtime_core::protocol::Roster;
+use mtime_hardware::Tap;
+use mtime_sync::outbox::{EventDraft, Outbox};
+use mtime_sync::SyncError;
+
+/// What the kiosk shows after a tap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Feedback {
+    /// An event was stored.
+    Recorded {
+        /// Its seq.
+        seq: u64,
+        /// The employee's number.
+        number: String,
+        /// Their name.
+        name: String,
+        /// In or out.
+        direction: Direction,
+        /// When, in the site's zone.
+        at: DateTime<FixedOffset>,
+        /// The reason.
+        reason: String,
+        /// Events waiting to sync, this one included.
+        pending: u64,
+        /// The previous interval lacks its check-out.
+        missing_check_out: bool,
+    },
+    /// A repeat of the last tap: nothing stored.
+    Repeat {
+        /// The employee's number.
+        number: String,
+        /// The direction already stored.
+        direction: Direction,
+        /// When it was stored.
+        since: DateTime<FixedOffset>,
+    },
+    /// A badge no roster knows: stored for review.
+    UnknownBadge {
+        /// Its seq.
+        seq: u64,
+        /// Events waiting to sync.
+        pending: u64,
+    },
+    /// The employee may not check in: nothing stored.
+    Suspended {
+        /// The employee's number.
+        number: String,
+    },
+    /// The event could not be stored: nothing was confirmed.
+    StorageFailed {
+        /// Why.
+        error: String,
+    },
+}
+
+impl fmt::Display for Feedback {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Recorded { seq, number, name, direction, at, reason, pending, missing_check_out } => {
+                write!(
+                    f,
+                    "recorded seq={seq} employee={number} direction={direction} at={} \
+                     reason={reason} pending={pending} name={name:?}",
+                    at.to_rfc3339()
+                )?;
+                if *missing_check_out {
+                    write!(f, " note=\"your last check-out is missing\"")?;
+                }
+                Ok(())
+            }
+            Self::Repeat { number, direction, since } => write!(
+                f,
+                "repeat employee={number} direction={direction} since={} \
+                 message=\"already checked {direction} at {}\"",
+                since.to_rfc3339(),
+                since.format("%H:%M")
+            ),
+            Self::UnknownBadge { seq, pending } => write!(
+                f,
+                "unknown-badge seq={seq} pending={pending} message=\"badge not known; recorded for review\""
+            ),
+            Self::Suspended { number } => {
+                write!(f, "suspended employee={number} message=\"not allowed to check in; see your manager\"")
+            }
+            Self::StorageFailed { error } => {
+                write!(f, "storage-failed message=\"not recorded; please try again\" error={error:?}")
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Who {
+    Employee(EmployeeId),
+    Badge(BadgeUid),
+}
+
+/// The kiosk's brain.
+pub struct Controller {
+    kiosk: KioskId,
+    outbox: Arc<Outbox>,
+    roster: Roster,
+    zone: Tz,
+    clock: Arc<dyn Clock>,
+    boot: BootId,
+    last: HashMap<Who, LastPunch>,
+}
+
+impl Controller {
+    /// A controller over `outbox`, remembering each badge's last event from it.
+    pub fn new(
+        kiosk: KioskId,
+        outbox: Arc<Outbox>,
+        roster: Roster,
+        clock: Arc<dyn Clock>,
+        boot: BootId,
+    ) -> Result<Self, SyncError> {
+        let zone = mtime_core::zone::parse_zone(&roster.site.time_zone)
+            .map_err(|e| SyncError::Config(e.to_string()))?;
+        let mut last = HashMap::new();
+        for event in outbox.events()? {
+            let who = match event.subject {
+                Subject::Employee { id, .. } => Who::Employee(id),
+                Subject::UnknownBadge(badge) => Who::Badge(badge),
+            };
+            last.insert(who, LastPunch { direction: event.direction, time: event.time });
+        }
+        Ok(Self { kiosk, outbox, roster, zone, clock, boot, last })
+    }
+
+    /// Takes a newer roster.
+    pub fn set_roster(&mut self, roster: Roster) -> Result<(), SyncError> {
+        self.zone = mtime_core::zone::parse_zone(&roster.site.time_zone)
+            .map_err(|e| SyncError::Config(e.to_string()))?;
+        self.roster = roster;
+        Ok(())
+    }
+
+    /// The roster in use.
+    pub fn roster(&self) -> &Roster {
+        &self.roster
+    }
+
+    fn local(&self, reading: &TimeReading) -> DateTime<FixedOffset> {
+        reading.wall.with_timezone(&self.zone).fixed_offset()
+    }
+
+    /// Handles one tap.
+    pub fn tap(&mut self, tap: Tap) -> Feedback {
+        let now = self.clock.now();
+        let reading = TimeReading { wall: now.wall, boot: self.boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted };
+
+        let Some(employee) = self.roster.by_badge(&tap.uid).cloned() else {
+            return self.unknown_badge(tap, reading);
+        };
+        if !employee.active {
+            return Feedback::Suspended { number: employee.number };
+        }
+
+        let who = Who::Employee(employee.id);
+        let config = &self.roster.config;
+        match decide::decide(self.last.get(&who), tap.action, &reading, config) {
+            TapDecision::Repeat { direction, since } => Feedback::Repeat {
+                number: employee.number,
+                direction,
+                since: since.with_timezone(&self.zone).fixed_offset(),
+            },
+            TapDecision::Record { direction, source, missing_check_out } => {
+                let draft = EventDraft {
+                    subject: Subject::Employee { id: employee.id, badge: Some(tap.uid) },
+                    direction,
+                    direction_source: source,
+                    reason: self.roster.default_reason.clone(),
+                    time: reading,
+                    amends: None,
+                };
+                match self.store(who, draft) {
+                    Ok((seq, pending)) => Feedback::Recorded {
+                        seq,
+                        number: employee.number,
+                        name: employee.name,
+                        direction,
+                        at: self.local(&reading),
+                        reason: self.roster.default_reason.to_string(),
+                        pending,
+                        missing_check_out,
+                    },
+                    Err(e) => Feedback::StorageFailed { error: e.to_string() },
+                }
+            }
+        }
+    }
+
+    fn unknown_badge(&mut self, tap: Tap, reading: TimeReading) -> Feedback {
+        let who = Who::Badge(tap.uid);
+        let direction = match decide::decide(self.last.get(&who), tap.action, &reading, &self.roster.config) {
+            // A repeat of an unknown badge is not stored twice either.
+            TapDecision::Repeat { .. } => {
+                return Feedback::UnknownBadge { seq: 0, pending: self.outbox.pending().unwrap_or(0) };
+            }
+            TapDecision::Record { direction, .. } => direction,
+        };
+        let draft = EventDraft {
+            subject: Subject::UnknownBadge(tap.uid),
+            direction,
+            direction_source: match tap.action {
+                RequestedAction::Explicit(_) => mtime_core::event::DirectionSource::Explicit,
+                RequestedAction::Toggle => mtime_core::event::DirectionSource::Toggle,
+            },
+            reason: self.roster.default_reason.clone(),
+            time: reading,
+            amends: None,
+        };
+        match self.store(who, draft) {
+            Ok((seq, pending)) => Feedback::UnknownBadge { seq, pending },
+            Err(e) => Feedback::StorageFailed { error: e.to_string() },
+        }
+    }
+
+    fn store(&mut self, who: Who, draft: EventDraft) -> Result<(u64, u64), SyncError> {
+        let (direction, time) = (draft.direction, draft.time);
+        let event = self.outbox.append(self.kiosk, draft)?;
+        self.last.insert(who, LastPunch { direction, time });
+        let pending = self.outbox.pending()?;
+        tracing::debug!(kiosk.id = %self.kiosk, event.seq = event.seq, "event stored");
+        Ok((event.seq, pending))
+    }
+}

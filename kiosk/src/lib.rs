@@ -1,0 +1,21 @@
+//! The mtime kiosk node: it reads badges, decides what each tap means, stores the event
+//! durably before it says anything, prints what the employee should see, and syncs with
+//! the server in the background. It keeps working offline for as long as its disk lasts.
+//!
+//! ```text
+//! mtime-kiosk enroll --server https://time.example.com --code 7KQ2-M9XD-4R0P
+//! echo "04E87577DE9811 in" | mtime-kiosk run
+//! ```
+//!
+//! # Limitations
+//!
+//! - Headless: feedback is a line on standard output; the touch UI is not built yet.
+//! - Only the simulated reader is wired in; NFC through libnfc is not.
+//! - Events made while the wall clock is untrusted are recorded as such but not corrected.
+
+pub mod cli;
+pub mod clock;
+pub mod controller;
+pub mod keyfile;
+pub mod node;
+pub mod paths;

@@ -1,0 +1,284 @@
+//! The routes kiosks call. They carry no API key: a kiosk proves itself by signing with
+//! the key it registered at enrollment, and the server signs what it answers.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::extract::rejection::BytesRejection;
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+
+use mtime_core::batch::{BatchError, RECEIPT, Receipt, SealedBatch};
+use mtime_core::event::Subject;
+use mtime_core::ids::KioskId;
+use mtime_core::keys::PublicKey;
+use mtime_core::pairing::{Punch, PunchOrigin};
+use mtime_core::protocol::{
+    EnrollRequest, EnrollResponse, HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER,
+    ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest, SiteInfo,
+};
+use mtime_core::seal::{self, SealError};
+use mtime_core::zone;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathParams};
+use crate::model::{EventDetail, EventRecord, HeartbeatInfo, KioskRecord};
+use crate::secret::enrollment_code_hash;
+use crate::state::AppState;
+use crate::store::{BatchOutcome, EnrollOutcome};
+
+fn signed(bytes: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
+}
+
+fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
+    body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+/// The kiosk named in the path, if it is enrolled and not revoked.
+fn enrolled_kiosk(state: &AppState, id: KioskId) -> ApiResult<(KioskRecord, PublicKey)> {
+    let kiosk = state
+        .store
+        .kiosk(id)?
+        .ok_or_else(|| ApiError::unauthorized(format!("kiosk {id} is not known")))?;
+    if kiosk.revoked_at.is_some() {
+        return Err(ApiError::new(StatusCode::FORBIDDEN, "kiosk_revoked", format!("kiosk {id} is revoked")));
+    }
+    let key = kiosk
+        .public_key
+        .ok_or_else(|| ApiError::unauthorized(format!("kiosk {id} has not enrolled")))?;
+    Ok((kiosk, key))
+}
+
+fn seal_error(e: SealError) -> ApiError {
+    match e {
+        SealError::BadSignature { .. } => ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "bad_signature",
+            e.to_string(),
+        ),
+        SealError::TooLarge { .. } => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
+        }
+        other => ApiError::invalid(other.to_string()),
+    }
+}
+
+fn site_info(state: &AppState, kiosk: &KioskRecord) -> ApiResult<SiteInfo> {
+    let (tz, site) = state.site_of(kiosk.org_unit)?;
+    Ok(SiteInfo { org_unit: kiosk.org_unit, name: site.name, time_zone: tz.name().to_owned() })
+}
+
+/// `POST /api/kiosk/enroll`
+pub async fn enroll(
+    State(state): State<AppState>,
+    JsonBody(request): JsonBody<EnrollRequest>,
+) -> ApiResult<Json<EnrollResponse>> {
+    let hash = enrollment_code_hash(&request.code);
+    let kiosk = match state.store.enroll(&hash, request.public_key, state.now())? {
+        EnrollOutcome::Enrolled(kiosk) => kiosk,
+        EnrollOutcome::UnknownCode => {
+            tracing::warn!("enrollment refused: unknown or used code");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "enrollment_code_invalid",
+                "this enrollment code is not valid: unknown, already used, or its kiosk revoked",
+            ));
+        }
+        EnrollOutcome::Expired => {
+            tracing::warn!("enrollment refused: expired code");
+            return Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "enrollment_code_expired",
+                "this enrollment code has expired; ask for a new one",
+            ));
+        }
+    };
+
+    tracing::info!(kiosk.id = %kiosk.id, "kiosk enrolled");
+    Ok(Json(EnrollResponse {
+        kiosk_id: kiosk.id,
+        kiosk_name: kiosk.name.clone(),
+        server_public_key: state.key.public(),
+        site: site_info(&state, &kiosk)?,
+        config: kiosk.config.clone(),
+    }))
+}
+
+/// Builds the roster of `kiosk`: the employees of its site on today's date there, and the
+/// reasons.
+pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> {
+    let site = site_info(state, kiosk)?;
+    let tz = zone::parse_zone(&site.time_zone).map_err(ApiError::internal)?;
+    let today = zone::local_date(state.now(), tz);
+    let (_, site_unit) = state.site_of(kiosk.org_unit)?;
+    let units = state.store.org_units()?;
+    let version = state.store.roster_version()?;
+
+    let mut employees = Vec::new();
+    for record in state.store.employees()? {
+        let Some(current) = record.version_at(today) else { continue };
+        let in_site = zone::zone_of(current.org_unit, |id| {
+            units.iter().find(|u| u.unit.id == id).map(|u| &u.unit)
+        })
+        .is_ok_and(|(_, s)| s.id == site_unit.id);
+        if in_site {
+            employees.push(RosterEmployee {
+                id: record.id,
+                number: record.number.clone(),
+                name: current.name.clone(),
+                badges: current.badges.clone(),
+                active: current.active,
+            });
+        }
+    }
+
+    let reasons = state.store.reasons()?;
+    let default_reason = super::settings::default_reason(state)?;
+    Ok(Roster {
+        kiosk: kiosk.id,
+        version,
+        issued_at: state.now(),
+        site,
+        config: kiosk.config.clone(),
+        employees,
+        reasons: reasons
+            .iter()
+            .map(|r| RosterReason {
+                code: r.code.clone(),
+                name: r.name.clone(),
+                counts_as_work: r.counts_as_work,
+            })
+            .collect(),
+        default_reason,
+    })
+}
+
+/// `POST /api/kiosk/{id}/roster`
+pub async fn roster(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let bytes = body(bytes)?;
+    let (kiosk, key) = enrolled_kiosk(&state, id)?;
+    let request: RosterRequest = seal::open(ROSTER_REQUEST, &bytes, &key).map_err(seal_error)?;
+    if request.kiosk != id {
+        return Err(ApiError::unauthorized("roster request names another kiosk"));
+    }
+
+    let roster = build_roster(&state, &kiosk)?;
+    tracing::info!(kiosk.id = %id, roster.version = roster.version, employees = roster.employees.len(), "roster sent");
+    let sealed = seal::seal(ROSTER, &roster, &state.key).map_err(ApiError::internal)?;
+    Ok(signed(sealed))
+}
+
+/// `POST /api/kiosk/{id}/batches`
+pub async fn batches(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let bytes = body(bytes)?;
+    let (_, key) = enrolled_kiosk(&state, id)?;
+    let batch = SealedBatch::open(&bytes, id, &key).map_err(|e| match e {
+        BatchError::Seal(e) => seal_error(e),
+        other => ApiError::invalid(other.to_string()),
+    })?;
+
+    let now = state.now();
+    let events: Vec<EventRecord> = batch
+        .batch
+        .events
+        .iter()
+        .map(|e| EventRecord {
+            employee: e.subject.employee(),
+            punch: Punch {
+                event: e.id,
+                at: e.time.wall,
+                direction: e.direction,
+                reason: e.reason.clone(),
+                origin: PunchOrigin::Kiosk { kiosk: id, seq: e.seq },
+            },
+            detail: EventDetail::Kiosk {
+                badge: match &e.subject {
+                    Subject::Employee { badge, .. } => *badge,
+                    Subject::UnknownBadge(badge) => Some(*badge),
+                },
+                direction_source: e.direction_source,
+                time: e.time,
+            },
+            received_at: now,
+        })
+        .collect();
+    let receipt = Receipt {
+        kiosk: id,
+        batch: batch.hash,
+        first_seq: batch.batch.first_seq(),
+        last_seq: batch.batch.last_seq(),
+        stored_through: batch.batch.last_seq(),
+        stored_at: now,
+    };
+    let receipt = seal::seal(RECEIPT, &receipt, &state.key).map_err(ApiError::internal)?;
+
+    let store = state.store.clone();
+    let stored = batch.clone();
+    let outcome = tokio::task::spawn_blocking(move || store.store_batch(&stored, &events, &receipt))
+        .await
+        .map_err(ApiError::internal)??;
+
+    let (first, last, count) = (batch.batch.first_seq(), batch.batch.last_seq(), batch.batch.events.len());
+    match outcome {
+        BatchOutcome::Stored { receipt } => {
+            tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, batch.events = count, "batch stored");
+            Ok(signed(receipt))
+        }
+        BatchOutcome::Replay { receipt } => {
+            tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, "batch resent; stored receipt returned");
+            Ok(signed(receipt))
+        }
+        BatchOutcome::Fork { stored_through } => {
+            tracing::error!(kiosk.id = %id, batch.first = first, batch.last = last, stored_through, "batch forks the kiosk's history; refused");
+            Err(ApiError::conflict(
+                "fork",
+                format!(
+                    "batch {first}..{last} conflicts with the history stored for this kiosk \
+                     (stored through seq {stored_through}); nothing was stored"
+                ),
+            ))
+        }
+        BatchOutcome::Gap { expected } => {
+            tracing::warn!(kiosk.id = %id, batch.first = first, expected, "batch skips sequence numbers; refused");
+            Err(ApiError::gap(expected))
+        }
+        BatchOutcome::Revoked => Err(ApiError::new(StatusCode::FORBIDDEN, "kiosk_revoked", format!("kiosk {id} is revoked"))),
+    }
+}
+
+/// `POST /api/kiosk/{id}/heartbeat`
+pub async fn heartbeat(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let bytes = body(bytes)?;
+    let (_, key) = enrolled_kiosk(&state, id)?;
+    let beat: Heartbeat = seal::open(HEARTBEAT, &bytes, &key).map_err(seal_error)?;
+    if beat.kiosk != id {
+        return Err(ApiError::unauthorized("heartbeat names another kiosk"));
+    }
+
+    let now = state.now();
+    let info = HeartbeatInfo { received_at: now, kiosk_time: beat.sent, pending: beat.pending, software: beat.software.clone() };
+    let mut info = Some(info);
+    let kiosk = state.store.update_kiosk(id, &mut |k| k.last_heartbeat = info.take())?;
+    tracing::debug!(kiosk.id = %id, pending = beat.pending, "heartbeat");
+
+    let reply = HeartbeatReply {
+        kiosk: id,
+        server_time: now,
+        roster_version: state.store.roster_version()?,
+        stored_through: kiosk.head.last_seq,
+    };
+    Ok(signed(seal::seal(HEARTBEAT_REPLY, &reply, &state.key).map_err(ApiError::internal)?))
+}

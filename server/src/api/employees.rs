@@ -1,0 +1,247 @@
+//! Employees: a stable id and external number, with effective-dated versions of the rest.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use mtime_core::badge::BadgeUid;
+use mtime_core::ids::{EmployeeId, OrgUnitId};
+
+use super::auth::Caller;
+use super::effective_from;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::page::{Page, PageParams, paginate};
+use crate::model::{EmployeeRecord, EmployeeVersion};
+use crate::state::AppState;
+
+/// A new employee.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewEmployee {
+    number: String,
+    name: String,
+    org_unit_id: OrgUnitId,
+    #[serde(default)]
+    badges: Vec<String>,
+    effective_from: Option<NaiveDate>,
+    #[serde(default)]
+    retroactive: bool,
+}
+
+/// A new version of an employee's record, from a date; fields left out keep the value
+/// in force on that date.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewVersion {
+    effective_from: NaiveDate,
+    #[serde(default)]
+    retroactive: bool,
+    name: Option<String>,
+    org_unit_id: Option<OrgUnitId>,
+    badges: Option<Vec<String>>,
+    active: Option<bool>,
+}
+
+/// `?at=` on reads.
+#[derive(Debug, Deserialize)]
+pub struct AtDate {
+    at: Option<NaiveDate>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+/// One version as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct VersionView {
+    /// First day in force.
+    pub effective_from: NaiveDate,
+    /// Name.
+    pub name: String,
+    /// Org unit.
+    pub org_unit_id: OrgUnitId,
+    /// Badges, canonical hex.
+    pub badges: Vec<String>,
+    /// Whether they may check in.
+    pub active: bool,
+    /// Who recorded it.
+    pub author: String,
+}
+
+/// An employee as the API shows them: the version in force on the date asked for.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EmployeeView {
+    /// Id.
+    pub id: EmployeeId,
+    /// External number.
+    pub number: String,
+    /// The date this view is for.
+    pub at: NaiveDate,
+    /// The version in force then.
+    pub current: VersionView,
+    /// Every version.
+    pub versions: Vec<VersionView>,
+}
+
+fn version_view(v: &EmployeeVersion) -> VersionView {
+    VersionView {
+        effective_from: v.effective_from,
+        name: v.name.clone(),
+        org_unit_id: v.org_unit,
+        badges: v.badges.iter().map(ToString::to_string).collect(),
+        active: v.active,
+        author: v.author.clone(),
+    }
+}
+
+fn view(record: &EmployeeRecord, at: NaiveDate) -> Option<EmployeeView> {
+    let current = record.version_at(at)?;
+    Some(EmployeeView {
+        id: record.id,
+        number: record.number.clone(),
+        at,
+        current: version_view(current),
+        versions: record.versions.iter().map(version_view).collect(),
+    })
+}
+
+fn parse_badges(badges: &[String]) -> ApiResult<Vec<BadgeUid>> {
+    let mut out: Vec<BadgeUid> = Vec::with_capacity(badges.len());
+    for text in badges {
+        let badge: BadgeUid = text.parse().map_err(|e| ApiError::invalid(format!("{e}")))?;
+        if !out.contains(&badge) {
+            out.push(badge);
+        }
+    }
+    Ok(out)
+}
+
+fn check_name(name: &str) -> ApiResult<String> {
+    let name = name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    Ok(name.to_owned())
+}
+
+/// `POST /api/employees`
+pub async fn create(
+    State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
+    JsonBody(body): JsonBody<NewEmployee>,
+) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
+    let number = body.number.trim().to_owned();
+    if number.is_empty() || number.len() > 64 {
+        return Err(ApiError::invalid("number must be 1 to 64 characters"));
+    }
+    let name = check_name(&body.name)?;
+    let badges = parse_badges(&body.badges)?;
+    let today = state.today_in(body.org_unit_id)?;
+    let from = effective_from(body.effective_from, body.retroactive, today)?;
+    if state.store.employee_by_number(&number)?.is_some() {
+        return Err(ApiError::conflict("conflict", format!("employee number {number:?} exists")));
+    }
+
+    let record = EmployeeRecord {
+        id: EmployeeId::random(),
+        number,
+        versions: vec![EmployeeVersion {
+            effective_from: from,
+            name,
+            org_unit: body.org_unit_id,
+            badges,
+            active: true,
+            author: caller.user.name.clone(),
+            recorded_at: state.now(),
+        }],
+    };
+    state.store.put_employee(&record)?;
+    let shown = view(&record, from.max(today)).ok_or_else(|| ApiError::internal("no version"))?;
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// `POST /api/employees/{id}/versions`
+pub async fn add_version(
+    State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
+    PathParams(id): PathParams<EmployeeId>,
+    JsonBody(body): JsonBody<NewVersion>,
+) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
+    let mut record = load(&state, id)?;
+    let base = record
+        .version_at(body.effective_from)
+        .or_else(|| record.versions.first())
+        .cloned()
+        .ok_or_else(|| ApiError::internal(format!("employee {id} has no version")))?;
+
+    let org_unit = body.org_unit_id.unwrap_or(base.org_unit);
+    let today = state.today_in(org_unit)?;
+    effective_from(Some(body.effective_from), body.retroactive, today)?;
+    let version = EmployeeVersion {
+        effective_from: body.effective_from,
+        name: match &body.name {
+            Some(name) => check_name(name)?,
+            None => base.name,
+        },
+        org_unit,
+        badges: match &body.badges {
+            Some(badges) => parse_badges(badges)?,
+            None => base.badges,
+        },
+        active: body.active.unwrap_or(base.active),
+        author: caller.user.name.clone(),
+        recorded_at: state.now(),
+    };
+    record.put_version(version);
+    state.store.put_employee(&record)?;
+    let shown = view(&record, body.effective_from).ok_or_else(|| ApiError::internal("no version"))?;
+    Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// Loads an employee or answers 404.
+pub fn load(state: &AppState, id: EmployeeId) -> ApiResult<EmployeeRecord> {
+    state.store.employee(id)?.ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist")))
+}
+
+/// The date a read is for: `?at=`, or today in the employee's site.
+fn read_date(state: &AppState, record: &EmployeeRecord, at: Option<NaiveDate>) -> ApiResult<NaiveDate> {
+    match at {
+        Some(at) => Ok(at),
+        None => {
+            let unit = record.versions.last().map(|v| v.org_unit);
+            match unit {
+                Some(unit) => state.today_in(unit),
+                None => Ok(state.now().date_naive()),
+            }
+        }
+    }
+}
+
+/// `GET /api/employees/{id}`
+pub async fn show(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<EmployeeId>,
+    QueryParams(query): QueryParams<AtDate>,
+) -> ApiResult<Json<EmployeeView>> {
+    let record = load(&state, id)?;
+    let at = read_date(&state, &record, query.at)?;
+    view(&record, at)
+        .map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist on {at}")))
+}
+
+/// `GET /api/employees`
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<AtDate>,
+) -> ApiResult<Json<Page<EmployeeView>>> {
+    let mut views = Vec::new();
+    for record in state.store.employees()? {
+        let at = read_date(&state, &record, query.at)?;
+        views.extend(view(&record, at));
+    }
+    let page = paginate(views, &query.page, |v| v.number.clone(), Clone::clone, |s| Some(s.to_owned()))?;
+    Ok(Json(page))
+}

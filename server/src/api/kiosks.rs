@@ -1,0 +1,193 @@
+//! Kiosks as admins manage them: create one (with a one-time enrollment code), list,
+//! issue a new code, revoke.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, TimeDelta, Utc};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::batch::ChainHead;
+use mtime_core::ids::{KioskId, OrgUnitId};
+use mtime_core::protocol::KioskConfig;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathParams};
+use crate::model::{Enrollment, KioskRecord};
+use crate::secret::{enrollment_code_hash, new_enrollment_code};
+use crate::state::AppState;
+
+/// How long an enrollment code works.
+const CODE_LIFETIME: TimeDelta = TimeDelta::hours(24);
+
+/// A new kiosk.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewKiosk {
+    name: String,
+    org_unit_id: OrgUnitId,
+    config: Option<KioskConfig>,
+}
+
+/// A kiosk as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KioskView {
+    /// Id.
+    pub id: KioskId,
+    /// Name.
+    pub name: String,
+    /// The org unit it stands in.
+    pub org_unit_id: OrgUnitId,
+    /// `awaiting_enrollment`, `enrolled` or `revoked`.
+    pub status: String,
+    /// When it enrolled.
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// The highest event seq stored from it.
+    pub stored_through: u64,
+    /// When it last reported.
+    pub last_heartbeat_at: Option<DateTime<Utc>>,
+    /// Events it held unsynced at its last report.
+    pub pending_at_last_heartbeat: Option<u64>,
+    /// How it behaves.
+    pub config: KioskConfig,
+}
+
+/// A one-time code, shown once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct EnrollmentCodeView {
+    /// The kiosk.
+    pub kiosk: KioskView,
+    /// The code to type on the kiosk.
+    pub enrollment_code: String,
+    /// When the code stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+fn view(k: &KioskRecord) -> KioskView {
+    let status = if k.revoked_at.is_some() {
+        "revoked"
+    } else if k.public_key.is_some() {
+        "enrolled"
+    } else {
+        "awaiting_enrollment"
+    };
+    KioskView {
+        id: k.id,
+        name: k.name.clone(),
+        org_unit_id: k.org_unit,
+        status: status.to_owned(),
+        enrolled_at: k.enrolled_at,
+        stored_through: k.head.last_seq,
+        last_heartbeat_at: k.last_heartbeat.as_ref().map(|h| h.received_at),
+        pending_at_last_heartbeat: k.last_heartbeat.as_ref().map(|h| h.pending),
+        config: k.config.clone(),
+    }
+}
+
+fn check_config(config: &KioskConfig) -> ApiResult<()> {
+    let ok = (1..=3600).contains(&config.repeat_window_secs)
+        && (5..=86_400).contains(&config.heartbeat_secs)
+        && (1..=mtime_core::batch::MAX_BATCH_EVENTS as u32).contains(&config.max_batch_events)
+        && (1..=72).contains(&config.max_open_hours);
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::invalid(
+            "config out of range: repeat_window_secs 1-3600, heartbeat_secs 5-86400, \
+             max_batch_events 1-5000, max_open_hours 1-72",
+        ))
+    }
+}
+
+fn fresh_enrollment(state: &AppState) -> ApiResult<(String, Enrollment)> {
+    let code = new_enrollment_code().map_err(ApiError::internal)?;
+    let enrollment =
+        Enrollment { code_hash: enrollment_code_hash(&code), expires_at: state.now() + CODE_LIFETIME };
+    Ok((code, enrollment))
+}
+
+/// `POST /api/kiosks`
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewKiosk>,
+) -> ApiResult<(StatusCode, Json<EnrollmentCodeView>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    state.site_of(body.org_unit_id)?;
+    let config = body.config.unwrap_or_default();
+    check_config(&config)?;
+
+    let (code, enrollment) = fresh_enrollment(&state)?;
+    let expires_at = enrollment.expires_at;
+    let record = KioskRecord {
+        id: KioskId::random(),
+        name: name.to_owned(),
+        org_unit: body.org_unit_id,
+        created_at: state.now(),
+        public_key: None,
+        enrolled_at: None,
+        enrollment: Some(enrollment),
+        revoked_at: None,
+        config,
+        head: ChainHead::default(),
+        last_heartbeat: None,
+    };
+    state.store.insert_kiosk(&record)?;
+    tracing::info!(kiosk.id = %record.id, "kiosk created, awaiting enrollment");
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollmentCodeView { kiosk: view(&record), enrollment_code: code, expires_at }),
+    ))
+}
+
+/// `GET /api/kiosks`
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<KioskView>>> {
+    let mut kiosks = state.store.kiosks()?;
+    kiosks.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    Ok(Json(kiosks.iter().map(view).collect()))
+}
+
+/// `GET /api/kiosks/{id}`
+pub async fn show(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+) -> ApiResult<Json<KioskView>> {
+    let kiosk = state.store.kiosk(id)?.ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    Ok(Json(view(&kiosk)))
+}
+
+/// `POST /api/kiosks/{id}/enrollment-code`: a new code for a kiosk not yet enrolled (the
+/// old code stops working).
+pub async fn new_code(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+) -> ApiResult<(StatusCode, Json<EnrollmentCodeView>)> {
+    let current = state.store.kiosk(id)?.ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    if current.revoked_at.is_some() || current.public_key.is_some() {
+        return Err(ApiError::conflict(
+            "already_enrolled",
+            "this kiosk is enrolled or revoked; create a new kiosk to pair another device",
+        ));
+    }
+    let (code, enrollment) = fresh_enrollment(&state)?;
+    let expires_at = enrollment.expires_at;
+    let mut enrollment = Some(enrollment);
+    let updated = state.store.update_kiosk(id, &mut |k| k.enrollment = enrollment.take())?;
+    Ok((StatusCode::CREATED, Json(EnrollmentCodeView { kiosk: view(&updated), enrollment_code: code, expires_at })))
+}
+
+/// `POST /api/kiosks/{id}/revoke`: the kiosk's batches are refused from now on.
+pub async fn revoke(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+) -> ApiResult<Json<KioskView>> {
+    let now = state.now();
+    let updated = state.store.update_kiosk(id, &mut |k| {
+        k.revoked_at.get_or_insert(now);
+        k.enrollment = None;
+    })?;
+    tracing::warn!(kiosk.id = %id, "kiosk revoked");
+    Ok(Json(view(&updated)))
+}

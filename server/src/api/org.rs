@@ -1,0 +1,119 @@
+//! Org units: the hierarchy, and the sites in it that carry a time zone.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::NaiveDate;
+use serde::{Deserialize, Serialize};
+
+use mtime_core::ids::OrgUnitId;
+use mtime_core::zone::{self, OrgUnit};
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathParams};
+use super::effective_from;
+use crate::model::OrgUnitRecord;
+use crate::state::AppState;
+
+/// A new org unit.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOrgUnit {
+    name: String,
+    parent_id: Option<OrgUnitId>,
+    /// Makes the unit a site.
+    time_zone: Option<String>,
+    effective_from: Option<NaiveDate>,
+    #[serde(default)]
+    retroactive: bool,
+}
+
+/// An org unit as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct OrgUnitView {
+    /// Its id.
+    pub id: OrgUnitId,
+    /// Its name.
+    pub name: String,
+    /// Its parent.
+    pub parent_id: Option<OrgUnitId>,
+    /// Its own zone, set on sites.
+    pub time_zone: Option<String>,
+    /// The zone in force: its own or inherited; absent outside any site.
+    pub effective_time_zone: Option<String>,
+    /// The first day it exists.
+    pub effective_from: NaiveDate,
+}
+
+fn view(record: &OrgUnitRecord, all: &[OrgUnitRecord]) -> OrgUnitView {
+    let lookup = |id| all.iter().find(|u| u.unit.id == id).map(|u| &u.unit);
+    OrgUnitView {
+        id: record.unit.id,
+        name: record.unit.name.clone(),
+        parent_id: record.unit.parent,
+        time_zone: record.unit.time_zone.clone(),
+        effective_time_zone: zone::zone_of(record.unit.id, lookup)
+            .ok()
+            .map(|(tz, _)| tz.name().to_owned()),
+        effective_from: record.effective_from,
+    }
+}
+
+/// `POST /api/org-units`
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewOrgUnit>,
+) -> ApiResult<(StatusCode, Json<OrgUnitView>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 200 {
+        return Err(ApiError::invalid("name must be 1 to 200 characters"));
+    }
+    if let Some(parent) = body.parent_id {
+        state.store.org_unit(parent)?.ok_or_else(|| {
+            ApiError::invalid(format!("parent org unit {parent} does not exist"))
+        })?;
+    }
+
+    // A unit outside any site has no zone of its own; its dates are UTC dates.
+    let zone = match (&body.time_zone, body.parent_id) {
+        (Some(tz), _) => zone::parse_zone(tz).map_err(|e| ApiError::invalid(e.to_string()))?,
+        (None, Some(parent)) => state.site_of(parent).map_or(chrono_tz::UTC, |(tz, _)| tz),
+        (None, None) => chrono_tz::UTC,
+    };
+    let today = zone::local_date(state.now(), zone);
+
+    let record = OrgUnitRecord {
+        unit: OrgUnit {
+            id: OrgUnitId::random(),
+            name: name.to_owned(),
+            parent: body.parent_id,
+            time_zone: body.time_zone,
+        },
+        effective_from: effective_from(body.effective_from, body.retroactive, today)?,
+        created_at: state.now(),
+    };
+    state.store.insert_org_unit(&record)?;
+    let all = state.store.org_units()?;
+    Ok((StatusCode::CREATED, Json(view(&record, &all))))
+}
+
+/// `GET /api/org-units`
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<OrgUnitView>>> {
+    let all = state.store.org_units()?;
+    let mut views: Vec<OrgUnitView> = all.iter().map(|u| view(u, &all)).collect();
+    views.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
+    Ok(Json(views))
+}
+
+/// `GET /api/org-units/{id}`
+pub async fn show(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<OrgUnitId>,
+) -> ApiResult<Json<OrgUnitView>> {
+    let all = state.store.org_units()?;
+    let record = all
+        .iter()
+        .find(|u| u.unit.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("org unit {id} does not exist")))?;
+    Ok(Json(view(record, &all)))
+}

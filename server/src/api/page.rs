@@ -1,0 +1,54 @@
+//! Cursor pagination: a page of items after an opaque cursor, and the cursor of the next.
+
+use serde::{Deserialize, Serialize};
+
+use super::error::{ApiError, ApiResult};
+
+/// The default and largest page sizes.
+pub const DEFAULT_LIMIT: usize = 100;
+/// The largest page a client may ask for.
+pub const MAX_LIMIT: usize = 1000;
+
+/// Paging parameters of a list request.
+#[derive(Debug, Default, Deserialize)]
+pub struct PageParams {
+    /// Items per page.
+    pub limit: Option<usize>,
+    /// Where the previous page ended.
+    pub cursor: Option<String>,
+}
+
+/// One page of a list.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Page<T> {
+    /// The items.
+    pub items: Vec<T>,
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Pages through `items`, which are sorted by the key `key` gives; a cursor is the key of
+/// the last item of a page, so a page stays correct when items are added before it.
+pub fn paginate<T, K: Ord>(
+    items: Vec<T>,
+    params: &PageParams,
+    key: impl Fn(&T) -> K,
+    encode: impl Fn(&K) -> String,
+    decode: impl Fn(&str) -> Option<K>,
+) -> ApiResult<Page<T>> {
+    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
+    if limit == 0 || limit > MAX_LIMIT {
+        return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
+    }
+    let after = match &params.cursor {
+        Some(text) => Some(decode(text).ok_or_else(|| ApiError::invalid("cursor is not valid"))?),
+        None => None,
+    };
+
+    let mut rest: Vec<T> =
+        items.into_iter().filter(|item| after.as_ref().is_none_or(|a| key(item) > *a)).collect();
+    let more = rest.len() > limit;
+    rest.truncate(limit);
+    let next_cursor = if more { rest.last().map(|last| encode(&key(last))) } else { None };
+    Ok(Page { items: rest, next_cursor })
+}

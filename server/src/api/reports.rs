@@ -1,0 +1,111 @@
+//! Reports: who is in, and badges no roster knew.
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{DateTime, FixedOffset, Utc};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::ids::{EmployeeId, EventId, KioskId};
+use mtime_core::pairing::PunchOrigin;
+
+use super::error::ApiResult;
+use super::extract::QueryParams;
+use super::timesheet::{employee_zone, intervals_of};
+use crate::model::EventDetail;
+use crate::state::AppState;
+
+/// `?at=`
+#[derive(Debug, Deserialize)]
+pub struct AtInstant {
+    at: Option<DateTime<FixedOffset>>,
+}
+
+/// One employee present.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PresentEmployee {
+    /// Id.
+    pub employee_id: EmployeeId,
+    /// External number.
+    pub number: String,
+    /// Name.
+    pub name: String,
+    /// Checked in since.
+    pub since: DateTime<FixedOffset>,
+    /// The kiosk they checked in at, if a kiosk.
+    pub kiosk_id: Option<KioskId>,
+    /// The reason.
+    pub reason: String,
+}
+
+/// Who is in at an instant.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PresenceReport {
+    /// The instant.
+    pub at: DateTime<Utc>,
+    /// Everyone in then, by number.
+    pub present: Vec<PresentEmployee>,
+}
+
+/// `GET /api/reports/presence?at=`
+pub async fn presence(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<AtInstant>,
+) -> ApiResult<Json<PresenceReport>> {
+    let at = query.at.map_or_else(|| state.now(), |t| t.with_timezone(&Utc));
+    let mut present = Vec::new();
+    for record in state.store.employees()? {
+        let intervals = intervals_of(&state, record.id)?;
+        let Some(interval) = intervals.iter().rev().find(|i| i.contains(at)) else { continue };
+        let Some(start) = &interval.start else { continue };
+        let tz = employee_zone(&state, &record)?;
+        let name = record.versions.last().map(|v| v.name.clone()).unwrap_or_default();
+        present.push(PresentEmployee {
+            employee_id: record.id,
+            number: record.number.clone(),
+            name,
+            since: start.at.with_timezone(&tz).fixed_offset(),
+            kiosk_id: match start.origin {
+                PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
+                PunchOrigin::Api { .. } => None,
+            },
+            reason: interval.reason.to_string(),
+        });
+    }
+    Ok(Json(PresenceReport { at, present }))
+}
+
+/// A tap by a badge no roster knew.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct UnknownBadgeTap {
+    /// The event.
+    pub event_id: EventId,
+    /// The badge, canonical hex.
+    pub badge: Option<String>,
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Where.
+    pub kiosk_id: Option<KioskId>,
+}
+
+/// `GET /api/reports/unknown-badges`
+pub async fn unknown_badges(State(state): State<AppState>) -> ApiResult<Json<Vec<UnknownBadgeTap>>> {
+    let mut taps: Vec<UnknownBadgeTap> = state
+        .store
+        .unknown_badge_events()?
+        .into_iter()
+        .map(|e| UnknownBadgeTap {
+            event_id: e.punch.event,
+            badge: match &e.detail {
+                EventDetail::Kiosk { badge, .. } => badge.map(|b| b.to_string()),
+                EventDetail::Api => None,
+            },
+            at: e.punch.at,
+            kiosk_id: match e.punch.origin {
+                PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
+                PunchOrigin::Api { .. } => None,
+            },
+        })
+        .collect();
+    taps.sort_by_key(|t| (t.at, t.event_id));
+    Ok(Json(taps))
+}

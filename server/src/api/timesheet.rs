@@ -1,0 +1,283 @@
+//! Timesheet presence: reading an employee's intervals, and clocking or correcting
+//! through the API. Intervals are derived from events on every read, never stored.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, FixedOffset, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use mtime_core::event::Direction;
+use mtime_core::ids::{EmployeeId, EventId, KioskId};
+use mtime_core::pairing::{self, Flag, Interval, PairingRules, Punch, PunchOrigin};
+
+use super::auth::Caller;
+use super::employees::load;
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
+use super::page::{Page, PageParams, paginate};
+use super::settings::{default_reason, known_reason};
+use crate::model::{EmployeeRecord, EventDetail, EventRecord};
+use crate::state::AppState;
+
+/// `?from=&to=` plus paging.
+#[derive(Debug, Deserialize)]
+pub struct PresenceQuery {
+    from: DateTime<FixedOffset>,
+    to: DateTime<FixedOffset>,
+    #[serde(flatten)]
+    page: PageParams,
+}
+
+/// One end of an interval.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PunchView {
+    /// The event.
+    pub event_id: EventId,
+    /// When, in the site's offset.
+    pub at: DateTime<FixedOffset>,
+    /// `kiosk`, `api` or `correction`.
+    pub source: String,
+    /// The kiosk, for a tap.
+    pub kiosk_id: Option<KioskId>,
+    /// Who entered it, for an API punch.
+    pub author: Option<String>,
+    /// Their note.
+    pub note: Option<String>,
+}
+
+/// Who corrected an interval and why.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct CorrectionView {
+    /// Who.
+    pub author: String,
+    /// Why, if they said.
+    pub note: Option<String>,
+}
+
+/// A presence interval as the API shows it.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct IntervalView {
+    /// The employee.
+    pub employee_id: EmployeeId,
+    /// Check-in instant (RFC 3339, the site's offset); absent for a missing check-in.
+    pub start: Option<DateTime<FixedOffset>>,
+    /// Check-out instant; absent while open or for a missing check-out.
+    pub end: Option<DateTime<FixedOffset>>,
+    /// Still open.
+    pub open: bool,
+    /// The reason.
+    pub reason: String,
+    /// What an admin should look at.
+    pub flags: Vec<Flag>,
+    /// Whole seconds between start and end, when both exist.
+    pub duration_seconds: Option<i64>,
+    /// The check-in.
+    pub start_punch: Option<PunchView>,
+    /// The check-out.
+    pub end_punch: Option<PunchView>,
+    /// Set when an end was entered as a correction.
+    pub correction: Option<CorrectionView>,
+}
+
+fn punch_view(p: &Punch, tz: Tz) -> PunchView {
+    let (source, kiosk_id, author, note) = match &p.origin {
+        PunchOrigin::Kiosk { kiosk, .. } => ("kiosk", Some(*kiosk), None, None),
+        PunchOrigin::Api { author, note, correction } => {
+            (if *correction { "correction" } else { "api" }, None, Some(author.clone()), note.clone())
+        }
+    };
+    PunchView {
+        event_id: p.event,
+        at: p.at.with_timezone(&tz).fixed_offset(),
+        source: source.to_owned(),
+        kiosk_id,
+        author,
+        note,
+    }
+}
+
+/// Renders an interval in the zone `tz`.
+pub fn interval_view(employee: EmployeeId, interval: &Interval, tz: Tz) -> IntervalView {
+    let correction = interval.corrections().next().and_then(|p| match &p.origin {
+        PunchOrigin::Api { author, note, .. } => {
+            Some(CorrectionView { author: author.clone(), note: note.clone() })
+        }
+        PunchOrigin::Kiosk { .. } => None,
+    });
+    let start = interval.start.as_ref().map(|p| p.at);
+    let end = interval.end.as_ref().map(|p| p.at);
+    IntervalView {
+        employee_id: employee,
+        start: start.map(|t| t.with_timezone(&tz).fixed_offset()),
+        end: end.map(|t| t.with_timezone(&tz).fixed_offset()),
+        open: interval.is_open(),
+        reason: interval.reason.to_string(),
+        flags: interval.flags.clone(),
+        duration_seconds: start.zip(end).map(|(s, e)| (e - s).num_seconds()),
+        start_punch: interval.start.as_ref().map(|p| punch_view(p, tz)),
+        end_punch: interval.end.as_ref().map(|p| punch_view(p, tz)),
+        correction,
+    }
+}
+
+/// The employee's zone: that of the org unit of their latest version.
+pub fn employee_zone(state: &AppState, record: &EmployeeRecord) -> ApiResult<Tz> {
+    let unit = record.versions.last().map(|v| v.org_unit);
+    match unit {
+        Some(unit) => Ok(state.site_of(unit)?.0),
+        None => Ok(chrono_tz::UTC),
+    }
+}
+
+/// Every interval of one employee, in time order.
+pub fn intervals_of(state: &AppState, employee: EmployeeId) -> ApiResult<Vec<Interval>> {
+    let punches: Vec<Punch> =
+        state.store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
+    Ok(pairing::pair(&punches, PairingRules::default()))
+}
+
+fn encode_cursor(key: &(DateTime<Utc>, EventId)) -> String {
+    format!("{}.{}", key.0.timestamp_micros(), key.1)
+}
+
+fn decode_cursor(text: &str) -> Option<(DateTime<Utc>, EventId)> {
+    let (micros, id) = text.split_once('.')?;
+    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+}
+
+/// `GET /api/employees/{id}/timesheet/presence?from=&to=`
+pub async fn presence(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<EmployeeId>,
+    QueryParams(query): QueryParams<PresenceQuery>,
+) -> ApiResult<Json<Page<IntervalView>>> {
+    let record = load(&state, id)?;
+    let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
+    if from >= to {
+        return Err(ApiError::invalid("from must be before to"));
+    }
+
+    let tz = employee_zone(&state, &record)?;
+    let overlapping: Vec<Interval> =
+        intervals_of(&state, id)?.into_iter().filter(|i| i.overlaps(from, to)).collect();
+    let page = paginate(overlapping, &query.page, Interval::anchor, encode_cursor, decode_cursor)?;
+    Ok(Json(Page {
+        items: page.items.iter().map(|i| interval_view(id, i, tz)).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// A clock-in or clock-out now.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClockRequest {
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// A correction: a punch entered after the fact, at the instant it should have been.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CorrectionRequest {
+    direction: Direction,
+    /// RFC 3339 with an explicit offset, so a repeated local hour is never ambiguous.
+    at: DateTime<FixedOffset>,
+    reason: Option<String>,
+    note: Option<String>,
+}
+
+/// A punch entered through the API.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PunchCreated {
+    /// The employee.
+    pub employee_id: EmployeeId,
+    /// In or out.
+    pub direction: Direction,
+    /// The reason.
+    pub reason: String,
+    /// The punch.
+    pub punch: PunchView,
+}
+
+fn clean_note(note: Option<String>) -> ApiResult<Option<String>> {
+    let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
+    if note.as_ref().is_some_and(|n| n.len() > 2000) {
+        return Err(ApiError::invalid("note must be at most 2000 characters"));
+    }
+    Ok(note)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn record_punch(
+    state: &AppState,
+    caller: &Caller,
+    employee: EmployeeId,
+    direction: Direction,
+    at: DateTime<Utc>,
+    reason: Option<String>,
+    note: Option<String>,
+    correction: bool,
+) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
+    let record = load(state, employee)?;
+    let reason = match reason {
+        Some(code) => known_reason(state, &code)?,
+        None => default_reason(state)?,
+    };
+    let punch = Punch {
+        event: EventId::random(),
+        at,
+        direction,
+        reason: reason.clone(),
+        origin: PunchOrigin::Api { author: caller.user.name.clone(), note: clean_note(note)?, correction },
+    };
+    let event = EventRecord {
+        employee: Some(employee),
+        punch: punch.clone(),
+        detail: EventDetail::Api,
+        received_at: state.now(),
+    };
+    state.store.insert_event(&event)?;
+    tracing::info!(employee.id = %employee, event.id = %punch.event, direction = %direction, correction, "punch entered through the API");
+
+    let tz = employee_zone(state, &record)?;
+    Ok((
+        StatusCode::CREATED,
+        Json(PunchCreated { employee_id: employee, direction, reason: reason.to_string(), punch: punch_view(&punch, tz) }),
+    ))
+}
+
+/// `POST /api/employees/{id}/timesheet/clock-in`
+pub async fn clock_in(
+    State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
+    PathParams(id): PathParams<EmployeeId>,
+    OptionalJson(body): OptionalJson<ClockRequest>,
+) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
+    record_punch(&state, &caller, id, Direction::In, state.now(), body.reason, body.note, false)
+}
+
+/// `POST /api/employees/{id}/timesheet/clock-out`
+pub async fn clock_out(
+    State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
+    PathParams(id): PathParams<EmployeeId>,
+    OptionalJson(body): OptionalJson<ClockRequest>,
+) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
+    record_punch(&state, &caller, id, Direction::Out, state.now(), body.reason, body.note, false)
+}
+
+/// `POST /api/employees/{id}/timesheet/corrections`
+pub async fn correct(
+    State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
+    PathParams(id): PathParams<EmployeeId>,
+    JsonBody(body): JsonBody<CorrectionRequest>,
+) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
+    let at = body.at.with_timezone(&Utc);
+    if at > state.now() + chrono::TimeDelta::minutes(5) {
+        return Err(ApiError::invalid("a correction cannot lie in the future"));
+    }
+    record_punch(&state, &caller, id, body.direction, at, body.reason, body.note, true)
+}

@@ -1,0 +1,31 @@
+//! The mtime central server: the REST API under `/api` that API consumers (payroll, HR)
+//! and site admins use with bearer API keys, and the device routes under `/api/kiosk/`
+//! that kiosks use with signed batches.
+//!
+//! Records live behind the [`store::Store`] trait; [`store::redb_store::RedbStore`] keeps
+//! them in one redb file under the data directory. The server's signing key lives in a
+//! file beside it, readable by its user alone.
+//!
+//! ```no_run
+//! # async fn run() -> anyhow::Result<()> {
+//! use std::sync::Arc;
+//! let data = std::path::Path::new("./mtime-data");
+//! let api_key = mtime_server::workspace::init(data, Arc::new(mtime_core::clock::SystemClock::new()))?;
+//! # Ok(()) }
+//! ```
+//!
+//! # Limitations
+//!
+//! - Intervals are paired from all of an employee's events on every read; reads grow with
+//!   an employee's history until intervals are materialised on ingest.
+//! - Every API key has every permission; roles and per-operation permissions, and the
+//!   OpenAPI document, are not built yet.
+//! - Enrollment codes are not rate-limited; a code has 60 random bits and lives 24 hours.
+
+pub mod api;
+pub mod cli;
+pub mod model;
+pub mod secret;
+pub mod state;
+pub mod store;
+pub mod workspace;

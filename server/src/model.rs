@@ -1,0 +1,198 @@
+//! The server's records, as stored.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::badge::BadgeUid;
+use mtime_core::batch::ChainHead;
+use mtime_core::event::{DirectionSource, ReasonCode, TimeReading};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId};
+use mtime_core::keys::PublicKey;
+use mtime_core::pairing::Punch;
+use mtime_core::protocol::KioskConfig;
+use mtime_core::zone::OrgUnit;
+
+/// A service user: an API consumer acting through API keys.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceUser {
+    /// Its id.
+    pub id: UserId,
+    /// Its name, recorded as the author of what it enters.
+    pub name: String,
+    /// Its role.
+    pub role: String,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key, stored as the hash of the key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    /// SHA-256 of the full key.
+    pub hash: [u8; 32],
+    /// The key's first characters, to tell keys apart in lists.
+    pub prefix: String,
+    /// Whose key it is.
+    pub user: UserId,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (updated at most once a minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working, if ever.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// An org unit with its bookkeeping.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrgUnitRecord {
+    /// The unit.
+    pub unit: OrgUnit,
+    /// The first day it exists.
+    pub effective_from: NaiveDate,
+    /// When it was recorded.
+    pub created_at: DateTime<Utc>,
+}
+
+/// One version of an employee's record, in force from `effective_from` until the next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeVersion {
+    /// The first day this version applies.
+    pub effective_from: NaiveDate,
+    /// The employee's name.
+    pub name: String,
+    /// The org unit they belong to.
+    pub org_unit: OrgUnitId,
+    /// Their badges.
+    pub badges: Vec<BadgeUid>,
+    /// Whether they may check in.
+    pub active: bool,
+    /// Who recorded this version.
+    pub author: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+/// An employee: a stable id and external number, and their versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmployeeRecord {
+    /// Their id.
+    pub id: EmployeeId,
+    /// Their external number, unique (such as `E01`).
+    pub number: String,
+    /// Versions, sorted by `effective_from`, one per date.
+    pub versions: Vec<EmployeeVersion>,
+}
+
+impl EmployeeRecord {
+    /// The version in force on `date`, if the employee exists then.
+    pub fn version_at(&self, date: NaiveDate) -> Option<&EmployeeVersion> {
+        self.versions.iter().rev().find(|v| v.effective_from <= date)
+    }
+
+    /// Adds or replaces the version starting on `version.effective_from`.
+    pub fn put_version(&mut self, version: EmployeeVersion) {
+        self.versions.retain(|v| v.effective_from != version.effective_from);
+        self.versions.push(version);
+        self.versions.sort_by_key(|v| v.effective_from);
+    }
+
+    /// Every badge any version holds.
+    pub fn all_badges(&self) -> impl Iterator<Item = &BadgeUid> {
+        self.versions.iter().flat_map(|v| v.badges.iter())
+    }
+}
+
+/// A reason employees give for presence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReasonRecord {
+    /// Its code.
+    pub code: ReasonCode,
+    /// Its name.
+    pub name: String,
+    /// Whether presence with it counts as work.
+    pub counts_as_work: bool,
+    /// Whether taps without a chosen reason get this one.
+    pub is_default: bool,
+    /// The first day it exists.
+    pub effective_from: NaiveDate,
+}
+
+/// A pending enrollment: the hash of the one-time code and when it expires.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Enrollment {
+    /// SHA-256 of the normalised code.
+    pub code_hash: [u8; 32],
+    /// When the code stops working.
+    pub expires_at: DateTime<Utc>,
+}
+
+/// The last heartbeat a kiosk sent.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatInfo {
+    /// When the server received it.
+    pub received_at: DateTime<Utc>,
+    /// The kiosk's clock when it sent it.
+    pub kiosk_time: TimeReading,
+    /// Events the kiosk holds that the server has not acknowledged.
+    pub pending: u64,
+    /// The kiosk's software version.
+    pub software: String,
+}
+
+/// A kiosk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskRecord {
+    /// Its id.
+    pub id: KioskId,
+    /// Its name.
+    pub name: String,
+    /// The org unit it stands in; its site's zone applies.
+    pub org_unit: OrgUnitId,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// Its key, once enrolled.
+    pub public_key: Option<PublicKey>,
+    /// When it enrolled.
+    pub enrolled_at: Option<DateTime<Utc>>,
+    /// A code waiting to be used.
+    pub enrollment: Option<Enrollment>,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<DateTime<Utc>>,
+    /// How it behaves.
+    pub config: KioskConfig,
+    /// Where its chain of batches stands.
+    pub head: ChainHead,
+    /// Its last heartbeat.
+    pub last_heartbeat: Option<HeartbeatInfo>,
+}
+
+/// Where a stored event came from, beyond what pairing needs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EventDetail {
+    /// A kiosk tap.
+    Kiosk {
+        /// The badge used.
+        badge: Option<BadgeUid>,
+        /// How the direction was chosen.
+        direction_source: DirectionSource,
+        /// What the kiosk knew about time.
+        time: TimeReading,
+    },
+    /// Entered through the API.
+    Api,
+}
+
+/// A presence event as the server stores it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventRecord {
+    /// The employee, or `None` for a badge no roster knew (kept for review).
+    pub employee: Option<EmployeeId>,
+    /// The punch pairing uses.
+    pub punch: Punch,
+    /// Where it came from.
+    pub detail: EventDetail,
+    /// When the server stored it.
+    pub received_at: DateTime<Utc>,
+}

@@ -1,0 +1,46 @@
+//! What every request handler shares.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use mtime_core::clock::Clock;
+use mtime_core::ids::OrgUnitId;
+use mtime_core::keys::SigningKey;
+use mtime_core::zone::{self, OrgUnit};
+
+use crate::api::error::{ApiError, ApiResult};
+use crate::store::Store;
+
+/// The server's shared state.
+#[derive(Clone)]
+pub struct AppState {
+    /// Where records live.
+    pub store: Arc<dyn Store>,
+    /// The server's clock.
+    pub clock: Arc<dyn Clock>,
+    /// The key the server signs rosters, receipts and heartbeat replies with.
+    pub key: Arc<SigningKey>,
+}
+
+impl AppState {
+    /// The current instant on the server's clock.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.clock.now().wall
+    }
+
+    /// The zone of an org unit and the site that carries it.
+    pub fn site_of(&self, unit: OrgUnitId) -> ApiResult<(Tz, OrgUnit)> {
+        let units = self.store.org_units()?;
+        let (tz, site) = zone::zone_of(unit, |id| units.iter().find(|u| u.unit.id == id).map(|u| &u.unit))
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        Ok((tz, site.clone()))
+    }
+
+    /// Today's date in the zone of an org unit.
+    pub fn today_in(&self, unit: OrgUnitId) -> ApiResult<NaiveDate> {
+        let (tz, _) = self.site_of(unit)?;
+        Ok(zone::local_date(self.now(), tz))
+    }
+}

@@ -1,0 +1,152 @@
+//! Storage behind a trait, so the API does not care where records live.
+//!
+//! [`redb_store::RedbStore`] keeps everything in one redb file. Every method is one
+//! transaction: a write either happens whole or not at all.
+
+pub mod redb_store;
+
+use chrono::{DateTime, Utc};
+
+use mtime_core::badge::BadgeUid;
+use mtime_core::batch::SealedBatch;
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
+use mtime_core::keys::PublicKey;
+
+use crate::model::{
+    ApiKeyRecord, EmployeeRecord, EventRecord, KioskRecord, OrgUnitRecord, ReasonRecord,
+    ServiceUser,
+};
+
+/// A storage failure.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be read or written.
+    #[error("storage failed: {0}")]
+    Backend(String),
+    /// A stored record could not be decoded: the file is damaged or from a newer build.
+    #[error("stored {what} could not be decoded: {detail}")]
+    Corrupt {
+        /// Which record.
+        what: &'static str,
+        /// The decoder's complaint.
+        detail: String,
+    },
+    /// A unique value is taken.
+    #[error("{0}")]
+    Conflict(String),
+    /// A referenced record does not exist.
+    #[error("{0}")]
+    NotFound(String),
+}
+
+/// The result of storing a batch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BatchOutcome {
+    /// Stored now; the receipt given was kept.
+    Stored {
+        /// The signed receipt.
+        receipt: Vec<u8>,
+    },
+    /// Stored before: the receipt given then; nothing changed.
+    Replay {
+        /// The signed receipt.
+        receipt: Vec<u8>,
+    },
+    /// The kiosk's history conflicts with what is stored; nothing stored.
+    Fork {
+        /// The last seq stored.
+        stored_through: u64,
+    },
+    /// The batch skips sequence numbers; nothing stored.
+    Gap {
+        /// The seq expected next.
+        expected: u64,
+    },
+    /// The kiosk is revoked; nothing stored.
+    Revoked,
+}
+
+/// The result of an enrollment attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnrollOutcome {
+    /// The kiosk now holds `public_key`.
+    Enrolled(KioskRecord),
+    /// No kiosk waits for this code (unknown, used, or revoked kiosk).
+    UnknownCode,
+    /// The code expired.
+    Expired,
+}
+
+/// Where records live.
+pub trait Store: Send + Sync + 'static {
+    /// Whether `init` has run.
+    fn is_initialized(&self) -> Result<bool, StoreError>;
+    /// Creates a service user with its first key.
+    fn create_service_user(&self, user: &ServiceUser, key: &ApiKeyRecord)
+    -> Result<(), StoreError>;
+    /// The key with this hash and its user.
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<(ApiKeyRecord, ServiceUser)>, StoreError>;
+    /// Records a key's use.
+    fn touch_api_key(&self, hash: &[u8; 32], at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Creates an org unit.
+    fn insert_org_unit(&self, unit: &OrgUnitRecord) -> Result<(), StoreError>;
+    /// One org unit.
+    fn org_unit(&self, id: OrgUnitId) -> Result<Option<OrgUnitRecord>, StoreError>;
+    /// All org units.
+    fn org_units(&self) -> Result<Vec<OrgUnitRecord>, StoreError>;
+
+    /// Creates or updates an employee; refuses a number or badge held by another employee.
+    fn put_employee(&self, employee: &EmployeeRecord) -> Result<(), StoreError>;
+    /// One employee.
+    fn employee(&self, id: EmployeeId) -> Result<Option<EmployeeRecord>, StoreError>;
+    /// The employee with this external number.
+    fn employee_by_number(&self, number: &str) -> Result<Option<EmployeeRecord>, StoreError>;
+    /// All employees, by external number.
+    fn employees(&self) -> Result<Vec<EmployeeRecord>, StoreError>;
+    /// The employee holding a badge.
+    fn badge_holder(&self, badge: &BadgeUid) -> Result<Option<EmployeeId>, StoreError>;
+
+    /// Creates a reason; refuses a known code. A new default replaces the old default.
+    fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError>;
+    /// All reasons.
+    fn reasons(&self) -> Result<Vec<ReasonRecord>, StoreError>;
+
+    /// Creates a kiosk.
+    fn insert_kiosk(&self, kiosk: &KioskRecord) -> Result<(), StoreError>;
+    /// Replaces a kiosk's record (a new code, a revocation, a heartbeat).
+    fn update_kiosk(
+        &self,
+        id: KioskId,
+        change: &mut dyn FnMut(&mut KioskRecord),
+    ) -> Result<KioskRecord, StoreError>;
+    /// One kiosk.
+    fn kiosk(&self, id: KioskId) -> Result<Option<KioskRecord>, StoreError>;
+    /// All kiosks.
+    fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError>;
+    /// Uses a one-time code: the kiosk waiting for it takes `key`, and the code is spent.
+    fn enroll(
+        &self,
+        code_hash: &[u8; 32],
+        key: PublicKey,
+        now: DateTime<Utc>,
+    ) -> Result<EnrollOutcome, StoreError>;
+
+    /// Stores a verified batch if it continues its kiosk's chain, with its events and the
+    /// receipt to give for it now and on every resend.
+    fn store_batch(
+        &self,
+        batch: &SealedBatch,
+        events: &[EventRecord],
+        receipt: &[u8],
+    ) -> Result<BatchOutcome, StoreError>;
+    /// Stores an event entered through the API.
+    fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
+    /// Every event of one employee.
+    fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError>;
+    /// Events whose badge no roster knew.
+    fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError>;
+
+    /// Increases with every change that alters what a kiosk's roster holds.
+    fn roster_version(&self) -> Result<u64, StoreError>;
+}

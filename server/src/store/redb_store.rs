@@ -1,0 +1,541 @@
+//! The embedded store: one redb file, nothing to install.
+
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use redb::{
+    Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
+};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use mtime_core::badge::BadgeUid;
+use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
+use mtime_core::keys::PublicKey;
+
+use super::{BatchOutcome, EnrollOutcome, Store, StoreError};
+use crate::model::{
+    ApiKeyRecord, EmployeeRecord, EventRecord, KioskRecord, OrgUnitRecord, ReasonRecord,
+    ServiceUser,
+};
+
+const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
+const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("service_users");
+const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+const ORG_UNITS: TableDefinition<u128, &[u8]> = TableDefinition::new("org_units");
+const EMPLOYEES: TableDefinition<u128, &[u8]> = TableDefinition::new("employees");
+const EMPLOYEE_NUMBERS: TableDefinition<&str, u128> = TableDefinition::new("employee_numbers");
+const BADGES: TableDefinition<&[u8], u128> = TableDefinition::new("badges");
+const REASONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reasons");
+const KIOSKS: TableDefinition<u128, &[u8]> = TableDefinition::new("kiosks");
+const ENROLLMENT_CODES: TableDefinition<&[u8], u128> = TableDefinition::new("enrollment_codes");
+/// (kiosk, first seq) → the stored batch's hash, last seq and receipt.
+const BATCHES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("batches");
+const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
+/// (employee, event) → nothing: an index of each employee's events.
+const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
+/// Events of badges no roster knew, for review.
+const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("unknown_badges");
+
+const INITIALIZED: &str = "initialized";
+const ROSTER_VERSION: &str = "roster_version";
+
+/// A batch as kept for answering resends.
+#[derive(Serialize, serde::Deserialize)]
+struct BatchRecord {
+    hash: BatchHash,
+    last_seq: u64,
+    receipt: Vec<u8>,
+}
+
+/// The redb store.
+pub struct RedbStore {
+    db: Database,
+}
+
+fn backend(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(e.to_string())
+}
+
+fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, StoreError> {
+    postcard::to_stdvec(value).map_err(backend)
+}
+
+fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, StoreError> {
+    postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
+}
+
+fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(backend)?;
+    let version = meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value());
+    meta.insert(ROSTER_VERSION, version + 1).map_err(backend)?;
+    Ok(())
+}
+
+impl RedbStore {
+    /// Opens or creates the store at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path)
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+
+        let txn = db.begin_write().map_err(backend)?;
+        txn.open_table(META).map_err(backend)?;
+        txn.open_table(USERS).map_err(backend)?;
+        txn.open_table(API_KEYS).map_err(backend)?;
+        txn.open_table(ORG_UNITS).map_err(backend)?;
+        txn.open_table(EMPLOYEES).map_err(backend)?;
+        txn.open_table(EMPLOYEE_NUMBERS).map_err(backend)?;
+        txn.open_table(BADGES).map_err(backend)?;
+        txn.open_table(REASONS).map_err(backend)?;
+        txn.open_table(KIOSKS).map_err(backend)?;
+        txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
+        txn.open_table(BATCHES).map_err(backend)?;
+        txn.open_table(EVENTS).map_err(backend)?;
+        txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
+        txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+        txn.commit().map_err(backend)?;
+        Ok(Self { db })
+    }
+
+    fn get<K, T>(
+        &self,
+        table: TableDefinition<K, &[u8]>,
+        key: K::SelfType<'_>,
+        what: &'static str,
+    ) -> Result<Option<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: DeserializeOwned,
+    {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(table).map_err(backend)?;
+        let found = table.get(key).map_err(backend)?;
+        found.map(|v| decode(v.value(), what)).transpose()
+    }
+
+    fn all<K, T>(
+        &self,
+        table: TableDefinition<K, &[u8]>,
+        what: &'static str,
+    ) -> Result<Vec<T>, StoreError>
+    where
+        K: redb::Key + 'static,
+        T: DeserializeOwned,
+    {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(table).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(backend)? {
+            let (_, value) = row.map_err(backend)?;
+            out.push(decode(value.value(), what)?);
+        }
+        Ok(out)
+    }
+
+    fn events_by_id(&self, ids: Vec<u128>) -> Result<Vec<EventRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let events = txn.open_table(EVENTS).map_err(backend)?;
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(bytes) = events.get(id).map_err(backend)? {
+                out.push(decode(bytes.value(), "event")?);
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
+    let id = event.punch.event.0.as_u128();
+    let mut events = txn.open_table(EVENTS).map_err(backend)?;
+    if events.get(id).map_err(backend)?.is_some() {
+        return Err(StoreError::Conflict(format!(
+            "event {} is already stored; event ids must be unique",
+            event.punch.event
+        )));
+    }
+    events.insert(id, encode(event)?.as_slice()).map_err(backend)?;
+
+    match event.employee {
+        Some(employee) => {
+            let mut index = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
+            index.insert((employee.0.as_u128(), id), ()).map_err(backend)?;
+        }
+        None => {
+            let mut review = txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+            review.insert(id, ()).map_err(backend)?;
+        }
+    }
+    Ok(())
+}
+
+impl Store for RedbStore {
+    fn is_initialized(&self) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let meta = txn.open_table(META).map_err(backend)?;
+        Ok(meta.get(INITIALIZED).map_err(backend)?.is_some())
+    }
+
+    fn create_service_user(&self, user: &ServiceUser, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut users = txn.open_table(USERS).map_err(backend)?;
+            users.insert(user.id.0.as_u128(), encode(user)?.as_slice()).map_err(backend)?;
+            let mut keys = txn.open_table(API_KEYS).map_err(backend)?;
+            keys.insert(key.hash.as_slice(), encode(key)?.as_slice()).map_err(backend)?;
+            let mut meta = txn.open_table(META).map_err(backend)?;
+            meta.insert(INITIALIZED, 1).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn api_key(&self, hash: &[u8; 32]) -> Result<Option<(ApiKeyRecord, ServiceUser)>, StoreError> {
+        let Some(key) = self.get::<&[u8], ApiKeyRecord>(API_KEYS, hash.as_slice(), "API key")?
+        else {
+            return Ok(None);
+        };
+        let user = self.get(USERS, key.user.0.as_u128(), "service user")?;
+        Ok(user.map(|user| (key, user)))
+    }
+
+    fn touch_api_key(&self, hash: &[u8; 32], at: DateTime<Utc>) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut keys = txn.open_table(API_KEYS).map_err(backend)?;
+            let found = keys.get(hash.as_slice()).map_err(backend)?.map(|v| v.value().to_vec());
+            if let Some(bytes) = found {
+                let mut key: ApiKeyRecord = decode(&bytes, "API key")?;
+                key.last_used_at = Some(at);
+                keys.insert(hash.as_slice(), encode(&key)?.as_slice()).map_err(backend)?;
+            }
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn insert_org_unit(&self, unit: &OrgUnitRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut units = txn.open_table(ORG_UNITS).map_err(backend)?;
+            let id = unit.unit.id.0.as_u128();
+            if units.get(id).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!("org unit {} exists", unit.unit.id)));
+            }
+            units.insert(id, encode(unit)?.as_slice()).map_err(backend)?;
+        }
+        bump_roster_version(&txn)?;
+        txn.commit().map_err(backend)
+    }
+
+    fn org_unit(&self, id: OrgUnitId) -> Result<Option<OrgUnitRecord>, StoreError> {
+        self.get(ORG_UNITS, id.0.as_u128(), "org unit")
+    }
+
+    fn org_units(&self) -> Result<Vec<OrgUnitRecord>, StoreError> {
+        self.all(ORG_UNITS, "org unit")
+    }
+
+    fn put_employee(&self, employee: &EmployeeRecord) -> Result<(), StoreError> {
+        let id = employee.id.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut numbers = txn.open_table(EMPLOYEE_NUMBERS).map_err(backend)?;
+            let holder = numbers.get(employee.number.as_str()).map_err(backend)?.map(|v| v.value());
+            if holder.is_some_and(|h| h != id) {
+                return Err(StoreError::Conflict(format!(
+                    "employee number {:?} belongs to another employee",
+                    employee.number
+                )));
+            }
+
+            let mut employees = txn.open_table(EMPLOYEES).map_err(backend)?;
+            let previous: Option<EmployeeRecord> = employees
+                .get(id)
+                .map_err(backend)?
+                .map(|v| decode(v.value(), "employee"))
+                .transpose()?;
+
+            let mut badges = txn.open_table(BADGES).map_err(backend)?;
+            for badge in employee.all_badges() {
+                let holder = badges.get(badge.as_bytes()).map_err(backend)?.map(|v| v.value());
+                if holder.is_some_and(|h| h != id) {
+                    return Err(StoreError::Conflict(format!(
+                        "badge {badge} belongs to another employee"
+                    )));
+                }
+            }
+            if let Some(previous) = &previous {
+                if previous.number != employee.number {
+                    numbers.remove(previous.number.as_str()).map_err(backend)?;
+                }
+                for badge in previous.all_badges() {
+                    if !employee.all_badges().any(|b| b == badge) {
+                        badges.remove(badge.as_bytes()).map_err(backend)?;
+                    }
+                }
+            }
+            for badge in employee.all_badges() {
+                badges.insert(badge.as_bytes(), id).map_err(backend)?;
+            }
+            numbers.insert(employee.number.as_str(), id).map_err(backend)?;
+            employees.insert(id, encode(employee)?.as_slice()).map_err(backend)?;
+        }
+        bump_roster_version(&txn)?;
+        txn.commit().map_err(backend)
+    }
+
+    fn employee(&self, id: EmployeeId) -> Result<Option<EmployeeRecord>, StoreError> {
+        self.get(EMPLOYEES, id.0.as_u128(), "employee")
+    }
+
+    fn employee_by_number(&self, number: &str) -> Result<Option<EmployeeRecord>, StoreError> {
+        let id = {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let numbers = txn.open_table(EMPLOYEE_NUMBERS).map_err(backend)?;
+            numbers.get(number).map_err(backend)?.map(|v| v.value())
+        };
+        match id {
+            Some(id) => self.get(EMPLOYEES, id, "employee"),
+            None => Ok(None),
+        }
+    }
+
+    fn employees(&self) -> Result<Vec<EmployeeRecord>, StoreError> {
+        let mut all: Vec<EmployeeRecord> = self.all(EMPLOYEES, "employee")?;
+        all.sort_by(|a, b| a.number.cmp(&b.number));
+        Ok(all)
+    }
+
+    fn badge_holder(&self, badge: &BadgeUid) -> Result<Option<EmployeeId>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let badges = txn.open_table(BADGES).map_err(backend)?;
+        let found = badges.get(badge.as_bytes()).map_err(backend)?;
+        Ok(found.map(|v| EmployeeId(uuid::Uuid::from_u128(v.value()))))
+    }
+
+    fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut reasons = txn.open_table(REASONS).map_err(backend)?;
+            if reasons.get(reason.code.as_str()).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!("reason {} exists", reason.code)));
+            }
+            if reason.is_default {
+                let mut others = Vec::new();
+                for row in reasons.iter().map_err(backend)? {
+                    let (_, value) = row.map_err(backend)?;
+                    let other: ReasonRecord = decode(value.value(), "reason")?;
+                    if other.is_default {
+                        others.push(other);
+                    }
+                }
+                for mut other in others {
+                    other.is_default = false;
+                    reasons.insert(other.code.as_str(), encode(&other)?.as_slice()).map_err(backend)?;
+                }
+            }
+            reasons.insert(reason.code.as_str(), encode(reason)?.as_slice()).map_err(backend)?;
+        }
+        bump_roster_version(&txn)?;
+        txn.commit().map_err(backend)
+    }
+
+    fn reasons(&self) -> Result<Vec<ReasonRecord>, StoreError> {
+        self.all(REASONS, "reason")
+    }
+
+    fn insert_kiosk(&self, kiosk: &KioskRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+            kiosks.insert(kiosk.id.0.as_u128(), encode(kiosk)?.as_slice()).map_err(backend)?;
+            if let Some(enrollment) = &kiosk.enrollment {
+                let mut codes = txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
+                codes
+                    .insert(enrollment.code_hash.as_slice(), kiosk.id.0.as_u128())
+                    .map_err(backend)?;
+            }
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn update_kiosk(
+        &self,
+        id: KioskId,
+        change: &mut dyn FnMut(&mut KioskRecord),
+    ) -> Result<KioskRecord, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let updated = {
+            let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+            let bytes = kiosks
+                .get(id.0.as_u128())
+                .map_err(backend)?
+                .map(|v| v.value().to_vec())
+                .ok_or_else(|| StoreError::NotFound(format!("kiosk {id} does not exist")))?;
+            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let old_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
+            change(&mut kiosk);
+
+            let new_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
+            if old_code != new_code {
+                let mut codes = txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
+                if let Some(old) = old_code {
+                    codes.remove(old.as_slice()).map_err(backend)?;
+                }
+                if let Some(new) = new_code {
+                    codes.insert(new.as_slice(), id.0.as_u128()).map_err(backend)?;
+                }
+            }
+            kiosks.insert(id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
+            kiosk
+        };
+        txn.commit().map_err(backend)?;
+        Ok(updated)
+    }
+
+    fn kiosk(&self, id: KioskId) -> Result<Option<KioskRecord>, StoreError> {
+        self.get(KIOSKS, id.0.as_u128(), "kiosk")
+    }
+
+    fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError> {
+        self.all(KIOSKS, "kiosk")
+    }
+
+    fn enroll(
+        &self,
+        code_hash: &[u8; 32],
+        key: PublicKey,
+        now: DateTime<Utc>,
+    ) -> Result<EnrollOutcome, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let outcome = {
+            let mut codes = txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
+            let Some(kiosk_id) = codes.get(code_hash.as_slice()).map_err(backend)?.map(|v| v.value())
+            else {
+                return Ok(EnrollOutcome::UnknownCode);
+            };
+            // The code is spent whatever happens next: a used, expired or revoked code
+            // never works again.
+            codes.remove(code_hash.as_slice()).map_err(backend)?;
+
+            let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+            let bytes = kiosks.get(kiosk_id).map_err(backend)?.map(|v| v.value().to_vec());
+            let Some(bytes) = bytes else { return Ok(EnrollOutcome::UnknownCode) };
+            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let waiting = kiosk.enrollment.as_ref().filter(|e| e.code_hash == *code_hash);
+            match waiting {
+                None => EnrollOutcome::UnknownCode,
+                Some(_) if kiosk.revoked_at.is_some() => EnrollOutcome::UnknownCode,
+                Some(e) if e.expires_at <= now => {
+                    kiosk.enrollment = None;
+                    kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
+                    EnrollOutcome::Expired
+                }
+                Some(_) => {
+                    kiosk.enrollment = None;
+                    kiosk.public_key = Some(key);
+                    kiosk.enrolled_at = Some(now);
+                    kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
+                    EnrollOutcome::Enrolled(kiosk)
+                }
+            }
+        };
+        txn.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+
+    fn store_batch(
+        &self,
+        batch: &SealedBatch,
+        events: &[EventRecord],
+        receipt: &[u8],
+    ) -> Result<BatchOutcome, StoreError> {
+        let kiosk_id = batch.batch.kiosk;
+        let first = batch.batch.first_seq();
+        let txn = self.db.begin_write().map_err(backend)?;
+        let outcome = {
+            let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+            let bytes = kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            let bytes =
+                bytes.ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
+            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            if kiosk.revoked_at.is_some() {
+                return Ok(BatchOutcome::Revoked);
+            }
+
+            let mut batches = txn.open_table(BATCHES).map_err(backend)?;
+            let stored: Option<BatchRecord> = batches
+                .get((kiosk_id.0.as_u128(), first))
+                .map_err(backend)?
+                .map(|v| decode(v.value(), "batch"))
+                .transpose()?;
+
+            match kiosk.head.decide(batch, stored.as_ref().map(|s| s.hash)) {
+                ChainDecision::Replay => {
+                    let receipt = stored.map(|s| s.receipt).unwrap_or_default();
+                    return Ok(BatchOutcome::Replay { receipt });
+                }
+                ChainDecision::Fork => {
+                    return Ok(BatchOutcome::Fork { stored_through: kiosk.head.last_seq });
+                }
+                ChainDecision::Gap { expected } => return Ok(BatchOutcome::Gap { expected }),
+                ChainDecision::Append => {}
+            }
+
+            for event in events {
+                insert_event(&txn, event)?;
+            }
+            let record = BatchRecord {
+                hash: batch.hash,
+                last_seq: batch.batch.last_seq(),
+                receipt: receipt.to_vec(),
+            };
+            batches.insert((kiosk_id.0.as_u128(), first), encode(&record)?.as_slice()).map_err(backend)?;
+            kiosk.head = kiosk.head.after(batch);
+            kiosks.insert(kiosk_id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
+            BatchOutcome::Stored { receipt: receipt.to_vec() }
+        };
+        txn.commit().map_err(backend)?;
+        Ok(outcome)
+    }
+
+    fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        insert_event(&txn, event)?;
+        txn.commit().map_err(backend)
+    }
+
+    fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError> {
+        let employee = id.0.as_u128();
+        let ids = {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let index = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
+            let mut ids = Vec::new();
+            for row in index.range((employee, 0)..=(employee, u128::MAX)).map_err(backend)? {
+                let (key, _) = row.map_err(backend)?;
+                ids.push(key.value().1);
+            }
+            ids
+        };
+        self.events_by_id(ids)
+    }
+
+    fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError> {
+        let ids = {
+            let txn = self.db.begin_read().map_err(backend)?;
+            let review = txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+            let mut ids = Vec::new();
+            for row in review.iter().map_err(backend)? {
+                ids.push(row.map_err(backend)?.0.value());
+            }
+            ids
+        };
+        self.events_by_id(ids)
+    }
+
+    fn roster_version(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let meta = txn.open_table(META).map_err(backend)?;
+        Ok(meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value()))
+    }
+}

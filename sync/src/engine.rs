@@ -1,0 +1,244 @@
+//! The sync loop: upload batches until the outbox is empty, back off on failure, report
+//! to the server, and keep the roster fresh.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use tokio::sync::{Notify, mpsc};
+
+use mtime_core::batch::{RECEIPT, Receipt};
+use mtime_core::clock::Clock;
+use mtime_core::event::TimeReading;
+use mtime_core::ids::BootId;
+use mtime_core::keys::SigningKey;
+use mtime_core::protocol::{
+    HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER, ROSTER_REQUEST, Roster,
+    RosterRequest,
+};
+use mtime_core::seal;
+
+use crate::client::{Client, UploadReply};
+use crate::outbox::{Identity, Outbox};
+use crate::SyncError;
+
+/// The first wait after a failed upload; it doubles up to [`MAX_BACKOFF`].
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// The longest wait between upload attempts.
+const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// What the sync loop tells the kiosk.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncEvent {
+    /// A batch was acknowledged.
+    Uploaded {
+        /// First seq of the batch.
+        first_seq: u64,
+        /// Last seq of the batch.
+        last_seq: u64,
+        /// Events still waiting.
+        pending: u64,
+    },
+    /// An upload failed; it will be retried.
+    Failed {
+        /// Failed attempts since the last success.
+        attempts: u64,
+        /// Events waiting.
+        pending: u64,
+        /// Why.
+        error: String,
+    },
+    /// The server refused the kiosk's history; uploading has stopped.
+    Halted {
+        /// Why.
+        reason: String,
+    },
+    /// A newer roster arrived.
+    RosterUpdated(Box<Roster>),
+}
+
+/// The sync loop's parts.
+pub struct SyncEngine {
+    /// The store.
+    pub outbox: Arc<Outbox>,
+    /// The server.
+    pub client: Client,
+    /// Who we are.
+    pub identity: Identity,
+    /// The kiosk's key.
+    pub key: Arc<SigningKey>,
+    /// The kiosk's clock.
+    pub clock: Arc<dyn Clock>,
+    /// This boot.
+    pub boot: BootId,
+    /// Woken when a new event is stored.
+    pub wake: Arc<Notify>,
+    /// Where reports go.
+    pub events: mpsc::UnboundedSender<SyncEvent>,
+    /// The roster version held.
+    pub roster_version: u64,
+}
+
+impl SyncEngine {
+    fn reading(&self) -> TimeReading {
+        let now = self.clock.now();
+        TimeReading { wall: now.wall, boot: self.boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted }
+    }
+
+    fn report(&self, event: SyncEvent) {
+        // The kiosk may have stopped listening while shutting down; nothing to do then.
+        let _ = self.events.send(event);
+    }
+
+    /// Runs until the task is dropped.
+    pub async fn run(mut self) {
+        let kiosk = self.identity.kiosk;
+        let mut attempts: u64 = 0;
+        let mut backoff = FIRST_BACKOFF;
+        let mut next_upload = self.clock.now().wall;
+        let mut next_heartbeat = self.clock.now().wall;
+        let heartbeat_every = Duration::from_secs(u64::from(self.identity.config.heartbeat_secs));
+        let max_events = self.identity.config.max_batch_events as usize;
+
+        loop {
+            let now = self.clock.now().wall;
+            let halted = self.outbox.halted().unwrap_or(true);
+
+            if !halted && now >= next_upload {
+                match self.upload_once(max_events).await {
+                    Ok(true) => {
+                        attempts = 0;
+                        backoff = FIRST_BACKOFF;
+                        continue; // more may be waiting
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        attempts += 1;
+                        let pending = self.outbox.pending().unwrap_or(0);
+                        tracing::warn!(kiosk.id = %kiosk, attempts, pending, error = %e, "upload failed; will retry");
+                        self.report(SyncEvent::Failed { attempts, pending, error: e.to_string() });
+                        next_upload = now + chrono::Duration::from_std(backoff).unwrap_or_default();
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+
+            if now >= next_heartbeat {
+                if let Err(e) = self.heartbeat().await {
+                    tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed");
+                }
+                next_heartbeat = now + chrono::Duration::from_std(heartbeat_every).unwrap_or_default();
+            }
+
+            let pending = self.outbox.pending().unwrap_or(0) > 0;
+            let wake_at = if pending && !halted { next_upload.min(next_heartbeat) } else { next_heartbeat };
+            self.wait_until(wake_at).await;
+            // A new event deserves an attempt now, unless we are backing off.
+            if attempts == 0 {
+                next_upload = next_upload.min(self.clock.now().wall);
+            }
+        }
+    }
+
+    /// Waits until the clock reaches `deadline` or a new event is stored.
+    async fn wait_until(&self, deadline: DateTime<Utc>) {
+        loop {
+            let now = self.clock.now().wall;
+            let Ok(remaining) = (deadline - now).to_std() else { return };
+            if remaining.is_zero() {
+                return;
+            }
+            let nap = self.clock.real_wait(remaining);
+            tokio::select! {
+                _ = self.wake.notified() => return,
+                _ = tokio::time::sleep(nap) => {}
+            }
+        }
+    }
+
+    /// Sends one batch. `Ok(true)` when a batch was acknowledged, `Ok(false)` when there
+    /// was nothing to send.
+    async fn upload_once(&mut self, max_events: usize) -> Result<bool, SyncError> {
+        let kiosk = self.identity.kiosk;
+        let Some(inflight) = self.outbox.next_batch(kiosk, &self.key, max_events)? else {
+            return Ok(false);
+        };
+
+        match self.client.upload(kiosk, inflight.bytes.clone()).await? {
+            UploadReply::Receipt(bytes) => {
+                let receipt: Receipt = seal::open(RECEIPT, &bytes, &self.identity.server_key)
+                    .map_err(|e| SyncError::Protocol(format!("receipt: {e}")))?;
+                self.outbox.acknowledge(kiosk, &receipt)?;
+                let pending = self.outbox.pending()?;
+                tracing::info!(kiosk.id = %kiosk, batch.first = inflight.first_seq, batch.last = inflight.last_seq, pending, "batch acknowledged");
+                self.report(SyncEvent::Uploaded { first_seq: inflight.first_seq, last_seq: inflight.last_seq, pending });
+                Ok(true)
+            }
+            UploadReply::Fork(message) => {
+                self.outbox.halt()?;
+                tracing::error!(kiosk.id = %kiosk, batch.first = inflight.first_seq, %message, "server reports a fork; uploading stopped");
+                self.report(SyncEvent::Halted { reason: format!("fork: {message}") });
+                Ok(false)
+            }
+            UploadReply::Gap { expected } => {
+                self.outbox.halt()?;
+                tracing::error!(kiosk.id = %kiosk, batch.first = inflight.first_seq, expected, "server expects another seq; uploading stopped");
+                self.report(SyncEvent::Halted {
+                    reason: format!("sequence gap: server expects seq {expected}, batch starts at {}", inflight.first_seq),
+                });
+                Ok(false)
+            }
+        }
+    }
+
+    async fn heartbeat(&mut self) -> Result<(), SyncError> {
+        let kiosk = self.identity.kiosk;
+        let beat = Heartbeat {
+            kiosk,
+            sent: self.reading(),
+            pending: self.outbox.pending()?,
+            acked_through: self.outbox.acked_through()?,
+            roster_version: self.roster_version,
+            software: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        let sealed = seal::seal(HEARTBEAT, &beat, &self.key).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let reply_bytes = self.client.heartbeat(kiosk, sealed).await?;
+        let reply: HeartbeatReply = seal::open(HEARTBEAT_REPLY, &reply_bytes, &self.identity.server_key)
+            .map_err(|e| SyncError::Protocol(format!("heartbeat reply: {e}")))?;
+        if reply.roster_version > self.roster_version {
+            let roster = fetch_roster(&self.client, &self.identity, &self.key, self.reading(), &self.outbox).await?;
+            self.roster_version = roster.version;
+            self.report(SyncEvent::RosterUpdated(Box::new(roster)));
+        }
+        Ok(())
+    }
+}
+
+/// Fetches, verifies and stores the kiosk's roster.
+pub async fn fetch_roster(
+    client: &Client,
+    identity: &Identity,
+    key: &SigningKey,
+    now: TimeReading,
+    outbox: &Outbox,
+) -> Result<Roster, SyncError> {
+    let request = RosterRequest { kiosk: identity.kiosk, have_version: 0, sent: now };
+    let sealed = seal::seal(ROSTER_REQUEST, &request, key).map_err(|e| SyncError::Protocol(e.to_string()))?;
+    let bytes = client.roster(identity.kiosk, sealed).await?;
+    let roster: Roster = seal::open(ROSTER, &bytes, &identity.server_key)
+        .map_err(|e| SyncError::Protocol(format!("roster: {e}")))?;
+    if roster.kiosk != identity.kiosk {
+        return Err(SyncError::Protocol("roster was made for another kiosk".into()));
+    }
+    outbox.save_roster_bytes(&bytes)?;
+    tracing::info!(kiosk.id = %identity.kiosk, roster.version = roster.version, employees = roster.employees.len(), "roster updated");
+    Ok(roster)
+}
+
+/// The roster stored in the outbox, verified again with the server's key.
+pub fn stored_roster(outbox: &Outbox, identity: &Identity) -> Result<Option<Roster>, SyncError> {
+    let Some(bytes) = outbox.roster_bytes()? else { return Ok(None) };
+    seal::open(ROSTER, &bytes, &identity.server_key)
+        .map(Some)
+        .map_err(|e| SyncError::Storage(format!("stored roster does not verify: {e}")))
+}

@@ -1,0 +1,50 @@
+//! The kiosk side of the mtime protocol: the outbox that keeps every event durably, the
+//! batches it seals and signs, their upload over HTTPS with retry and backoff, the
+//! heartbeat, and the roster pull.
+//!
+//! An event leaves the outbox only when a receipt signed by the server's key covers it,
+//! so a lost response, a retry or a crash can neither lose nor duplicate it.
+//!
+//! ```no_run
+//! # fn f() -> Result<(), mtime_sync::SyncError> {
+//! let outbox = mtime_sync::outbox::Outbox::open(std::path::Path::new("kiosk.redb"))?;
+//! println!("{} events waiting", outbox.pending()?);
+//! # Ok(()) }
+//! ```
+//!
+//! # Limitations
+//!
+//! - After a fork or a sequence gap, uploading stops for good; there is no admin command
+//!   yet to re-align a kiosk with the server.
+//! - Acknowledged events stay in the store forever; pruning comes with the storage-capacity
+//!   work.
+//! - The server's time from each heartbeat is not yet used to correct the kiosk's clock.
+
+pub mod client;
+pub mod engine;
+pub mod outbox;
+
+/// A sync failure.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SyncError {
+    /// The local store failed.
+    #[error("kiosk storage: {0}")]
+    Storage(String),
+    /// The network or the server failed; retrying may help.
+    #[error("server unreachable: {0}")]
+    Transient(String),
+    /// The server refused the request.
+    #[error("server refused ({status}): {message}")]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// The server's code and message.
+        message: String,
+    },
+    /// The server's answer did not verify or made no sense.
+    #[error("protocol: {0}")]
+    Protocol(String),
+    /// The kiosk's configuration is unusable.
+    #[error("configuration: {0}")]
+    Config(String),
+}
