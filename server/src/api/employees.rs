@@ -49,8 +49,8 @@ pub struct NewVersion {
 #[derive(Debug, Deserialize)]
 pub struct AtDate {
     at: Option<NaiveDate>,
-    #[serde(flatten)]
-    page: PageParams,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// One version as the API shows it.
@@ -242,6 +242,6 @@ pub async fn list(
         let at = read_date(&state, &record, query.at)?;
         views.extend(view(&record, at));
     }
-    let page = paginate(views, &query.page, |v| v.number.clone(), Clone::clone, |s| Some(s.to_owned()))?;
+    let page = paginate(views, &PageParams { limit: query.limit, cursor: query.cursor.clone() }, |v| v.number.clone(), Clone::clone, |s| Some(s.to_owned()))?;
     Ok(Json(page))
 }

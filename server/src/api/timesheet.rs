@@ -26,8 +26,8 @@ use crate::state::AppState;
 pub struct PresenceQuery {
     from: DateTime<FixedOffset>,
     to: DateTime<FixedOffset>,
-    #[serde(flatten)]
-    page: PageParams,
+    limit: Option<usize>,
+    cursor: Option<String>,
 }
 
 /// One end of an interval.
@@ -162,7 +162,7 @@ pub async fn presence(
     let tz = employee_zone(&state, &record)?;
     let overlapping: Vec<Interval> =
         intervals_of(&state, id)?.into_iter().filter(|i| i.overlaps(from, to)).collect();
-    let page = paginate(overlapping, &query.page, Interval::anchor, encode_cursor, decode_cursor)?;
+    let page = paginate(overlapping, &PageParams { limit: query.limit, cursor: query.cursor.clone() }, Interval::anchor, encode_cursor, decode_cursor)?;
     Ok(Json(Page {
         items: page.items.iter().map(|i| interval_view(id, i, tz)).collect(),
         next_cursor: page.next_cursor,

@@ -1,1 +1,90 @@
-fn main() {}
+//! `mtime-demo`: the whole system on a real punch log.
+//!
+//! One server and two kiosk nodes run as separate processes on loopback, talking HTTPS
+//! with a certificate made for the run. The kiosks replay the log's taps in accelerated
+//! time on one shared replay clock; one kiosk loses its network for a whole weekday and
+//! catches up; admin edits go through the API as corrections. Then every interval is read
+//! back through the public API and matched one to one with what the commercial clock made
+//! of the same punches.
+//!
+//! The same binary, run as `mtime-demo server …` or `mtime-demo kiosk …`, is the server or
+//! a kiosk (the exact code of `mtime-server` and `mtime-kiosk`) on the replay clock.
+
+mod api;
+mod export;
+mod matching;
+mod plan;
+mod processes;
+mod relay;
+mod replay_clock;
+mod run;
+mod tls;
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Parser;
+
+/// Runs mtime end to end on a time-clock export and checks the result.
+#[derive(Debug, Parser)]
+#[command(name = "mtime-demo", version)]
+pub struct Args {
+    /// A directory holding employees.csv, taps.csv and expected_pairs.csv; the export in
+    /// the repository by default.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// The site's IANA time zone, in which the export's local times are read.
+    #[arg(long, default_value = "America/Chicago")]
+    zone: String,
+    /// Keep the run's directory (data, logs) instead of deleting it.
+    #[arg(long)]
+    keep: bool,
+}
+
+fn replay_clock() -> anyhow::Result<Arc<replay_clock::FileClock>> {
+    let path = std::env::var_os(replay_clock::ENV).context("role processes run on the demo's replay clock")?;
+    Ok(Arc::new(replay_clock::FileClock::open(std::path::Path::new(&path))?))
+}
+
+fn role(name: &str, rest: Vec<OsString>) -> anyhow::Result<()> {
+    let clock = replay_clock()?;
+    let mut args = vec![OsString::from(format!("mtime-{name}"))];
+    args.extend(rest);
+    match name {
+        "server" => {
+            mtime_server::cli::init_logging();
+            mtime_server::cli::run(args, clock)
+        }
+        _ => {
+            mtime_kiosk::cli::init_logging();
+            // Each start of a kiosk process is a new boot of the simulated device.
+            mtime_kiosk::cli::run(args, clock, mtime_core::ids::BootId::random())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let first = args.get(1).and_then(|a| a.to_str()).map(str::to_owned);
+    let result = match first.as_deref() {
+        Some(name @ ("server" | "kiosk")) => role(name, args.split_off(2)),
+        _ => {
+            let args = Args::parse_from(args);
+            tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .map_err(anyhow::Error::from)
+                .and_then(|runtime| runtime.block_on(run::run(args)))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mtime-demo: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

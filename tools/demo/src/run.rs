@@ -1,0 +1,329 @@
+//! The run itself: set up, replay, read back, report.
+
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono_tz::Tz;
+use serde_json::json;
+
+use mtime_core::ids::{EmployeeId, KioskId};
+use mtime_server::api::employees::EmployeeView;
+use mtime_server::api::kiosks::EnrollmentCodeView;
+use mtime_server::api::org::OrgUnitView;
+use mtime_server::api::page::Page;
+use mtime_server::api::timesheet::IntervalView;
+
+use crate::Args;
+use crate::api::Api;
+use crate::export::{Export, Source};
+use crate::matching::{ReadBack, match_pairs};
+use crate::plan::{self, CUT_KIOSK, Step};
+use crate::processes::{self, Kiosk};
+use crate::relay::Relay;
+use crate::replay_clock::ClockDriver;
+use crate::tls;
+
+/// How far the replay clock moves between looks at the kiosks when nothing happens.
+const STEP: TimeDelta = TimeDelta::seconds(120);
+/// Intervals per page when reading back, small enough that paging is exercised.
+const PAGE: usize = 10;
+/// The kiosks' labels.
+const LABELS: [&str; 2] = ["A", "B"];
+
+struct World {
+    clock: ClockDriver,
+    kiosks: Vec<Kiosk>,
+}
+
+impl World {
+    /// Moves the replay clock to `to` in steps, letting the kiosks' sync loops see time
+    /// pass (backoff, heartbeats) on the way.
+    async fn advance(&mut self, to: DateTime<Utc>) -> anyhow::Result<()> {
+        while self.clock.now() + STEP < to {
+            let next = self.clock.now() + STEP;
+            self.clock.set(next)?;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+            self.kiosks.iter_mut().for_each(Kiosk::drain);
+        }
+        self.clock.set(to)
+    }
+}
+
+/// What happened during the outage.
+#[derive(Default)]
+struct Outage {
+    from: Option<DateTime<Utc>>,
+    to: Option<DateTime<Utc>>,
+    buffered: Vec<(String, DateTime<Utc>, u64)>,
+    visible_during: Option<usize>,
+    other_kiosk_visible: usize,
+    failed_before_restore: u64,
+}
+
+pub async fn run(args: Args) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let zone: Tz = mtime_core::zone::parse_zone(&args.zone)?;
+    let export = Export::load(args.data.as_deref(), zone)?;
+    let plan = plan::plan(&export, zone)?;
+
+    let dir = tempfile::Builder::new().prefix("mtime-demo-").tempdir()?;
+    let root = dir.path().to_owned();
+    let clock_file = root.join("replay-clock");
+    let mut world = World { clock: ClockDriver::create(&clock_file, plan.start)?, kiosks: Vec::new() };
+    let (cert, key) = tls::loopback_certificate(&root)?;
+
+    // The server: initialise, then serve on a free loopback port.
+    let server_dir = root.join("server");
+    let mut init = processes::role("server", &clock_file, &root.join("server-init.log"))?;
+    init.args(["init", "--data-dir"]).arg(&server_dir);
+    let printed = processes::output(init, "mtime-server init").await?;
+    let api_key = printed.lines().last().unwrap_or_default().trim().to_owned();
+    if !api_key.starts_with("mtime_ak_") {
+        bail!("mtime-server init did not print an API key on its last line");
+    }
+
+    let mut serve = processes::role("server", &clock_file, &root.join("server.log"))?;
+    serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&server_dir);
+    serve.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
+    let mut server = serve.spawn().context("starting the server")?;
+    let mut server_lines = processes::lines(server.stdout.take().context("server stdout")?);
+    let listening = tokio::time::timeout(Duration::from_secs(30), server_lines.recv())
+        .await
+        .context("the server did not start in time")?
+        .context("the server exited; see server.log")?;
+    let base = listening.strip_prefix("listening on ").context("unexpected server output")?.to_owned();
+    let server_addr: std::net::SocketAddr = base.trim_start_matches("https://").parse()?;
+    let api = Api::new(&base, &cert, &api_key)?;
+
+    // The site, its reason, its employees and its kiosks.
+    let site: OrgUnitView =
+        api.post("/api/org-units", &json!({"name": "Dept 01", "time_zone": zone.name()})).await?;
+    let _: serde_json::Value = api
+        .post("/api/settings/reasons", &json!({"code": "WORK", "name": "Work", "default": true}))
+        .await?;
+    let mut employees: HashMap<String, EmployeeId> = HashMap::new();
+    for e in &export.employees {
+        let body = json!({"number": e.number, "name": e.number, "org_unit_id": site.id, "badges": [e.badge.to_string()]});
+        let created: EmployeeView = api.post("/api/employees", &body).await?;
+        employees.insert(e.number.clone(), created.id);
+    }
+
+    let relay = Relay::start(server_addr).await?;
+    let mut kiosk_ids: Vec<KioskId> = Vec::new();
+    for (i, label) in LABELS.iter().enumerate() {
+        let created: EnrollmentCodeView =
+            api.post("/api/kiosks", &json!({"name": format!("Kiosk {label}"), "org_unit_id": site.id})).await?;
+        kiosk_ids.push(created.kiosk.id);
+        // Kiosk B reaches the server through the relay the demo can cut.
+        let url = if i == CUT_KIOSK { format!("https://{}", relay.addr()) } else { base.clone() };
+        let data = root.join(format!("kiosk-{label}"));
+        let mut enroll = processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}-enroll.log")))?;
+        enroll.args(["enroll", "--server", &url, "--code", &created.enrollment_code, "--data-dir"]);
+        enroll.arg(&data).arg("--ca-cert").arg(&cert);
+        processes::output(enroll, &format!("enrolling kiosk {label}")).await?;
+
+        let mut run = processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}.log")))?;
+        run.args(["run", "--script", "-", "--linger-secs", "0", "--data-dir"]).arg(&data);
+        world.kiosks.push(Kiosk::start(label, run).await?);
+    }
+
+    // The replay.
+    let mut outage = Outage::default();
+    let mut taps_per_kiosk = [0usize; 2];
+    let mut notes: HashMap<(String, NaiveDateTime), Option<String>> = HashMap::new();
+    let mut not_recorded = Vec::new();
+    for (at, step) in &plan.steps {
+        world.advance(*at).await?;
+        match *step {
+            Step::Tap { index, kiosk } => {
+                let tap = &export.taps[index];
+                let answer = world.kiosks[kiosk].tap(&tap.badge.to_string(), tap.direction.as_str()).await?;
+                taps_per_kiosk[kiosk] += 1;
+                if answer.kind != "recorded" {
+                    not_recorded.push(format!("taps.csv row {}: kiosk answered {}", tap.row, answer.kind));
+                }
+                if kiosk == CUT_KIOSK && outage.from.is_some() && outage.to.is_none() {
+                    outage.buffered.push((tap.employee.clone(), *at, answer.number("seq").unwrap_or(0)));
+                }
+            }
+            Step::Correction { index } => {
+                let tap = &export.taps[index];
+                debug_assert_eq!(tap.source, Source::AdminEdit);
+                let id = employees[&tap.employee];
+                let body = json!({"direction": tap.direction, "at": tap.minute.to_rfc3339(), "note": tap.note});
+                let _: serde_json::Value =
+                    api.post(&format!("/api/employees/{id}/timesheet/corrections"), &body).await?;
+                notes.insert((tap.employee.clone(), tap.local), tap.note.clone());
+            }
+            Step::CutNetwork => {
+                relay.close();
+                outage.from = Some(*at);
+            }
+            Step::CheckDuringOutage => {
+                let (visible, others) = check_outage(&api, &employees, &outage, kiosk_ids[CUT_KIOSK], *at).await?;
+                outage.visible_during = Some(visible);
+                outage.other_kiosk_visible = others;
+            }
+            Step::RestoreNetwork => {
+                world.kiosks.iter_mut().for_each(Kiosk::drain);
+                outage.failed_before_restore = world.kiosks[CUT_KIOSK].sync.failed_attempts;
+                relay.open();
+                outage.to = Some(*at);
+            }
+        }
+    }
+
+    // Let both kiosks catch up, on replay time, for at most two replay days.
+    let deadline = world.clock.now() + TimeDelta::days(2);
+    while world.kiosks.iter().any(|k| k.sync.pending > 0 && k.sync.halted.is_none()) {
+        if world.clock.now() >= deadline {
+            bail!("kiosks still hold unsynced events two replay days after the last tap");
+        }
+        let next = world.clock.now() + TimeDelta::seconds(30);
+        world.advance(next).await?;
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        world.kiosks.iter_mut().for_each(Kiosk::drain);
+    }
+    let mut seen = Vec::new();
+    for kiosk in world.kiosks.drain(..) {
+        seen.push(kiosk.stop().await?);
+    }
+
+    // Read every interval back through the public API.
+    let first = export.taps.iter().map(|t| t.minute).min().unwrap_or_default() - TimeDelta::days(1);
+    let last = export.taps.iter().map(|t| t.minute).max().unwrap_or_default() + TimeDelta::days(1);
+    let mut read = Vec::new();
+    let mut pages = 0;
+    let mut numbers: Vec<&String> = employees.keys().collect();
+    numbers.sort();
+    for number in numbers {
+        let id = employees[number];
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("from", first.to_rfc3339()), ("to", last.to_rfc3339()), ("limit", PAGE.to_string())];
+            query.extend(cursor.take().map(|c| ("cursor", c)));
+            let page: Page<IntervalView> = api.get(&format!("/api/employees/{id}/timesheet/presence"), &query).await?;
+            pages += 1;
+            read.extend(page.items.into_iter().map(|interval| ReadBack { number: number.clone(), interval }));
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    let _ = server.kill().await;
+
+    let result = match_pairs(&read, &export.expected, &notes, zone);
+    let flagged: Vec<&ReadBack> = read.iter().filter(|r| !r.interval.flags.is_empty()).collect();
+    let corrected = read.iter().filter(|r| r.interval.correction.is_some()).count();
+    let punches = export.taps.len();
+    let kiosk_taps: usize = taps_per_kiosk.iter().sum();
+
+    println!("mtime demo on {} employees and {punches} punches, site zone {}", export.employees.len(), zone.name());
+    println!(
+        "taps: {kiosk_taps} at 2 kiosks (A {}, B {}), {} admin corrections through the API",
+        taps_per_kiosk[0],
+        taps_per_kiosk[1],
+        punches - kiosk_taps
+    );
+    println!(
+        "batches: {} (A {}, B {}); failed upload attempts: {}",
+        seen.iter().map(|s| s.batches).sum::<u64>(),
+        seen[0].batches,
+        seen[1].batches,
+        seen.iter().map(|s| s.failed_attempts).sum::<u64>()
+    );
+    let buffered = outage.buffered.len();
+    let delivered = outage.buffered.iter().filter(|(_, _, seq)| *seq <= seen[CUT_KIOSK].synced_through).count();
+    println!(
+        "outage: kiosk B cut off {} → {} (whole {}), {} failed upload attempts, {buffered} taps buffered; \
+         API read during the outage showed {} of them ({} intervals from kiosk A visible); {delivered} of {buffered} delivered after",
+        outage.from.map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+        outage.to.map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+        plan.outage_day.format("%A %Y-%m-%d"),
+        outage.failed_before_restore,
+        outage.visible_during.unwrap_or(usize::MAX),
+        outage.other_kiosk_visible,
+    );
+    let mut flag_counts: HashMap<String, usize> = HashMap::new();
+    for r in &flagged {
+        for f in &r.interval.flags {
+            *flag_counts.entry(format!("{f:?}")).or_default() += 1;
+        }
+    }
+    println!(
+        "intervals read back: {} in {pages} pages; flagged: {} {:?}; corrected: {corrected} ({} of {} with author and note as entered)",
+        read.len(),
+        flagged.len(),
+        flag_counts,
+        result.corrections_ok,
+        result.corrections_expected
+    );
+    for extra in &result.extra {
+        println!("  extra interval: {extra}");
+    }
+    for missing in &result.missing {
+        println!("  missing pair: {missing}");
+    }
+    for problem in result.correction_problems.iter().chain(&not_recorded) {
+        println!("  problem: {problem}");
+    }
+    println!("extra intervals: {}", result.extra.len());
+    println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
+    println!("intervals matched: {}/{}", result.matched, result.expected);
+
+    if args.keep {
+        let kept = dir.keep();
+        println!("run directory kept: {}", kept.display());
+    }
+
+    let outage_ok = outage.visible_during == Some(0) && buffered > 0 && delivered == buffered && outage.failed_before_restore > 0;
+    let halted: Vec<&String> = seen.iter().filter_map(|s| s.halted.as_ref()).collect();
+    if result.matched != result.expected || !result.extra.is_empty() {
+        bail!("the intervals read back do not match the export");
+    }
+    if !result.correction_problems.is_empty() || !not_recorded.is_empty() {
+        bail!("corrections or taps were not recorded as entered");
+    }
+    if !outage_ok {
+        bail!("the outage did not behave: buffered taps must stay invisible until the network returns, then all arrive");
+    }
+    if !halted.is_empty() || seen.iter().any(|s| s.pending > 0) {
+        bail!("a kiosk stopped with unsynced events: {halted:?}");
+    }
+    Ok(())
+}
+
+/// Reads the API during the outage: how many of the taps buffered at the cut-off kiosk
+/// appear (none should), and how many intervals from elsewhere are visible that day.
+async fn check_outage(
+    api: &Api,
+    employees: &HashMap<String, EmployeeId>,
+    outage: &Outage,
+    cut_kiosk: KioskId,
+    now: DateTime<Utc>,
+) -> anyhow::Result<(usize, usize)> {
+    let Some(from) = outage.from else { bail!("outage check before the outage") };
+    let buffered: HashSet<(String, DateTime<Utc>)> =
+        outage.buffered.iter().map(|(e, at, _)| (e.clone(), *at)).collect();
+    let mut visible = 0;
+    let mut others = 0;
+    for number in buffered.iter().map(|(e, _)| e).collect::<HashSet<_>>() {
+        let query = [("from", from.to_rfc3339()), ("to", now.to_rfc3339()), ("limit", "1000".to_owned())];
+        let id = employees[number];
+        let page: Page<IntervalView> = api.get(&format!("/api/employees/{id}/timesheet/presence"), &query).await?;
+        for interval in &page.items {
+            for punch in interval.start_punch.iter().chain(&interval.end_punch) {
+                let at = punch.at.with_timezone(&Utc);
+                if punch.kiosk_id == Some(cut_kiosk) && buffered.contains(&(number.clone(), at)) {
+                    visible += 1;
+                } else if punch.kiosk_id.is_some() && punch.kiosk_id != Some(cut_kiosk) {
+                    others += 1;
+                }
+            }
+        }
+    }
+    Ok((visible, others))
+}
