@@ -84,18 +84,24 @@ fn signed_message(kind: Kind, body: &[u8]) -> Vec<u8> {
 
 /// Encodes and signs `value`.
 pub fn seal<T: Serialize>(kind: Kind, value: &T, key: &SigningKey) -> Result<Vec<u8>, SealError> {
-    let mut bytes = vec![kind.version];
+    let mut body = vec![kind.version];
     let payload = postcard::to_stdvec(value)
         .map_err(|e| SealError::Malformed { kind: kind.name, detail: e.to_string() })?;
-    bytes.extend_from_slice(&payload);
+    body.extend_from_slice(&payload);
 
-    let signature = key.sign(&signed_message(kind, &bytes));
-    bytes.extend_from_slice(&signature);
-
+    let bytes = seal_bytes(kind, body, key);
     if bytes.len() > kind.max_bytes {
         return Err(SealError::TooLarge { kind: kind.name, len: bytes.len(), max: kind.max_bytes });
     }
     Ok(bytes)
+}
+
+/// Signs `body` (a version byte and an encoded message) as it stands and appends the
+/// signature. Tests use it to build signed messages that are malformed inside.
+pub fn seal_bytes(kind: Kind, mut body: Vec<u8>, key: &SigningKey) -> Vec<u8> {
+    let signature = key.sign(&signed_message(kind, &body));
+    body.extend_from_slice(&signature);
+    body
 }
 
 /// Verifies the signature over the exact bytes, then decodes. Refuses oversize input, an
