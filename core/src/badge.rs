@@ -225,7 +225,10 @@ mod tests {
     fn from_bytes_refuses_empty_and_oversize_reads() {
         assert!(BadgeUid::from_bytes(&[]).is_err());
         assert!(BadgeUid::from_bytes(&[1; 11]).is_err());
-        assert_eq!(BadgeUid::from_bytes(&[0xD4, 0xCA, 0x2E, 0x66]).unwrap().to_string(), "D4CA2E66");
+        assert_eq!(
+            BadgeUid::from_bytes(&[0xD4, 0xCA, 0x2E, 0x66]).unwrap().to_string(),
+            "D4CA2E66"
+        );
     }
 
     #[test]

@@ -155,7 +155,8 @@ mod tests {
     fn toggle_checks_out_an_open_interval_and_in_after_the_maximum() {
         let boot = BootId::random();
         let config = KioskConfig::default();
-        let in_time = decide(Some(&last_in(boot)), RequestedAction::Toggle, &reading(boot, 3600), &config);
+        let in_time =
+            decide(Some(&last_in(boot)), RequestedAction::Toggle, &reading(boot, 3600), &config);
         assert_eq!(
             in_time,
             TapDecision::Record {

@@ -81,9 +81,10 @@ impl FromStr for RequestedAction {
     fn from_str(s: &str) -> Result<Self, String> {
         match s.trim().to_ascii_lowercase().as_str() {
             "auto" | "toggle" | "" => Ok(Self::Toggle),
-            other => other.parse().map(Self::Explicit).map_err(|_| {
-                format!("action {s:?} is not one of \"in\", \"out\" or \"auto\"")
-            }),
+            other => other
+                .parse()
+                .map(Self::Explicit)
+                .map_err(|_| format!("action {s:?} is not one of \"in\", \"out\" or \"auto\"")),
         }
     }
 }
@@ -106,13 +107,13 @@ impl TryFrom<String> for ReasonCode {
     fn try_from(code: String) -> Result<Self, String> {
         let valid = !code.is_empty()
             && code.len() <= 32
-            && code.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
+            && code
+                .bytes()
+                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
         if valid {
             Ok(Self(code))
         } else {
-            Err(format!(
-                "reason code {code:?} must be 1 to 32 characters of A-Z, 0-9, '_' and '-'"
-            ))
+            Err(format!("reason code {code:?} must be 1 to 32 characters of A-Z, 0-9, '_' and '-'"))
         }
     }
 }

@@ -87,14 +87,6 @@ impl Interval {
         punch.map_or((DateTime::<Utc>::MIN_UTC, EventId(uuid::Uuid::nil())), |p| (p.at, p.event))
     }
 
-    /// The punches that were entered as corrections.
-    pub fn corrections(&self) -> impl Iterator<Item = &Punch> {
-        [self.start.as_ref(), self.end.as_ref()]
-            .into_iter()
-            .flatten()
-            .filter(|p| matches!(p.origin, PunchOrigin::Api { correction: true, .. }))
-    }
-
     /// Whether the interval overlaps `[from, to)`. An open interval reaches to the end of
     /// time; one with a missing end or start counts at the instant it has.
     pub fn overlaps(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> bool {
@@ -134,7 +126,7 @@ impl Default for PairingRules {
 /// Pairs one employee's punches into intervals, in time order.
 pub fn pair(punches: &[Punch], rules: PairingRules) -> Vec<Interval> {
     let mut sorted: Vec<&Punch> = punches.iter().collect();
-    sorted.sort_by(|a, b| (a.at, a.event).cmp(&(b.at, b.event)));
+    sorted.sort_by_key(|p| (p.at, p.event));
 
     let mut intervals = Vec::new();
     let mut open: Option<&Punch> = None;
@@ -211,8 +203,7 @@ mod tests {
     #[test]
     fn pairs_in_with_out_and_keeps_the_last_in_open() {
         use Direction::*;
-        let punches =
-            [punch(1, 8, 0, In), punch(2, 12, 0, Out), punch(3, 12, 30, In)];
+        let punches = [punch(1, 8, 0, In), punch(2, 12, 0, Out), punch(3, 12, 30, In)];
         let intervals = pair(&punches, PairingRules::default());
         assert_eq!(shape(&intervals), vec![(Some(1), Some(2), vec![]), (Some(3), None, vec![])]);
         assert!(intervals[1].is_open());
@@ -283,8 +274,10 @@ mod tests {
     fn overlap_and_containment_follow_the_interval_kind() {
         use Direction::*;
         let at = |h, m| Utc.with_ymd_and_hms(2025, 5, 12, h, m, 0).unwrap();
-        let intervals =
-            pair(&[punch(1, 8, 0, In), punch(2, 12, 0, Out), punch(3, 13, 0, In)], Default::default());
+        let intervals = pair(
+            &[punch(1, 8, 0, In), punch(2, 12, 0, Out), punch(3, 13, 0, In)],
+            Default::default(),
+        );
         assert!(intervals[0].overlaps(at(11, 0), at(14, 0)));
         assert!(!intervals[0].overlaps(at(12, 0), at(14, 0)));
         assert!(intervals[1].overlaps(at(20, 0), at(21, 0)), "open reaches on");

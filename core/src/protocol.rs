@@ -45,7 +45,12 @@ pub struct KioskConfig {
 
 impl Default for KioskConfig {
     fn default() -> Self {
-        Self { repeat_window_secs: 60, heartbeat_secs: 300, max_batch_events: 500, max_open_hours: 16 }
+        Self {
+            repeat_window_secs: 60,
+            heartbeat_secs: 300,
+            max_batch_events: 500,
+            max_open_hours: 16,
+        }
     }
 }
 

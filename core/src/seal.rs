@@ -106,7 +106,11 @@ pub fn seal_bytes(kind: Kind, mut body: Vec<u8>, key: &SigningKey) -> Vec<u8> {
 
 /// Verifies the signature over the exact bytes, then decodes. Refuses oversize input, an
 /// unknown version and trailing bytes after the message.
-pub fn open<T: DeserializeOwned>(kind: Kind, bytes: &[u8], key: &PublicKey) -> Result<T, SealError> {
+pub fn open<T: DeserializeOwned>(
+    kind: Kind,
+    bytes: &[u8],
+    key: &PublicKey,
+) -> Result<T, SealError> {
     if bytes.len() > kind.max_bytes {
         return Err(SealError::TooLarge { kind: kind.name, len: bytes.len(), max: kind.max_bytes });
     }

@@ -124,7 +124,10 @@ mod tests {
     fn a_unit_outside_any_site_and_a_cycle_are_errors() {
         let mut a = unit("A", None, None);
         let b = unit("B", Some(a.id), None);
-        assert_eq!(zone_of(a.id, |id| [&a, &b].into_iter().find(|u| u.id == id)).unwrap_err(), ZoneError::NoSite(a.id));
+        assert_eq!(
+            zone_of(a.id, |id| [&a, &b].into_iter().find(|u| u.id == id)).unwrap_err(),
+            ZoneError::NoSite(a.id)
+        );
         a.parent = Some(b.id);
         let units = [a.clone(), b];
         assert_eq!(

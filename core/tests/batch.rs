@@ -1,5 +1,7 @@
 //! The batch wire format: sealing, opening, tampering, wrong keys, limits, and the chain.
 
+#![allow(clippy::unwrap_used)]
+
 use std::time::Duration;
 
 use chrono::{NaiveDateTime, TimeZone, Utc};
@@ -57,7 +59,9 @@ fn real_events(n: usize, first_seq: u64) -> Vec<PresenceEvent> {
 }
 
 fn real_batch(key: &SigningKey) -> SealedBatch {
-    Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(12, 1) }.seal(key).unwrap()
+    Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(12, 1) }
+        .seal(key)
+        .unwrap()
 }
 
 #[test]
@@ -117,7 +121,10 @@ fn truncated_extended_and_oversize_input_is_refused() {
     let key = SigningKey::generate().unwrap();
     let sealed = real_batch(&key);
     for len in [0, 1, 64, sealed.bytes.len() - 1] {
-        assert!(SealedBatch::open(&sealed.bytes[..len], kiosk(), &key.public()).is_err(), "len {len}");
+        assert!(
+            SealedBatch::open(&sealed.bytes[..len], kiosk(), &key.public()).is_err(),
+            "len {len}"
+        );
     }
     let mut longer = sealed.bytes.clone();
     longer.push(0);
@@ -162,17 +169,20 @@ fn batches_must_be_contiguous_non_empty_and_bounded() {
     let err = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events }.seal(&key).unwrap_err();
     assert_eq!(err, BatchError::NotContiguous { kiosk: kiosk(), previous: 6, found: 9 });
 
-    let err = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: vec![] }.seal(&key).unwrap_err();
+    let err =
+        Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: vec![] }.seal(&key).unwrap_err();
     assert_eq!(err, BatchError::Empty { kiosk: kiosk() });
 
-    let err = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(1, 0) }.seal(&key).unwrap_err();
+    let err = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(1, 0) }
+        .seal(&key)
+        .unwrap_err();
     assert_eq!(err, BatchError::ZeroSeq { kiosk: kiosk() });
 
     let one = real_events(1, 1).remove(0);
-    let many: Vec<PresenceEvent> = (1..=MAX_BATCH_EVENTS as u64 + 1)
-        .map(|seq| PresenceEvent { seq, ..one.clone() })
-        .collect();
-    let err = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: many }.seal(&key).unwrap_err();
+    let many: Vec<PresenceEvent> =
+        (1..=MAX_BATCH_EVENTS as u64 + 1).map(|seq| PresenceEvent { seq, ..one.clone() }).collect();
+    let err =
+        Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: many }.seal(&key).unwrap_err();
     assert!(matches!(err, BatchError::TooManyEvents { .. }), "{err}");
 }
 
@@ -188,14 +198,20 @@ fn the_chain_appends_replays_refuses_forks_and_names_gaps() {
     // The same batch again: a replay, if it is the one stored at that seq.
     assert_eq!(head.decide(&first, Some(first.hash)), ChainDecision::Replay);
     // Different content over a known range: a fork.
-    let other = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(11, 1) }.seal(&key).unwrap();
+    let other = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(11, 1) }
+        .seal(&key)
+        .unwrap();
     assert_eq!(head.decide(&other, Some(first.hash)), ChainDecision::Fork);
 
-    let next = Batch { kiosk: kiosk(), prev: first.hash, events: real_events(3, 13) }.seal(&key).unwrap();
+    let next =
+        Batch { kiosk: kiosk(), prev: first.hash, events: real_events(3, 13) }.seal(&key).unwrap();
     assert_eq!(head.decide(&next, None), ChainDecision::Append);
-    let wrong_prev = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(3, 13) }.seal(&key).unwrap();
+    let wrong_prev = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: real_events(3, 13) }
+        .seal(&key)
+        .unwrap();
     assert_eq!(head.decide(&wrong_prev, None), ChainDecision::Fork);
-    let gap = Batch { kiosk: kiosk(), prev: first.hash, events: real_events(3, 14) }.seal(&key).unwrap();
+    let gap =
+        Batch { kiosk: kiosk(), prev: first.hash, events: real_events(3, 14) }.seal(&key).unwrap();
     assert_eq!(head.decide(&gap, None), ChainDecision::Gap { expected: 13 });
 }
 

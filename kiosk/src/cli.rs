@@ -71,10 +71,17 @@ pub fn run(args: Vec<OsString>, clock: Arc<dyn Clock>, boot: BootId) -> anyhow::
             let reader: Box<dyn BadgeReader> = if script == "-" {
                 Box::new(ScriptReader::new(BufReader::new(std::io::stdin())))
             } else {
-                let file = fs::File::open(&script).with_context(|| format!("opening tap script {script}"))?;
+                let file = fs::File::open(&script)
+                    .with_context(|| format!("opening tap script {script}"))?;
                 Box::new(ScriptReader::new(BufReader::new(file)))
             };
-            crate::node::run(&DataDir::new(data_dir), reader, clock, boot, Duration::from_secs(linger_secs))
+            crate::node::run(
+                &DataDir::new(data_dir),
+                reader,
+                clock,
+                boot,
+                Duration::from_secs(linger_secs),
+            )
         }
     }
 }
@@ -87,22 +94,32 @@ fn enroll(
     clock: Arc<dyn Clock>,
     boot: BootId,
 ) -> anyhow::Result<()> {
-    fs::create_dir_all(data.root()).with_context(|| format!("creating {}", data.root().display()))?;
+    fs::create_dir_all(data.root())
+        .with_context(|| format!("creating {}", data.root().display()))?;
     let outbox = Outbox::open(&data.store())?;
     if let Some(identity) = outbox.identity()? {
         bail!("this kiosk is already enrolled as {} with {}", identity.kiosk, identity.server_url);
     }
     let ca_pem = match &ca_cert {
-        Some(path) => Some(fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?),
+        Some(path) => {
+            Some(fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
+        }
         None => None,
     };
     let client = Client::new(server, ca_pem.as_deref())?;
 
     // A key left by an enrollment that failed half-way is reused, never overwritten.
-    let key = if data.key().exists() { crate::keyfile::load(&data.key())? } else { crate::keyfile::create(&data.key())? };
+    let key = if data.key().exists() {
+        crate::keyfile::load(&data.key())?
+    } else {
+        crate::keyfile::create(&data.key())?
+    };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let answer = runtime
-        .block_on(client.enroll(&EnrollRequest { code: code.trim().to_owned(), public_key: key.public() }))
+        .block_on(
+            client
+                .enroll(&EnrollRequest { code: code.trim().to_owned(), public_key: key.public() }),
+        )
         .context("enrollment failed")?;
 
     let identity = Identity {
@@ -116,11 +133,22 @@ fn enroll(
     };
     outbox.save_identity(&identity)?;
     let now = clock.now();
-    let reading = TimeReading { wall: now.wall, boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted };
-    let roster = runtime.block_on(engine::fetch_roster(&client, &identity, &key, reading, &outbox))?;
+    let reading = TimeReading {
+        wall: now.wall,
+        boot,
+        monotonic: now.monotonic,
+        wall_trusted: now.wall_trusted,
+    };
+    let roster =
+        runtime.block_on(engine::fetch_roster(&client, &identity, &key, reading, &outbox))?;
     println!(
         "enrolled kiosk={} name={:?} site={:?} zone={} roster={} employees={}",
-        identity.kiosk, identity.name, identity.site.name, identity.site.time_zone, roster.version, roster.employees.len()
+        identity.kiosk,
+        identity.name,
+        identity.site.name,
+        identity.site.time_zone,
+        roster.version,
+        roster.employees.len()
     );
     Ok(())
 }
@@ -129,5 +157,9 @@ fn enroll(
 pub fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
 }

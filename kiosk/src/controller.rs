@@ -16,8 +16,8 @@ use mtime_core::event::{Direction, RequestedAction, Subject, TimeReading};
 use mtime_core::ids::{BootId, EmployeeId, KioskId};
 use mtime_core::protocol::Roster;
 use mtime_hardware::Tap;
-use mtime_sync::outbox::{EventDraft, Outbox};
 use mtime_sync::SyncError;
+use mtime_sync::outbox::{EventDraft, Outbox};
 
 /// What the kiosk shows after a tap.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +72,16 @@ pub enum Feedback {
 impl fmt::Display for Feedback {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Recorded { seq, number, name, direction, at, reason, pending, missing_check_out } => {
+            Self::Recorded {
+                seq,
+                number,
+                name,
+                direction,
+                at,
+                reason,
+                pending,
+                missing_check_out,
+            } => {
                 write!(
                     f,
                     "recorded seq={seq} employee={number} direction={direction} at={} \
@@ -96,10 +105,16 @@ impl fmt::Display for Feedback {
                 "unknown-badge seq={seq} pending={pending} message=\"badge not known; recorded for review\""
             ),
             Self::Suspended { number } => {
-                write!(f, "suspended employee={number} message=\"not allowed to check in; see your manager\"")
+                write!(
+                    f,
+                    "suspended employee={number} message=\"not allowed to check in; see your manager\""
+                )
             }
             Self::StorageFailed { error } => {
-                write!(f, "storage-failed message=\"not recorded; please try again\" error={error:?}")
+                write!(
+                    f,
+                    "storage-failed message=\"not recorded; please try again\" error={error:?}"
+                )
             }
         }
     }
@@ -164,7 +179,12 @@ impl Controller {
     /// Handles one tap.
     pub fn tap(&mut self, tap: Tap) -> Feedback {
         let now = self.clock.now();
-        let reading = TimeReading { wall: now.wall, boot: self.boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted };
+        let reading = TimeReading {
+            wall: now.wall,
+            boot: self.boot,
+            monotonic: now.monotonic,
+            wall_trusted: now.wall_trusted,
+        };
 
         let Some(employee) = self.roster.by_badge(&tap.uid).cloned() else {
             return self.unknown_badge(tap, reading);
@@ -209,13 +229,17 @@ impl Controller {
 
     fn unknown_badge(&mut self, tap: Tap, reading: TimeReading) -> Feedback {
         let who = Who::Badge(tap.uid);
-        let direction = match decide::decide(self.last.get(&who), tap.action, &reading, &self.roster.config) {
-            // A repeat of an unknown badge is not stored twice either.
-            TapDecision::Repeat { .. } => {
-                return Feedback::UnknownBadge { seq: 0, pending: self.outbox.pending().unwrap_or(0) };
-            }
-            TapDecision::Record { direction, .. } => direction,
-        };
+        let direction =
+            match decide::decide(self.last.get(&who), tap.action, &reading, &self.roster.config) {
+                // A repeat of an unknown badge is not stored twice either.
+                TapDecision::Repeat { .. } => {
+                    return Feedback::UnknownBadge {
+                        seq: 0,
+                        pending: self.outbox.pending().unwrap_or(0),
+                    };
+                }
+                TapDecision::Record { direction, .. } => direction,
+            };
         let draft = EventDraft {
             subject: Subject::UnknownBadge(tap.uid),
             direction,

@@ -26,10 +26,16 @@ pub fn create(path: &Path) -> anyhow::Result<SigningKey> {
 
 /// Loads the key at `path`, refusing one that others may read.
 pub fn load(path: &Path) -> anyhow::Result<SigningKey> {
-    let mode = fs::metadata(path).with_context(|| format!("reading {}", path.display()))?.permissions().mode();
+    let mode = fs::metadata(path)
+        .with_context(|| format!("reading {}", path.display()))?
+        .permissions()
+        .mode();
     if mode & 0o077 != 0 {
-        bail!("{} is readable by other users; chmod 600 it (the kiosk's key must stay private)", path.display());
+        bail!(
+            "{} is readable by other users; chmod 600 it (the kiosk's key must stay private)",
+            path.display()
+        );
     }
     let text = fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    Ok(SigningKey::from_seed_hex(&text).with_context(|| format!("reading {}", path.display()))?)
+    SigningKey::from_seed_hex(&text).with_context(|| format!("reading {}", path.display()))
 }

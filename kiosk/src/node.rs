@@ -36,16 +36,22 @@ pub fn run(
     linger: Duration,
 ) -> anyhow::Result<()> {
     let outbox = Arc::new(Outbox::open(&data.store())?);
-    let identity = outbox
-        .identity()?
-        .with_context(|| format!("{} holds no enrolled kiosk; run `mtime-kiosk enroll` first", data.root().display()))?;
+    let identity = outbox.identity()?.with_context(|| {
+        format!("{} holds no enrolled kiosk; run `mtime-kiosk enroll` first", data.root().display())
+    })?;
     let key = Arc::new(crate::keyfile::load(&data.key())?);
     let client = Client::new(&identity.server_url, identity.server_ca_pem.as_deref())?;
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
     let reading = || {
         let now = clock.now();
-        TimeReading { wall: now.wall, boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted }
+        TimeReading {
+            wall: now.wall,
+            boot,
+            monotonic: now.monotonic,
+            wall_trusted: now.wall_trusted,
+        }
     };
 
     let roster = match engine::stored_roster(&outbox, &identity)? {
@@ -55,9 +61,22 @@ pub fn run(
             .context("this kiosk has no roster yet and could not fetch one")?,
     };
     let roster_version = roster.version;
-    say(format!("ready kiosk={} site={:?} zone={} roster={} employees={}", identity.kiosk, roster.site.name, roster.site.time_zone, roster.version, roster.employees.len()));
+    say(format!(
+        "ready kiosk={} site={:?} zone={} roster={} employees={}",
+        identity.kiosk,
+        roster.site.name,
+        roster.site.time_zone,
+        roster.version,
+        roster.employees.len()
+    ));
 
-    let controller = Arc::new(Mutex::new(Controller::new(identity.kiosk, outbox.clone(), roster, clock.clone(), boot)?));
+    let controller = Arc::new(Mutex::new(Controller::new(
+        identity.kiosk,
+        outbox.clone(),
+        roster,
+        clock.clone(),
+        boot,
+    )?));
     let wake = Arc::new(Notify::new());
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let sync = SyncEngine {
@@ -81,7 +100,9 @@ pub fn run(
                     say(format!("synced first={first_seq} through={last_seq} pending={pending}"));
                 }
                 SyncEvent::Failed { attempts, pending, error } => {
-                    say(format!("sync-failed attempts={attempts} pending={pending} error={error:?}"));
+                    say(format!(
+                        "sync-failed attempts={attempts} pending={pending} error={error:?}"
+                    ));
                 }
                 SyncEvent::Halted { reason } => say(format!("sync-halted reason={reason:?}")),
                 SyncEvent::RosterUpdated(roster) => {

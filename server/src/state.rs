@@ -33,8 +33,9 @@ impl AppState {
     /// The zone of an org unit and the site that carries it.
     pub fn site_of(&self, unit: OrgUnitId) -> ApiResult<(Tz, OrgUnit)> {
         let units = self.store.org_units()?;
-        let (tz, site) = zone::zone_of(unit, |id| units.iter().find(|u| u.unit.id == id).map(|u| &u.unit))
-            .map_err(|e| ApiError::invalid(e.to_string()))?;
+        let (tz, site) =
+            zone::zone_of(unit, |id| units.iter().find(|u| u.unit.id == id).map(|u| &u.unit))
+                .map_err(|e| ApiError::invalid(e.to_string()))?;
         Ok((tz, site.clone()))
     }
 

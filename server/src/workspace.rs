@@ -29,7 +29,10 @@ fn key_path(dir: &Path) -> PathBuf {
 pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
     fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     if key_path(dir).exists() {
-        bail!("{} already holds an mtime workspace; serve it, or pick an empty directory", dir.display());
+        bail!(
+            "{} already holds an mtime workspace; serve it, or pick an empty directory",
+            dir.display()
+        );
     }
 
     let store = RedbStore::open(&dir.join(DB_FILE))?;
@@ -49,7 +52,12 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
 
     let now = clock.now().wall;
     let api_key = new_api_key()?;
-    let user = ServiceUser { id: UserId::random(), name: "admin".into(), role: "admin".into(), created_at: now };
+    let user = ServiceUser {
+        id: UserId::random(),
+        name: "admin".into(),
+        role: "admin".into(),
+        created_at: now,
+    };
     let record = ApiKeyRecord {
         hash: api_key_hash(&api_key),
         prefix: api_key_display_prefix(&api_key),
@@ -68,13 +76,18 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
 pub fn open(dir: &Path) -> anyhow::Result<(RedbStore, SigningKey)> {
     let path = key_path(dir);
     let text = fs::read_to_string(&path).with_context(|| {
-        format!("reading {}; run `mtime-server init --data-dir {}` first", path.display(), dir.display())
+        format!(
+            "reading {}; run `mtime-server init --data-dir {}` first",
+            path.display(),
+            dir.display()
+        )
     })?;
     let mode = fs::metadata(&path)?.permissions().mode();
     if mode & 0o077 != 0 {
         tracing::warn!(file = %path.display(), "server key is readable by others; chmod 600 it");
     }
-    let key = SigningKey::from_seed_hex(&text).with_context(|| format!("reading {}", path.display()))?;
+    let key =
+        SigningKey::from_seed_hex(&text).with_context(|| format!("reading {}", path.display()))?;
     let store = RedbStore::open(&dir.join(DB_FILE))?;
     if !store.is_initialized()? {
         bail!("{} is not an initialised workspace; run `mtime-server init` first", dir.display());

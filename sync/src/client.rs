@@ -101,7 +101,12 @@ impl Client {
         response.json().await.map_err(|e| SyncError::Protocol(format!("enrollment answer: {e}")))
     }
 
-    async fn post_signed(&self, kiosk: KioskId, route: &str, body: Vec<u8>) -> Result<reqwest::Response, SyncError> {
+    async fn post_signed(
+        &self,
+        kiosk: KioskId,
+        route: &str,
+        body: Vec<u8>,
+    ) -> Result<reqwest::Response, SyncError> {
         self.http
             .post(self.url(&format!("/kiosk/{kiosk}/{route}")))
             .header(reqwest::header::CONTENT_TYPE, "application/octet-stream")
@@ -111,7 +116,12 @@ impl Client {
             .map_err(|e| SyncError::Transient(error_chain(&e)))
     }
 
-    async fn signed_reply(&self, kiosk: KioskId, route: &str, body: Vec<u8>) -> Result<Vec<u8>, SyncError> {
+    async fn signed_reply(
+        &self,
+        kiosk: KioskId,
+        route: &str,
+        body: Vec<u8>,
+    ) -> Result<Vec<u8>, SyncError> {
         let response = self.post_signed(kiosk, route, body).await?;
         if !response.status().is_success() {
             return Err(Self::refusal(response).await);
@@ -125,7 +135,8 @@ impl Client {
         let response = self.post_signed(kiosk, "batches", batch).await?;
         let status = response.status();
         if status.is_success() {
-            let bytes = response.bytes().await.map_err(|e| SyncError::Transient(error_chain(&e)))?;
+            let bytes =
+                response.bytes().await.map_err(|e| SyncError::Transient(error_chain(&e)))?;
             return Ok(UploadReply::Receipt(bytes.to_vec()));
         }
         if status == reqwest::StatusCode::CONFLICT {
@@ -137,7 +148,10 @@ impl Client {
                     _ => {}
                 }
             }
-            return Err(SyncError::Refused { status: 409, message: text.chars().take(200).collect() });
+            return Err(SyncError::Refused {
+                status: 409,
+                message: text.chars().take(200).collect(),
+            });
         }
         Err(Self::refusal(response).await)
     }

@@ -18,9 +18,9 @@ use mtime_core::protocol::{
 };
 use mtime_core::seal;
 
+use crate::SyncError;
 use crate::client::{Client, UploadReply};
 use crate::outbox::{Identity, Outbox};
-use crate::SyncError;
 
 /// The first wait after a failed upload; it doubles up to [`MAX_BACKOFF`].
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
@@ -82,7 +82,12 @@ pub struct SyncEngine {
 impl SyncEngine {
     fn reading(&self) -> TimeReading {
         let now = self.clock.now();
-        TimeReading { wall: now.wall, boot: self.boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted }
+        TimeReading {
+            wall: now.wall,
+            boot: self.boot,
+            monotonic: now.monotonic,
+            wall_trusted: now.wall_trusted,
+        }
     }
 
     fn report(&self, event: SyncEvent) {
@@ -127,11 +132,13 @@ impl SyncEngine {
                 if let Err(e) = self.heartbeat().await {
                     tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed");
                 }
-                next_heartbeat = now + chrono::Duration::from_std(heartbeat_every).unwrap_or_default();
+                next_heartbeat =
+                    now + chrono::Duration::from_std(heartbeat_every).unwrap_or_default();
             }
 
             let pending = self.outbox.pending().unwrap_or(0) > 0;
-            let wake_at = if pending && !halted { next_upload.min(next_heartbeat) } else { next_heartbeat };
+            let wake_at =
+                if pending && !halted { next_upload.min(next_heartbeat) } else { next_heartbeat };
             self.wait_until(wake_at).await;
             // A new event deserves an attempt now, unless we are backing off.
             if attempts == 0 {
@@ -171,7 +178,11 @@ impl SyncEngine {
                 self.outbox.acknowledge(kiosk, &receipt)?;
                 let pending = self.outbox.pending()?;
                 tracing::info!(kiosk.id = %kiosk, batch.first = inflight.first_seq, batch.last = inflight.last_seq, pending, "batch acknowledged");
-                self.report(SyncEvent::Uploaded { first_seq: inflight.first_seq, last_seq: inflight.last_seq, pending });
+                self.report(SyncEvent::Uploaded {
+                    first_seq: inflight.first_seq,
+                    last_seq: inflight.last_seq,
+                    pending,
+                });
                 Ok(true)
             }
             UploadReply::Fork(message) => {
@@ -184,7 +195,10 @@ impl SyncEngine {
                 self.outbox.halt()?;
                 tracing::error!(kiosk.id = %kiosk, batch.first = inflight.first_seq, expected, "server expects another seq; uploading stopped");
                 self.report(SyncEvent::Halted {
-                    reason: format!("sequence gap: server expects seq {expected}, batch starts at {}", inflight.first_seq),
+                    reason: format!(
+                        "sequence gap: server expects seq {expected}, batch starts at {}",
+                        inflight.first_seq
+                    ),
                 });
                 Ok(false)
             }
@@ -201,12 +215,16 @@ impl SyncEngine {
             roster_version: self.roster_version,
             software: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        let sealed = seal::seal(HEARTBEAT, &beat, &self.key).map_err(|e| SyncError::Protocol(e.to_string()))?;
+        let sealed = seal::seal(HEARTBEAT, &beat, &self.key)
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
         let reply_bytes = self.client.heartbeat(kiosk, sealed).await?;
-        let reply: HeartbeatReply = seal::open(HEARTBEAT_REPLY, &reply_bytes, &self.identity.server_key)
-            .map_err(|e| SyncError::Protocol(format!("heartbeat reply: {e}")))?;
+        let reply: HeartbeatReply =
+            seal::open(HEARTBEAT_REPLY, &reply_bytes, &self.identity.server_key)
+                .map_err(|e| SyncError::Protocol(format!("heartbeat reply: {e}")))?;
         if reply.roster_version > self.roster_version {
-            let roster = fetch_roster(&self.client, &self.identity, &self.key, self.reading(), &self.outbox).await?;
+            let roster =
+                fetch_roster(&self.client, &self.identity, &self.key, self.reading(), &self.outbox)
+                    .await?;
             self.roster_version = roster.version;
             self.report(SyncEvent::RosterUpdated(Box::new(roster)));
         }
@@ -223,7 +241,8 @@ pub async fn fetch_roster(
     outbox: &Outbox,
 ) -> Result<Roster, SyncError> {
     let request = RosterRequest { kiosk: identity.kiosk, have_version: 0, sent: now };
-    let sealed = seal::seal(ROSTER_REQUEST, &request, key).map_err(|e| SyncError::Protocol(e.to_string()))?;
+    let sealed = seal::seal(ROSTER_REQUEST, &request, key)
+        .map_err(|e| SyncError::Protocol(e.to_string()))?;
     let bytes = client.roster(identity.kiosk, sealed).await?;
     let roster: Roster = seal::open(ROSTER, &bytes, &identity.server_key)
         .map_err(|e| SyncError::Protocol(format!("roster: {e}")))?;

@@ -11,7 +11,9 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::batch::{Batch, BatchHash, Receipt};
-use mtime_core::event::{Direction, DirectionSource, PresenceEvent, ReasonCode, Subject, TimeReading};
+use mtime_core::event::{
+    Direction, DirectionSource, PresenceEvent, ReasonCode, Subject, TimeReading,
+};
 use mtime_core::ids::{EventId, KioskId};
 use mtime_core::keys::{PublicKey, SigningKey};
 use mtime_core::protocol::{KioskConfig, SiteInfo};
@@ -98,7 +100,8 @@ fn storage(e: impl std::fmt::Display) -> SyncError {
 }
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, SyncError> {
-    postcard::from_bytes(bytes).map_err(|e| SyncError::Storage(format!("stored {what} is damaged: {e}")))
+    postcard::from_bytes(bytes)
+        .map_err(|e| SyncError::Storage(format!("stored {what} is damaged: {e}")))
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SyncError> {
@@ -108,7 +111,8 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SyncError> {
 impl Outbox {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, SyncError> {
-        let db = Database::create(path).map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
+        let db = Database::create(path)
+            .map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(EVENTS).map_err(storage)?;
         txn.open_table(META).map_err(storage)?;

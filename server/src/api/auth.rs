@@ -28,11 +28,11 @@ pub async fn require_key(
     mut request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    let header = request
-        .headers()
-        .get(AUTHORIZATION)
-        .ok_or_else(|| ApiError::unauthorized("send an API key as Authorization: Bearer mtime_ak_…"))?;
-    let value = header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    let header = request.headers().get(AUTHORIZATION).ok_or_else(|| {
+        ApiError::unauthorized("send an API key as Authorization: Bearer mtime_ak_…")
+    })?;
+    let value =
+        header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
     let key = value
         .strip_prefix("Bearer ")
         .map(str::trim)

@@ -42,7 +42,11 @@ fn enrolled_kiosk(state: &AppState, id: KioskId) -> ApiResult<(KioskRecord, Publ
         .kiosk(id)?
         .ok_or_else(|| ApiError::unauthorized(format!("kiosk {id} is not known")))?;
     if kiosk.revoked_at.is_some() {
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "kiosk_revoked", format!("kiosk {id} is revoked")));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "kiosk_revoked",
+            format!("kiosk {id} is revoked"),
+        ));
     }
     let key = kiosk
         .public_key
@@ -52,11 +56,9 @@ fn enrolled_kiosk(state: &AppState, id: KioskId) -> ApiResult<(KioskRecord, Publ
 
 fn seal_error(e: SealError) -> ApiError {
     match e {
-        SealError::BadSignature { .. } => ApiError::new(
-            StatusCode::UNAUTHORIZED,
-            "bad_signature",
-            e.to_string(),
-        ),
+        SealError::BadSignature { .. } => {
+            ApiError::new(StatusCode::UNAUTHORIZED, "bad_signature", e.to_string())
+        }
         SealError::TooLarge { .. } => {
             ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", e.to_string())
         }
@@ -223,11 +225,13 @@ pub async fn batches(
 
     let store = state.store.clone();
     let stored = batch.clone();
-    let outcome = tokio::task::spawn_blocking(move || store.store_batch(&stored, &events, &receipt))
-        .await
-        .map_err(ApiError::internal)??;
+    let outcome =
+        tokio::task::spawn_blocking(move || store.store_batch(&stored, &events, &receipt))
+            .await
+            .map_err(ApiError::internal)??;
 
-    let (first, last, count) = (batch.batch.first_seq(), batch.batch.last_seq(), batch.batch.events.len());
+    let (first, last, count) =
+        (batch.batch.first_seq(), batch.batch.last_seq(), batch.batch.events.len());
     match outcome {
         BatchOutcome::Stored { receipt } => {
             tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, batch.events = count, "batch stored");
@@ -251,7 +255,11 @@ pub async fn batches(
             tracing::warn!(kiosk.id = %id, batch.first = first, expected, "batch skips sequence numbers; refused");
             Err(ApiError::gap(expected))
         }
-        BatchOutcome::Revoked => Err(ApiError::new(StatusCode::FORBIDDEN, "kiosk_revoked", format!("kiosk {id} is revoked"))),
+        BatchOutcome::Revoked => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "kiosk_revoked",
+            format!("kiosk {id} is revoked"),
+        )),
     }
 }
 
@@ -269,7 +277,12 @@ pub async fn heartbeat(
     }
 
     let now = state.now();
-    let info = HeartbeatInfo { received_at: now, kiosk_time: beat.sent, pending: beat.pending, software: beat.software.clone() };
+    let info = HeartbeatInfo {
+        received_at: now,
+        kiosk_time: beat.sent,
+        pending: beat.pending,
+        software: beat.software.clone(),
+    };
     let mut info = Some(info);
     let kiosk = state.store.update_kiosk(id, &mut |k| k.last_heartbeat = info.take())?;
     tracing::debug!(kiosk.id = %id, pending = beat.pending, "heartbeat");

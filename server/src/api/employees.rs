@@ -196,17 +196,25 @@ pub async fn add_version(
     };
     record.put_version(version);
     state.store.put_employee(&record)?;
-    let shown = view(&record, body.effective_from).ok_or_else(|| ApiError::internal("no version"))?;
+    let shown =
+        view(&record, body.effective_from).ok_or_else(|| ApiError::internal("no version"))?;
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
 /// Loads an employee or answers 404.
 pub fn load(state: &AppState, id: EmployeeId) -> ApiResult<EmployeeRecord> {
-    state.store.employee(id)?.ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist")))
+    state
+        .store
+        .employee(id)?
+        .ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist")))
 }
 
 /// The date a read is for: `?at=`, or today in the employee's site.
-fn read_date(state: &AppState, record: &EmployeeRecord, at: Option<NaiveDate>) -> ApiResult<NaiveDate> {
+fn read_date(
+    state: &AppState,
+    record: &EmployeeRecord,
+    at: Option<NaiveDate>,
+) -> ApiResult<NaiveDate> {
     match at {
         Some(at) => Ok(at),
         None => {
@@ -242,6 +250,12 @@ pub async fn list(
         let at = read_date(&state, &record, query.at)?;
         views.extend(view(&record, at));
     }
-    let page = paginate(views, &PageParams { limit: query.limit, cursor: query.cursor.clone() }, |v| v.number.clone(), Clone::clone, |s| Some(s.to_owned()))?;
+    let page = paginate(
+        views,
+        &PageParams { limit: query.limit, cursor: query.cursor.clone() },
+        |v| v.number.clone(),
+        Clone::clone,
+        |s| Some(s.to_owned()),
+    )?;
     Ok(Json(page))
 }

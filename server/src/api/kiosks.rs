@@ -101,8 +101,10 @@ fn check_config(config: &KioskConfig) -> ApiResult<()> {
 
 fn fresh_enrollment(state: &AppState) -> ApiResult<(String, Enrollment)> {
     let code = new_enrollment_code().map_err(ApiError::internal)?;
-    let enrollment =
-        Enrollment { code_hash: enrollment_code_hash(&code), expires_at: state.now() + CODE_LIFETIME };
+    let enrollment = Enrollment {
+        code_hash: enrollment_code_hash(&code),
+        expires_at: state.now() + CODE_LIFETIME,
+    };
     Ok((code, enrollment))
 }
 
@@ -154,7 +156,10 @@ pub async fn show(
     State(state): State<AppState>,
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<Json<KioskView>> {
-    let kiosk = state.store.kiosk(id)?.ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    let kiosk = state
+        .store
+        .kiosk(id)?
+        .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
     Ok(Json(view(&kiosk)))
 }
 
@@ -164,7 +169,10 @@ pub async fn new_code(
     State(state): State<AppState>,
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<(StatusCode, Json<EnrollmentCodeView>)> {
-    let current = state.store.kiosk(id)?.ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    let current = state
+        .store
+        .kiosk(id)?
+        .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
     if current.revoked_at.is_some() || current.public_key.is_some() {
         return Err(ApiError::conflict(
             "already_enrolled",
@@ -175,7 +183,10 @@ pub async fn new_code(
     let expires_at = enrollment.expires_at;
     let mut enrollment = Some(enrollment);
     let updated = state.store.update_kiosk(id, &mut |k| k.enrollment = enrollment.take())?;
-    Ok((StatusCode::CREATED, Json(EnrollmentCodeView { kiosk: view(&updated), enrollment_code: code, expires_at })))
+    Ok((
+        StatusCode::CREATED,
+        Json(EnrollmentCodeView { kiosk: view(&updated), enrollment_code: code, expires_at }),
+    ))
 }
 
 /// `POST /api/kiosks/{id}/revoke`: the kiosk's batches are refused from now on.

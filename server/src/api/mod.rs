@@ -102,7 +102,11 @@ async fn log_request(request: Request, next: Next) -> Response {
 
 /// The effective date of a new record: the one given, or `today`. A date in the past
 /// changes history, so it needs `retroactive: true`.
-pub fn effective_from(given: Option<NaiveDate>, retroactive: bool, today: NaiveDate) -> ApiResult<NaiveDate> {
+pub fn effective_from(
+    given: Option<NaiveDate>,
+    retroactive: bool,
+    today: NaiveDate,
+) -> ApiResult<NaiveDate> {
     match given {
         None => Ok(today),
         Some(date) if date < today && !retroactive => Err(ApiError::invalid(format!(

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use mtime_core::ids::OrgUnitId;
 use mtime_core::zone::{self, OrgUnit};
 
+use super::effective_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams};
-use super::effective_from;
 use crate::model::OrgUnitRecord;
 use crate::state::AppState;
 
@@ -69,9 +69,10 @@ pub async fn create(
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     if let Some(parent) = body.parent_id {
-        state.store.org_unit(parent)?.ok_or_else(|| {
-            ApiError::invalid(format!("parent org unit {parent} does not exist"))
-        })?;
+        state
+            .store
+            .org_unit(parent)?
+            .ok_or_else(|| ApiError::invalid(format!("parent org unit {parent} does not exist")))?;
     }
 
     // A unit outside any site has no zone of its own; its dates are UTC dates.

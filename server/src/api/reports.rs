@@ -88,7 +88,9 @@ pub struct UnknownBadgeTap {
 }
 
 /// `GET /api/reports/unknown-badges`
-pub async fn unknown_badges(State(state): State<AppState>) -> ApiResult<Json<Vec<UnknownBadgeTap>>> {
+pub async fn unknown_badges(
+    State(state): State<AppState>,
+) -> ApiResult<Json<Vec<UnknownBadgeTap>>> {
     let mut taps: Vec<UnknownBadgeTap> = state
         .store
         .unknown_badge_events()?

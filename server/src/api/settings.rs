@@ -73,7 +73,11 @@ pub async fn create(
         name: name.to_owned(),
         counts_as_work: body.counts_as_work,
         is_default: body.default,
-        effective_from: effective_from(body.effective_from, body.retroactive, state.now().date_naive())?,
+        effective_from: effective_from(
+            body.effective_from,
+            body.retroactive,
+            state.now().date_naive(),
+        )?,
     };
     state.store.insert_reason(&record)?;
     Ok((StatusCode::CREATED, Json(view(&record))))
@@ -87,12 +91,9 @@ pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ReasonVie
 /// The reason for punches that name none.
 pub fn default_reason(state: &AppState) -> ApiResult<ReasonCode> {
     let reasons = state.store.reasons()?;
-    reasons
-        .iter()
-        .find(|r| r.is_default)
-        .or(reasons.first())
-        .map(|r| r.code.clone())
-        .ok_or_else(|| ApiError::conflict("no_reason", "create a reason first (POST /api/settings/reasons)"))
+    reasons.iter().find(|r| r.is_default).or(reasons.first()).map(|r| r.code.clone()).ok_or_else(
+        || ApiError::conflict("no_reason", "create a reason first (POST /api/settings/reasons)"),
+    )
 }
 
 /// Checks that a reason exists.

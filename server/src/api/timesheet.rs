@@ -47,9 +47,11 @@ pub struct PunchView {
     pub note: Option<String>,
 }
 
-/// Who corrected an interval and why.
+/// Who corrected one end of an interval and why.
 #[derive(Debug, Serialize, Deserialize)]
 pub struct CorrectionView {
+    /// Which end was entered as a correction: `start` or `end`.
+    pub punch: String,
     /// Who.
     pub author: String,
     /// Why, if they said.
@@ -77,16 +79,19 @@ pub struct IntervalView {
     pub start_punch: Option<PunchView>,
     /// The check-out.
     pub end_punch: Option<PunchView>,
-    /// Set when an end was entered as a correction.
-    pub correction: Option<CorrectionView>,
+    /// The ends entered as corrections, with author and note; empty when none was.
+    pub corrections: Vec<CorrectionView>,
 }
 
 fn punch_view(p: &Punch, tz: Tz) -> PunchView {
     let (source, kiosk_id, author, note) = match &p.origin {
         PunchOrigin::Kiosk { kiosk, .. } => ("kiosk", Some(*kiosk), None, None),
-        PunchOrigin::Api { author, note, correction } => {
-            (if *correction { "correction" } else { "api" }, None, Some(author.clone()), note.clone())
-        }
+        PunchOrigin::Api { author, note, correction } => (
+            if *correction { "correction" } else { "api" },
+            None,
+            Some(author.clone()),
+            note.clone(),
+        ),
     };
     PunchView {
         event_id: p.event,
@@ -100,12 +105,17 @@ fn punch_view(p: &Punch, tz: Tz) -> PunchView {
 
 /// Renders an interval in the zone `tz`.
 pub fn interval_view(employee: EmployeeId, interval: &Interval, tz: Tz) -> IntervalView {
-    let correction = interval.corrections().next().and_then(|p| match &p.origin {
-        PunchOrigin::Api { author, note, .. } => {
-            Some(CorrectionView { author: author.clone(), note: note.clone() })
-        }
-        PunchOrigin::Kiosk { .. } => None,
-    });
+    let corrections = [("start", &interval.start), ("end", &interval.end)]
+        .into_iter()
+        .filter_map(|(end, punch)| match punch.as_ref().map(|p| &p.origin) {
+            Some(PunchOrigin::Api { author, note, correction: true }) => Some(CorrectionView {
+                punch: end.to_owned(),
+                author: author.clone(),
+                note: note.clone(),
+            }),
+            _ => None,
+        })
+        .collect();
     let start = interval.start.as_ref().map(|p| p.at);
     let end = interval.end.as_ref().map(|p| p.at);
     IntervalView {
@@ -118,7 +128,7 @@ pub fn interval_view(employee: EmployeeId, interval: &Interval, tz: Tz) -> Inter
         duration_seconds: start.zip(end).map(|(s, e)| (e - s).num_seconds()),
         start_punch: interval.start.as_ref().map(|p| punch_view(p, tz)),
         end_punch: interval.end.as_ref().map(|p| punch_view(p, tz)),
-        correction,
+        corrections,
     }
 }
 
@@ -162,7 +172,13 @@ pub async fn presence(
     let tz = employee_zone(&state, &record)?;
     let overlapping: Vec<Interval> =
         intervals_of(&state, id)?.into_iter().filter(|i| i.overlaps(from, to)).collect();
-    let page = paginate(overlapping, &PageParams { limit: query.limit, cursor: query.cursor.clone() }, Interval::anchor, encode_cursor, decode_cursor)?;
+    let page = paginate(
+        overlapping,
+        &PageParams { limit: query.limit, cursor: query.cursor.clone() },
+        Interval::anchor,
+        encode_cursor,
+        decode_cursor,
+    )?;
     Ok(Json(Page {
         items: page.items.iter().map(|i| interval_view(id, i, tz)).collect(),
         next_cursor: page.next_cursor,
@@ -230,7 +246,11 @@ fn record_punch(
         at,
         direction,
         reason: reason.clone(),
-        origin: PunchOrigin::Api { author: caller.user.name.clone(), note: clean_note(note)?, correction },
+        origin: PunchOrigin::Api {
+            author: caller.user.name.clone(),
+            note: clean_note(note)?,
+            correction,
+        },
     };
     let event = EventRecord {
         employee: Some(employee),
@@ -244,7 +264,12 @@ fn record_punch(
     let tz = employee_zone(state, &record)?;
     Ok((
         StatusCode::CREATED,
-        Json(PunchCreated { employee_id: employee, direction, reason: reason.to_string(), punch: punch_view(&punch, tz) }),
+        Json(PunchCreated {
+            employee_id: employee,
+            direction,
+            reason: reason.to_string(),
+            punch: punch_view(&punch, tz),
+        }),
     ))
 }
 

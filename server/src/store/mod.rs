@@ -70,7 +70,7 @@ pub enum BatchOutcome {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollOutcome {
     /// The kiosk now holds `public_key`.
-    Enrolled(KioskRecord),
+    Enrolled(Box<KioskRecord>),
     /// No kiosk waits for this code (unknown, used, or revoked kiosk).
     UnknownCode,
     /// The code expired.

@@ -3,9 +3,7 @@
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
-use redb::{
-    Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -177,7 +175,11 @@ impl Store for RedbStore {
         Ok(meta.get(INITIALIZED).map_err(backend)?.is_some())
     }
 
-    fn create_service_user(&self, user: &ServiceUser, key: &ApiKeyRecord) -> Result<(), StoreError> {
+    fn create_service_user(
+        &self,
+        user: &ServiceUser,
+        key: &ApiKeyRecord,
+    ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         {
             let mut users = txn.open_table(USERS).map_err(backend)?;
@@ -331,7 +333,9 @@ impl Store for RedbStore {
                 }
                 for mut other in others {
                     other.is_default = false;
-                    reasons.insert(other.code.as_str(), encode(&other)?.as_slice()).map_err(backend)?;
+                    reasons
+                        .insert(other.code.as_str(), encode(&other)?.as_slice())
+                        .map_err(backend)?;
                 }
             }
             reasons.insert(reason.code.as_str(), encode(reason)?.as_slice()).map_err(backend)?;
@@ -410,7 +414,8 @@ impl Store for RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let outcome = {
             let mut codes = txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
-            let Some(kiosk_id) = codes.get(code_hash.as_slice()).map_err(backend)?.map(|v| v.value())
+            let Some(kiosk_id) =
+                codes.get(code_hash.as_slice()).map_err(backend)?.map(|v| v.value())
             else {
                 return Ok(EnrollOutcome::UnknownCode);
             };
@@ -436,7 +441,7 @@ impl Store for RedbStore {
                     kiosk.public_key = Some(key);
                     kiosk.enrolled_at = Some(now);
                     kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
-                    EnrollOutcome::Enrolled(kiosk)
+                    EnrollOutcome::Enrolled(Box::new(kiosk))
                 }
             }
         };
@@ -455,9 +460,10 @@ impl Store for RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let outcome = {
             let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
-            let bytes = kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
             let bytes =
-                bytes.ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
+                kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            let bytes = bytes
+                .ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
             let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
             if kiosk.revoked_at.is_some() {
                 return Ok(BatchOutcome::Revoked);
@@ -490,7 +496,9 @@ impl Store for RedbStore {
                 last_seq: batch.batch.last_seq(),
                 receipt: receipt.to_vec(),
             };
-            batches.insert((kiosk_id.0.as_u128(), first), encode(&record)?.as_slice()).map_err(backend)?;
+            batches
+                .insert((kiosk_id.0.as_u128(), first), encode(&record)?.as_slice())
+                .map_err(backend)?;
             kiosk.head = kiosk.head.after(batch);
             kiosks.insert(kiosk_id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
             BatchOutcome::Stored { receipt: receipt.to_vec() }

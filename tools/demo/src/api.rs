@@ -24,8 +24,13 @@ impl Api {
         Ok(Self { http, base: base.to_owned(), key: key.to_owned() })
     }
 
-    async fn send<T: DeserializeOwned>(&self, request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<T> {
-        let response = request.bearer_auth(&self.key).send().await.with_context(|| what.to_owned())?;
+    async fn send<T: DeserializeOwned>(
+        &self,
+        request: reqwest::RequestBuilder,
+        what: &str,
+    ) -> anyhow::Result<T> {
+        let response =
+            request.bearer_auth(&self.key).send().await.with_context(|| what.to_owned())?;
         let status = response.status();
         let text = response.text().await?;
         if !status.is_success() {
@@ -35,13 +40,21 @@ impl Api {
     }
 
     /// `POST path` with a JSON body.
-    pub async fn post<T: DeserializeOwned>(&self, path: &str, body: &impl Serialize) -> anyhow::Result<T> {
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> anyhow::Result<T> {
         let what = format!("POST {path}");
         self.send(self.http.post(format!("{}{path}", self.base)).json(body), &what).await
     }
 
     /// `GET path` with query parameters.
-    pub async fn get<T: DeserializeOwned>(&self, path: &str, query: &[(&str, String)]) -> anyhow::Result<T> {
+    pub async fn get<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<T> {
         let what = format!("GET {path}");
         self.send(self.http.get(format!("{}{path}", self.base)).query(query), &what).await
     }

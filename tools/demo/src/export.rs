@@ -124,8 +124,9 @@ fn rows<T: for<'de> Deserialize<'de>>(file: &str, text: &str) -> anyhow::Result<
 }
 
 fn local(file: &str, row: usize, text: &str) -> anyhow::Result<NaiveDateTime> {
-    NaiveDateTime::parse_from_str(text, MINUTE)
-        .with_context(|| format!("{file} row {row}: {text:?} is not a local time like 2025-05-12T07:54"))
+    NaiveDateTime::parse_from_str(text, MINUTE).with_context(|| {
+        format!("{file} row {row}: {text:?} is not a local time like 2025-05-12T07:54")
+    })
 }
 
 impl Export {
@@ -135,7 +136,11 @@ impl Export {
             match dir {
                 Some(dir) => std::fs::read_to_string(dir.join(name))
                     .with_context(|| format!("reading {}", dir.join(name).display())),
-                None => Ok(EMBEDDED.iter().find(|(n, _)| *n == name).map(|(_, t)| t.to_string()).unwrap_or_default()),
+                None => Ok(EMBEDDED
+                    .iter()
+                    .find(|(n, _)| *n == name)
+                    .map(|(_, t)| t.to_string())
+                    .unwrap_or_default()),
             }
         };
         Self::parse(&read("employees.csv")?, &read("taps.csv")?, &read("expected_pairs.csv")?, zone)
@@ -146,7 +151,8 @@ impl Export {
         let employees = rows::<EmployeeRow>("employees.csv", employees)?
             .into_iter()
             .map(|(row, e)| {
-                let badge = e.badge_uid.parse().with_context(|| format!("employees.csv row {row}"))?;
+                let badge =
+                    e.badge_uid.parse().with_context(|| format!("employees.csv row {row}"))?;
                 Ok(Employee { number: e.employee, badge })
             })
             .collect::<anyhow::Result<Vec<_>>>()?;
@@ -154,19 +160,32 @@ impl Export {
         let mut parsed = Vec::new();
         for (row, t) in rows::<TapRow>("taps.csv", taps)? {
             let local = local("taps.csv", row, &t.local_time)?;
-            let minute = resolve_local(local, zone).with_context(|| format!("taps.csv row {row}"))?;
-            let direction = t.direction.parse().map_err(|e| anyhow::anyhow!("taps.csv row {row}: {e}"))?;
+            let minute =
+                resolve_local(local, zone).with_context(|| format!("taps.csv row {row}"))?;
+            let direction =
+                t.direction.parse().map_err(|e| anyhow::anyhow!("taps.csv row {row}: {e}"))?;
             let source = match t.source.as_str() {
                 "tap" => Source::Tap,
                 "admin_edit" => Source::AdminEdit,
-                other => bail!("taps.csv row {row}: source {other:?} is neither tap nor admin_edit"),
+                other => {
+                    bail!("taps.csv row {row}: source {other:?} is neither tap nor admin_edit")
+                }
             };
             let badge = t.badge_uid.parse().with_context(|| format!("taps.csv row {row}"))?;
             if !employees.iter().any(|e| e.number == t.employee) {
                 bail!("taps.csv row {row}: employee {:?} is not in employees.csv", t.employee);
             }
             let note = Some(t.note).filter(|n| !n.is_empty());
-            parsed.push(Tap { row, local, minute, employee: t.employee, badge, direction, source, note });
+            parsed.push(Tap {
+                row,
+                local,
+                minute,
+                employee: t.employee,
+                badge,
+                direction,
+                source,
+                note,
+            });
         }
 
         let mut expected = Vec::new();
@@ -203,8 +222,13 @@ mod tests {
         let taps = "local_time,employee,badge_uid,direction,source,note\n\
                     2025-03-09T01:59,E01,04E87577DE9811,in,tap,\n\
                     2025-03-09T02:30,E01,04E87577DE9811,out,tap,\n";
-        let err = Export::parse(EMPLOYEES, taps, "employee,in_local,out_local\n", chrono_tz::America::Chicago)
-            .unwrap_err();
+        let err = Export::parse(
+            EMPLOYEES,
+            taps,
+            "employee,in_local,out_local\n",
+            chrono_tz::America::Chicago,
+        )
+        .unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("taps.csv row 2") && text.contains("does not exist"), "{text}");
     }
@@ -213,8 +237,13 @@ mod tests {
     fn a_repeated_local_time_is_refused_naming_the_row() {
         let taps = "local_time,employee,badge_uid,direction,source,note\n\
                     2025-11-02T01:30,E01,04E87577DE9811,in,tap,\n";
-        let err = Export::parse(EMPLOYEES, taps, "employee,in_local,out_local\n", chrono_tz::America::Chicago)
-            .unwrap_err();
+        let err = Export::parse(
+            EMPLOYEES,
+            taps,
+            "employee,in_local,out_local\n",
+            chrono_tz::America::Chicago,
+        )
+        .unwrap_err();
         let text = format!("{err:#}");
         assert!(text.contains("taps.csv row 1") && text.contains("ambiguous"), "{text}");
     }

@@ -45,7 +45,8 @@ pub struct Args {
 }
 
 fn replay_clock() -> anyhow::Result<Arc<replay_clock::FileClock>> {
-    let path = std::env::var_os(replay_clock::ENV).context("role processes run on the demo's replay clock")?;
+    let path = std::env::var_os(replay_clock::ENV)
+        .context("role processes run on the demo's replay clock")?;
     Ok(Arc::new(replay_clock::FileClock::open(std::path::Path::new(&path))?))
 }
 

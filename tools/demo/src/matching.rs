@@ -61,7 +61,10 @@ pub fn match_pairs(
 
     for item in read {
         let i = &item.interval;
-        let key = i.start.zip(i.end).map(|(s, e)| (item.number.clone(), minute(s, zone), minute(e, zone)));
+        let key = i
+            .start
+            .zip(i.end)
+            .map(|(s, e)| (item.number.clone(), minute(s, zone), minute(e, zone)));
         let found = key.as_ref().and_then(|k| want.get_mut(k)).and_then(Vec::pop);
         let Some(pair) = found else {
             result.extra.push(format!(
@@ -78,10 +81,11 @@ pub fn match_pairs(
         if pair.out_flag.as_deref() == Some("edited") {
             result.corrections_expected += 1;
             let note = notes.get(&(pair.employee.clone(), pair.out_local)).cloned().flatten();
-            match &i.correction {
-                Some(c) if c.author.is_empty() => result
-                    .correction_problems
-                    .push(format!("{} {}: correction without author", pair.employee, pair.out_local)),
+            match i.corrections.iter().find(|c| c.punch == "end") {
+                Some(c) if c.author.is_empty() => result.correction_problems.push(format!(
+                    "{} {}: correction without author",
+                    pair.employee, pair.out_local
+                )),
                 Some(c) if c.note != note => result.correction_problems.push(format!(
                     "{} {}: note {:?}, expected {:?}",
                     pair.employee, pair.out_local, c.note, note

@@ -48,15 +48,18 @@ pub struct Plan {
 
 /// The kiosk a punch goes to. Stable: it depends only on the employee, the day and the
 /// direction. Employees with an odd number check in at one kiosk and out at the other;
-/// everyone changes kiosk from one day to the next.
+/// everyone changes kiosk from one day to the next; on any day about half the employees
+/// start at each kiosk.
 pub fn kiosk_for(employee: &str, day: NaiveDate, direction: Direction) -> usize {
     let digits: String = employee.chars().filter(char::is_ascii_digit).collect();
     // Numbers without digits get a stable hash instead (FNV-1a).
     let n = digits.parse::<u64>().unwrap_or_else(|_| {
-        employee.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
+        employee
+            .bytes()
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3))
     });
     let switch = u64::from(direction == Direction::Out && n % 2 == 1);
-    ((n + u64::from(day.ordinal()) + switch) % 2) as usize
+    ((n + n / 2 + u64::from(day.ordinal()) + switch) % 2) as usize
 }
 
 fn at_local(day: NaiveDate, hour: u32, zone: Tz) -> anyhow::Result<DateTime<Utc>> {
@@ -79,7 +82,8 @@ pub fn plan(export: &Export, zone: Tz) -> anyhow::Result<Plan> {
             .take_while(|&j| export.taps[j].minute == minute)
             .filter(|&j| export.taps[j].source == Source::Tap)
             .collect();
-        let end = (i..export.taps.len()).take_while(|&j| export.taps[j].minute == minute).count() + i;
+        let end =
+            (i..export.taps.len()).take_while(|&j| export.taps[j].minute == minute).count() + i;
         for (k, &index) in group.iter().enumerate() {
             let second = (k * 60 / group.len()) as i64;
             let tap = &export.taps[index];
@@ -109,7 +113,8 @@ pub fn plan(export: &Export, zone: Tz) -> anyhow::Result<Plan> {
 
     // A stable sort keeps file order among equal instants.
     steps.sort_by_key(|(at, _)| *at);
-    let start = at_local(first.with_timezone(&zone).date_naive().pred_opt().unwrap_or_default(), 12, zone)?;
+    let start =
+        at_local(first.with_timezone(&zone).date_naive().pred_opt().unwrap_or_default(), 12, zone)?;
     Ok(Plan { steps, start, outage_day })
 }
 
@@ -133,7 +138,10 @@ mod tests {
         let plan = plan(&export, zone).unwrap();
         let taps = plan.steps.iter().filter(|(_, s)| matches!(s, Step::Tap { .. })).count();
         assert_eq!(taps, 658);
-        assert_eq!(plan.steps.iter().filter(|(_, s)| matches!(s, Step::Correction { .. })).count(), 2);
+        assert_eq!(
+            plan.steps.iter().filter(|(_, s)| matches!(s, Step::Correction { .. })).count(),
+            2
+        );
         assert_eq!(plan.outage_day, NaiveDate::from_ymd_opt(2025, 5, 14).unwrap());
 
         // 2025-05-12 07:54 had four taps: seconds 0, 15, 30, 45, in file order.
@@ -141,7 +149,9 @@ mod tests {
             .steps
             .iter()
             .filter_map(|(at, s)| match s {
-                Step::Tap { index, .. } if export.taps[*index].local.to_string() == "2025-05-12 07:54:00" => {
+                Step::Tap { index, .. }
+                    if export.taps[*index].local.to_string() == "2025-05-12 07:54:00" =>
+                {
                     Some((chrono::Timelike::second(at), *index))
                 }
                 _ => None,
@@ -154,7 +164,9 @@ mod tests {
         let offline_taps = plan
             .steps
             .iter()
-            .filter(|(at, s)| *at > cut && *at < restore && matches!(s, Step::Tap { kiosk: CUT_KIOSK, .. }))
+            .filter(|(at, s)| {
+                *at > cut && *at < restore && matches!(s, Step::Tap { kiosk: CUT_KIOSK, .. })
+            })
             .count();
         assert!(offline_taps > 20, "{offline_taps} taps at the cut kiosk during the outage");
     }

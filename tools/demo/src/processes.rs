@@ -128,7 +128,8 @@ pub struct Kiosk {
 }
 
 /// Kinds of line that answer a tap.
-const TAP_ANSWERS: [&str; 5] = ["recorded", "repeat", "unknown-badge", "suspended", "storage-failed"];
+const TAP_ANSWERS: [&str; 5] =
+    ["recorded", "repeat", "unknown-badge", "suspended", "storage-failed"];
 
 impl Kiosk {
     /// Starts a kiosk node and waits until it is ready.
@@ -137,8 +138,13 @@ impl Kiosk {
         let mut child = command.spawn().with_context(|| format!("starting kiosk {label}"))?;
         let stdin = child.stdin.take();
         let stdout = child.stdout.take().context("kiosk stdout")?;
-        let mut kiosk =
-            Self { label: label.to_owned(), child, stdin, lines: lines(stdout), sync: SyncSeen::default() };
+        let mut kiosk = Self {
+            label: label.to_owned(),
+            child,
+            stdin,
+            lines: lines(stdout),
+            sync: SyncSeen::default(),
+        };
         kiosk.expect("ready", Duration::from_secs(30)).await?;
         Ok(kiosk)
     }
@@ -147,7 +153,8 @@ impl Kiosk {
         match line.kind.as_str() {
             "synced" => {
                 self.sync.batches += 1;
-                self.sync.synced_through = line.number("through").unwrap_or(self.sync.synced_through);
+                self.sync.synced_through =
+                    line.number("through").unwrap_or(self.sync.synced_through);
             }
             "sync-failed" => self.sync.failed_attempts += 1,
             "sync-halted" => self.sync.halted = line.fields.get("reason").cloned(),

@@ -38,7 +38,8 @@ impl FileClock {
 fn read(path: &Path) -> anyhow::Result<DateTime<Utc>> {
     let text = fs::read_to_string(path)?;
     let micros: i64 = text.trim().parse()?;
-    DateTime::from_timestamp_micros(micros).ok_or_else(|| anyhow::anyhow!("replay clock out of range"))
+    DateTime::from_timestamp_micros(micros)
+        .ok_or_else(|| anyhow::anyhow!("replay clock out of range"))
 }
 
 impl Clock for FileClock {

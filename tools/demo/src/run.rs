@@ -71,7 +71,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let dir = tempfile::Builder::new().prefix("mtime-demo-").tempdir()?;
     let root = dir.path().to_owned();
     let clock_file = root.join("replay-clock");
-    let mut world = World { clock: ClockDriver::create(&clock_file, plan.start)?, kiosks: Vec::new() };
+    let mut world =
+        World { clock: ClockDriver::create(&clock_file, plan.start)?, kiosks: Vec::new() };
     let (cert, key) = tls::loopback_certificate(&root)?;
 
     // The server: initialise, then serve on a free loopback port.
@@ -93,7 +94,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .await
         .context("the server did not start in time")?
         .context("the server exited; see server.log")?;
-    let base = listening.strip_prefix("listening on ").context("unexpected server output")?.to_owned();
+    let base =
+        listening.strip_prefix("listening on ").context("unexpected server output")?.to_owned();
     let server_addr: std::net::SocketAddr = base.trim_start_matches("https://").parse()?;
     let api = Api::new(&base, &cert, &api_key)?;
 
@@ -113,18 +115,21 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let relay = Relay::start(server_addr).await?;
     let mut kiosk_ids: Vec<KioskId> = Vec::new();
     for (i, label) in LABELS.iter().enumerate() {
-        let created: EnrollmentCodeView =
-            api.post("/api/kiosks", &json!({"name": format!("Kiosk {label}"), "org_unit_id": site.id})).await?;
+        let created: EnrollmentCodeView = api
+            .post("/api/kiosks", &json!({"name": format!("Kiosk {label}"), "org_unit_id": site.id}))
+            .await?;
         kiosk_ids.push(created.kiosk.id);
         // Kiosk B reaches the server through the relay the demo can cut.
         let url = if i == CUT_KIOSK { format!("https://{}", relay.addr()) } else { base.clone() };
         let data = root.join(format!("kiosk-{label}"));
-        let mut enroll = processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}-enroll.log")))?;
+        let mut enroll =
+            processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}-enroll.log")))?;
         enroll.args(["enroll", "--server", &url, "--code", &created.enrollment_code, "--data-dir"]);
         enroll.arg(&data).arg("--ca-cert").arg(&cert);
         processes::output(enroll, &format!("enrolling kiosk {label}")).await?;
 
-        let mut run = processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}.log")))?;
+        let mut run =
+            processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}.log")))?;
         run.args(["run", "--script", "-", "--linger-secs", "0", "--data-dir"]).arg(&data);
         world.kiosks.push(Kiosk::start(label, run).await?);
     }
@@ -139,13 +144,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         match *step {
             Step::Tap { index, kiosk } => {
                 let tap = &export.taps[index];
-                let answer = world.kiosks[kiosk].tap(&tap.badge.to_string(), tap.direction.as_str()).await?;
+                let answer =
+                    world.kiosks[kiosk].tap(&tap.badge.to_string(), tap.direction.as_str()).await?;
                 taps_per_kiosk[kiosk] += 1;
                 if answer.kind != "recorded" {
-                    not_recorded.push(format!("taps.csv row {}: kiosk answered {}", tap.row, answer.kind));
+                    not_recorded
+                        .push(format!("taps.csv row {}: kiosk answered {}", tap.row, answer.kind));
                 }
                 if kiosk == CUT_KIOSK && outage.from.is_some() && outage.to.is_none() {
-                    outage.buffered.push((tap.employee.clone(), *at, answer.number("seq").unwrap_or(0)));
+                    outage.buffered.push((
+                        tap.employee.clone(),
+                        *at,
+                        answer.number("seq").unwrap_or(0),
+                    ));
                 }
             }
             Step::Correction { index } => {
@@ -162,7 +173,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                 outage.from = Some(*at);
             }
             Step::CheckDuringOutage => {
-                let (visible, others) = check_outage(&api, &employees, &outage, kiosk_ids[CUT_KIOSK], *at).await?;
+                let (visible, others) =
+                    check_outage(&api, &employees, &outage, kiosk_ids[CUT_KIOSK], *at).await?;
                 outage.visible_during = Some(visible);
                 outage.other_kiosk_visible = others;
             }
@@ -202,11 +214,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         let id = employees[number];
         let mut cursor: Option<String> = None;
         loop {
-            let mut query = vec![("from", first.to_rfc3339()), ("to", last.to_rfc3339()), ("limit", PAGE.to_string())];
+            let mut query = vec![
+                ("from", first.to_rfc3339()),
+                ("to", last.to_rfc3339()),
+                ("limit", PAGE.to_string()),
+            ];
             query.extend(cursor.take().map(|c| ("cursor", c)));
-            let page: Page<IntervalView> = api.get(&format!("/api/employees/{id}/timesheet/presence"), &query).await?;
+            let page: Page<IntervalView> =
+                api.get(&format!("/api/employees/{id}/timesheet/presence"), &query).await?;
             pages += 1;
-            read.extend(page.items.into_iter().map(|interval| ReadBack { number: number.clone(), interval }));
+            read.extend(
+                page.items
+                    .into_iter()
+                    .map(|interval| ReadBack { number: number.clone(), interval }),
+            );
             match page.next_cursor {
                 Some(next) => cursor = Some(next),
                 None => break,
@@ -217,11 +238,15 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     let result = match_pairs(&read, &export.expected, &notes, zone);
     let flagged: Vec<&ReadBack> = read.iter().filter(|r| !r.interval.flags.is_empty()).collect();
-    let corrected = read.iter().filter(|r| r.interval.correction.is_some()).count();
+    let corrected = read.iter().filter(|r| !r.interval.corrections.is_empty()).count();
     let punches = export.taps.len();
     let kiosk_taps: usize = taps_per_kiosk.iter().sum();
 
-    println!("mtime demo on {} employees and {punches} punches, site zone {}", export.employees.len(), zone.name());
+    println!(
+        "mtime demo on {} employees and {punches} punches, site zone {}",
+        export.employees.len(),
+        zone.name()
+    );
     println!(
         "taps: {kiosk_taps} at 2 kiosks (A {}, B {}), {} admin corrections through the API",
         taps_per_kiosk[0],
@@ -236,12 +261,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         seen.iter().map(|s| s.failed_attempts).sum::<u64>()
     );
     let buffered = outage.buffered.len();
-    let delivered = outage.buffered.iter().filter(|(_, _, seq)| *seq <= seen[CUT_KIOSK].synced_through).count();
+    let delivered =
+        outage.buffered.iter().filter(|(_, _, seq)| *seq <= seen[CUT_KIOSK].synced_through).count();
     println!(
         "outage: kiosk B cut off {} → {} (whole {}), {} failed upload attempts, {buffered} taps buffered; \
          API read during the outage showed {} of them ({} intervals from kiosk A visible); {delivered} of {buffered} delivered after",
-        outage.from.map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
-        outage.to.map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string()).unwrap_or_default(),
+        outage
+            .from
+            .map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
+        outage
+            .to
+            .map(|t| t.with_timezone(&zone).format("%a %Y-%m-%d %H:%M").to_string())
+            .unwrap_or_default(),
         plan.outage_day.format("%A %Y-%m-%d"),
         outage.failed_before_restore,
         outage.visible_during.unwrap_or(usize::MAX),
@@ -279,7 +311,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         println!("run directory kept: {}", kept.display());
     }
 
-    let outage_ok = outage.visible_during == Some(0) && buffered > 0 && delivered == buffered && outage.failed_before_restore > 0;
+    let outage_ok = outage.visible_during == Some(0)
+        && buffered > 0
+        && delivered == buffered
+        && outage.failed_before_restore > 0;
     let halted: Vec<&String> = seen.iter().filter_map(|s| s.halted.as_ref()).collect();
     if result.matched != result.expected || !result.extra.is_empty() {
         bail!("the intervals read back do not match the export");
@@ -288,7 +323,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!("corrections or taps were not recorded as entered");
     }
     if !outage_ok {
-        bail!("the outage did not behave: buffered taps must stay invisible until the network returns, then all arrive");
+        bail!(
+            "the outage did not behave: buffered taps must stay invisible until the network returns, then all arrive"
+        );
     }
     if !halted.is_empty() || seen.iter().any(|s| s.pending > 0) {
         bail!("a kiosk stopped with unsynced events: {halted:?}");
@@ -311,9 +348,11 @@ async fn check_outage(
     let mut visible = 0;
     let mut others = 0;
     for number in buffered.iter().map(|(e, _)| e).collect::<HashSet<_>>() {
-        let query = [("from", from.to_rfc3339()), ("to", now.to_rfc3339()), ("limit", "1000".to_owned())];
+        let query =
+            [("from", from.to_rfc3339()), ("to", now.to_rfc3339()), ("limit", "1000".to_owned())];
         let id = employees[number];
-        let page: Page<IntervalView> = api.get(&format!("/api/employees/{id}/timesheet/presence"), &query).await?;
+        let page: Page<IntervalView> =
+            api.get(&format!("/api/employees/{id}/timesheet/presence"), &query).await?;
         for interval in &page.items {
             for punch in interval.start_punch.iter().chain(&interval.end_punch) {
                 let at = punch.at.with_timezone(&Utc);

@@ -1,0 +1,310 @@
+//! The API as consumers and admins use it: authentication, effective dates, presence
+//! through clock-in, clock-out and corrections, paging, and the presence report.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use serde_json::json;
+
+use common::TestServer;
+
+#[tokio::test]
+async fn the_root_is_a_plain_health_check_without_a_key() {
+    let server = TestServer::new();
+    let (status, body) = server.raw(Request::get("/api/").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(String::from_utf8_lossy(&body).starts_with("mtime "));
+}
+
+#[tokio::test]
+async fn data_routes_need_a_valid_bearer_key_in_the_header() {
+    let server = TestServer::new();
+    let (status, body) =
+        server.raw(Request::get("/api/employees").body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "unauthorized");
+
+    let wrong = format!("Bearer mtime_ak_{}", "0".repeat(64));
+    let request =
+        Request::get("/api/employees").header("authorization", wrong).body(Body::empty()).unwrap();
+    assert_eq!(server.raw(request).await.0, StatusCode::UNAUTHORIZED);
+
+    let in_query = format!("/api/employees?api_key={}", server.key);
+    let (status, body) = server.raw(Request::get(in_query).body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let v: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "api_key_in_query");
+
+    let (status, page) = server.call("GET", "/api/employees", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"], json!([]));
+}
+
+#[tokio::test]
+async fn bad_input_gets_a_clear_error_and_changes_nothing() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let (status, v) = server
+        .call("POST", "/api/org-units", Some(json!({"name": "X", "time_zone": "Mars/Base"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("Mars/Base"));
+
+    let (status, v) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E1", "name": "A", "org_unit_id": site, "badges": ["04:A1:B"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("odd number"), "{v}");
+
+    server.employee(site, "E1", "04A1B2C3").await;
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E2", "name": "B", "org_unit_id": site, "badges": ["04a1b2c3"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "a badge belongs to one employee");
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E1", "name": "C", "org_unit_id": site})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "numbers are unique");
+    let (_, page) = server.call("GET", "/api/employees", None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+    let (status, _) = server.call("POST", "/api/employees", Some(json!({"number": "E3"}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = server.call("GET", "/api/employees/not-an-id", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn records_are_effective_dated_and_the_past_changes_only_retroactively() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    // The clock stands at 2025-05-11 12:00 in Chicago.
+    let (status, v) = server
+        .call("POST", "/api/employees", Some(json!({"number": "E1", "name": "Ann", "org_unit_id": site, "effective_from": "2025-05-01"})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(v["error"]["message"].as_str().unwrap().contains("retroactive"), "{v}");
+
+    let created = server
+        .ok("POST", "/api/employees", json!({"number": "E1", "name": "Ann", "org_unit_id": site, "effective_from": "2025-05-01", "retroactive": true}))
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
+    server
+        .ok(
+            "POST",
+            &format!("/api/employees/{id}/versions"),
+            json!({"effective_from": "2025-06-01", "name": "Ann Smith"}),
+        )
+        .await;
+    server
+        .ok(
+            "POST",
+            &format!("/api/employees/{id}/versions"),
+            json!({"effective_from": "2025-05-05", "name": "Ann B.", "retroactive": true}),
+        )
+        .await;
+
+    let name_at = |at: &'static str| {
+        let path = format!("/api/employees/{id}?at={at}");
+        let server = &server;
+        async move {
+            server.call("GET", &path, None).await.1["current"]["name"].as_str().map(str::to_owned)
+        }
+    };
+    assert_eq!(name_at("2025-05-02").await.as_deref(), Some("Ann"));
+    assert_eq!(name_at("2025-05-20").await.as_deref(), Some("Ann B."));
+    assert_eq!(name_at("2025-06-02").await.as_deref(), Some("Ann Smith"));
+    let (_, today) = server.call("GET", &format!("/api/employees/{id}"), None).await;
+    assert_eq!(today["at"], "2025-05-11");
+    assert_eq!(today["current"]["name"], "Ann B.");
+    assert_eq!(today["versions"].as_array().unwrap().len(), 3);
+}
+
+#[tokio::test]
+async fn clock_in_out_and_corrections_pair_into_intervals_with_author_and_note() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let id = server.employee(site, "E04", "04EA5CB9694A8C").await;
+    let timesheet = format!("/api/employees/{id}/timesheet");
+
+    // An out entered before the in it closes: pairing sorts it out.
+    server
+        .ok("POST", &format!("{timesheet}/corrections"), json!({"direction": "out", "at": "2025-05-11T11:30:00-05:00", "note": "forgot to punch out"}))
+        .await;
+    server
+        .ok(
+            "POST",
+            &format!("{timesheet}/corrections"),
+            json!({"direction": "in", "at": "2025-05-11T07:54:00-05:00"}),
+        )
+        .await;
+    server.ok("POST", &format!("{timesheet}/clock-in"), json!({})).await; // 12:00 Chicago
+    server.clock.advance(Duration::from_secs(90 * 60));
+    let out =
+        server.ok("POST", &format!("{timesheet}/clock-out"), json!({"note": "left early"})).await;
+    assert_eq!(out["punch"]["at"], "2025-05-11T13:30:00-05:00");
+    assert_eq!(out["punch"]["author"], "admin");
+
+    let (status, page) = server
+        .call(
+            "GET",
+            &format!(
+                "{timesheet}/presence?from=2025-05-11T00:00:00-05:00&to=2025-05-12T00:00:00-05:00"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let items = page["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{page}");
+    assert_eq!(items[0]["start"], "2025-05-11T07:54:00-05:00");
+    assert_eq!(items[0]["end"], "2025-05-11T11:30:00-05:00");
+    assert_eq!(
+        items[0]["corrections"],
+        json!([
+            {"punch": "start", "author": "admin", "note": null},
+            {"punch": "end", "author": "admin", "note": "forgot to punch out"}
+        ])
+    );
+    assert_eq!(items[0]["duration_seconds"], 216 * 60);
+    assert_eq!(items[1]["start"], "2025-05-11T12:00:00-05:00");
+    assert_eq!(items[1]["corrections"], json!([]), "a clock-out now is not a correction");
+    assert_eq!(items[1]["end_punch"]["note"], "left early");
+
+    let (status, v) = server
+        .call(
+            "POST",
+            &format!("{timesheet}/corrections"),
+            Some(json!({"direction": "in", "at": "2025-05-11T01:30:00"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a time without offset is refused: {v}");
+    let (status, _) = server
+        .call(
+            "POST",
+            &format!("{timesheet}/corrections"),
+            Some(json!({"direction": "in", "at": "2030-01-01T00:00:00Z"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a correction in the future is refused");
+}
+
+#[tokio::test]
+async fn presence_pages_follow_a_cursor_and_flag_what_does_not_pair() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let id = server.employee(site, "E01", "04E87577DE9811").await;
+    let timesheet = format!("/api/employees/{id}/timesheet");
+    let punch = |dir: &str, at: String| json!({"direction": dir, "at": at});
+    server
+        .ok(
+            "POST",
+            &format!("{timesheet}/corrections"),
+            punch("out", "2025-05-01T06:00:00-05:00".into()),
+        )
+        .await;
+    for day in 2..=6 {
+        server
+            .ok(
+                "POST",
+                &format!("{timesheet}/corrections"),
+                punch("in", format!("2025-05-0{day}T08:00:00-05:00")),
+            )
+            .await;
+        if day != 4 {
+            server
+                .ok(
+                    "POST",
+                    &format!("{timesheet}/corrections"),
+                    punch("out", format!("2025-05-0{day}T16:00:00-05:00")),
+                )
+                .await;
+        }
+    }
+
+    let mut all = Vec::new();
+    let mut cursor = None::<String>;
+    let mut pages = 0;
+    loop {
+        let mut path = format!(
+            "{timesheet}/presence?from=2025-04-30T00:00:00Z&to=2025-05-10T00:00:00Z&limit=2"
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = server.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        pages += 1;
+        all.extend(page["items"].as_array().unwrap().clone());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(all.len(), 6);
+    assert_eq!(all[0]["flags"], json!(["missing_check_in"]));
+    assert_eq!(all[0]["start"], json!(null));
+    assert_eq!(all[3]["flags"], json!(["missing_check_out"]));
+    assert_eq!(all[3]["start"], "2025-05-04T08:00:00-05:00");
+    assert_eq!(all[5]["end"], "2025-05-06T16:00:00-05:00");
+
+    let (status, _) = server
+        .call(
+            "GET",
+            &format!("{timesheet}/presence?from=2025-05-10T00:00:00Z&to=2025-05-01T00:00:00Z"),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = server
+        .call(
+            "GET",
+            &format!(
+                "{timesheet}/presence?from=2025-05-01T00:00:00Z&to=2025-05-10T00:00:00Z&cursor=junk"
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn the_presence_report_lists_who_is_in() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let ann = server.employee(site, "E01", "04E87577DE9811").await;
+    let bob = server.employee(site, "E02", "04724972925B14").await;
+    server.ok("POST", &format!("/api/employees/{ann}/timesheet/clock-in"), json!({})).await;
+    server.ok("POST", &format!("/api/employees/{bob}/timesheet/clock-in"), json!({})).await;
+    server.clock.advance(Duration::from_secs(3600));
+    server.ok("POST", &format!("/api/employees/{bob}/timesheet/clock-out"), json!({})).await;
+
+    let (_, now) = server.call("GET", "/api/reports/presence", None).await;
+    let present: Vec<&str> =
+        now["present"].as_array().unwrap().iter().map(|p| p["number"].as_str().unwrap()).collect();
+    assert_eq!(present, ["E01"]);
+    assert_eq!(now["present"][0]["since"], "2025-05-11T12:00:00-05:00");
+
+    let (_, earlier) =
+        server.call("GET", "/api/reports/presence?at=2025-05-11T12:30:00-05:00", None).await;
+    assert_eq!(earlier["present"].as_array().unwrap().len(), 2);
+}

@@ -1,0 +1,305 @@
+//! The device routes: enrollment, roster, batches, heartbeat.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use chrono::TimeDelta;
+use serde_json::Value;
+
+use common::TestServer;
+use mtime_core::batch::{Batch, BatchHash, RECEIPT, Receipt, SealedBatch};
+use mtime_core::event::{Direction, DirectionSource, PresenceEvent, Subject, TimeReading};
+use mtime_core::ids::{BootId, EmployeeId, EventId, KioskId};
+use mtime_core::keys::SigningKey;
+use mtime_core::protocol::{
+    HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER, ROSTER_REQUEST, Roster,
+    RosterRequest,
+};
+use mtime_core::seal;
+
+fn events(
+    server: &TestServer,
+    kiosk: KioskId,
+    employee: EmployeeId,
+    seqs: std::ops::RangeInclusive<u64>,
+) -> Vec<PresenceEvent> {
+    let boot = BootId::random();
+    let start = server.state.now();
+    seqs.map(|seq| PresenceEvent {
+        id: EventId::random(),
+        kiosk,
+        seq,
+        subject: Subject::Employee { id: employee, badge: Some("04E87577DE9811".parse().unwrap()) },
+        direction: if seq % 2 == 1 { Direction::In } else { Direction::Out },
+        direction_source: DirectionSource::Explicit,
+        reason: "WORK".parse().unwrap(),
+        time: TimeReading {
+            wall: start + TimeDelta::hours(seq as i64),
+            boot,
+            monotonic: Duration::from_secs(seq * 3600),
+            wall_trusted: true,
+        },
+        amends: None,
+    })
+    .collect()
+}
+
+fn batch(
+    kiosk: KioskId,
+    prev: BatchHash,
+    events: Vec<PresenceEvent>,
+    key: &SigningKey,
+) -> SealedBatch {
+    Batch { kiosk, prev, events }.seal(key).unwrap()
+}
+
+/// Everything a batch could change, to compare before and after a refusal.
+fn snapshot(
+    server: &TestServer,
+    kiosk: KioskId,
+    employee: EmployeeId,
+) -> (u64, BatchHash, usize, usize) {
+    let k = server.store().kiosk(kiosk).unwrap().unwrap();
+    let events = server.store().employee_events(employee).unwrap().len();
+    let unknown = server.store().unknown_badge_events().unwrap().len();
+    (k.head.last_seq, k.head.last_hash, events, unknown)
+}
+
+fn error_code(bytes: &[u8]) -> String {
+    let v: Value = serde_json::from_slice(bytes).unwrap();
+    v["error"]["code"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_batch_is_stored_once_and_a_resend_gets_the_same_receipt() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, answer) = server.enrolled().await;
+    let path = format!("/api/kiosk/{kiosk}/batches");
+    let sealed = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=4), &key);
+
+    let (status, receipt_bytes) = server.post_bytes(&path, sealed.bytes.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let receipt: Receipt = seal::open(RECEIPT, &receipt_bytes, &answer.server_public_key).unwrap();
+    assert!(receipt.covers(kiosk, sealed.hash, 4));
+    assert_eq!(receipt.stored_through, 4);
+    let after_first = snapshot(&server, kiosk, employee);
+    assert_eq!(after_first.2, 4);
+
+    server.clock.advance(Duration::from_secs(60));
+    let (status, again) = server.post_bytes(&path, sealed.bytes.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(again, receipt_bytes, "a resend gets the very same receipt");
+    assert_eq!(snapshot(&server, kiosk, employee), after_first, "a resend changes nothing");
+
+    let (status, value) = server
+        .call("GET", &format!("/api/employees/{employee}/timesheet/presence?from=2025-05-11T00:00:00Z&to=2025-05-13T00:00:00Z"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(value["items"].as_array().unwrap().len(), 2, "{value}");
+    assert_eq!(value["items"][0]["start_punch"]["kiosk_id"], kiosk.to_string());
+}
+
+#[tokio::test]
+async fn any_flipped_byte_is_refused_with_401_and_changes_nothing() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, _) = server.enrolled().await;
+    let path = format!("/api/kiosk/{kiosk}/batches");
+    let sealed = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=3), &key);
+    let before = snapshot(&server, kiosk, employee);
+
+    for position in 0..sealed.bytes.len() {
+        let mut tampered = sealed.bytes.clone();
+        tampered[position] ^= 0x01;
+        let (status, body) = server.post_bytes(&path, tampered).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "byte {position}");
+        assert_eq!(error_code(&body), "bad_signature");
+    }
+    assert_eq!(snapshot(&server, kiosk, employee), before);
+
+    let (status, _) = server.post_bytes(&path, sealed.bytes).await;
+    assert_eq!(status, StatusCode::OK, "the untouched batch is still accepted");
+}
+
+#[tokio::test]
+async fn a_gap_is_answered_with_the_expected_seq_and_a_fork_is_refused() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, _) = server.enrolled().await;
+    let path = format!("/api/kiosk/{kiosk}/batches");
+    let first = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=2), &key);
+    assert_eq!(server.post_bytes(&path, first.bytes.clone()).await.0, StatusCode::OK);
+    let stored = snapshot(&server, kiosk, employee);
+
+    let gap = batch(kiosk, first.hash, events(&server, kiosk, employee, 5..=6), &key);
+    let (status, body) = server.post_bytes(&path, gap.bytes).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    let v: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(v["error"]["code"], "sequence_gap");
+    assert_eq!(v["error"]["expected_seq"], 3);
+
+    let fork = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=2), &key);
+    assert_ne!(fork.hash, first.hash);
+    let (status, body) = server.post_bytes(&path, fork.bytes).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "fork");
+
+    let wrong_prev =
+        batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 3..=3), &key);
+    assert_eq!(server.post_bytes(&path, wrong_prev.bytes).await.0, StatusCode::CONFLICT);
+    assert_eq!(snapshot(&server, kiosk, employee), stored, "nothing stored by refused batches");
+}
+
+#[tokio::test]
+async fn wrong_key_unknown_kiosk_and_revoked_kiosk_are_refused() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, _) = server.enrolled().await;
+    let before = snapshot(&server, kiosk, employee);
+
+    let other = SigningKey::generate().unwrap();
+    let forged = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=1), &other);
+    let (status, _) = server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), forged.bytes).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let stranger = KioskId::random();
+    let sealed =
+        batch(stranger, BatchHash::GENESIS, events(&server, stranger, employee, 1..=1), &key);
+    let (status, _) =
+        server.post_bytes(&format!("/api/kiosk/{stranger}/batches"), sealed.bytes).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+
+    let good = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=1), &key);
+    let (status, _) = server.call("POST", &format!("/api/kiosks/{kiosk}/revoke"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) =
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), good.bytes).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(error_code(&body), "kiosk_revoked");
+    assert_eq!(snapshot(&server, kiosk, employee), before);
+}
+
+#[tokio::test]
+async fn an_oversize_batch_is_refused() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, _, _) = server.enrolled().await;
+    let before = snapshot(&server, kiosk, employee);
+    let (status, _) =
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), vec![1; 3 << 20]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    let (status, body) =
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), vec![1; (1 << 20) + 1]).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert_eq!(error_code(&body), "too_large");
+    assert_eq!(snapshot(&server, kiosk, employee), before);
+}
+
+#[tokio::test]
+async fn an_enrollment_code_works_once_and_not_after_it_expires() {
+    let server = TestServer::new();
+    let site = server.site().await;
+
+    let (_, code) = server.kiosk(site).await;
+    let key = SigningKey::generate().unwrap();
+    assert_eq!(server.enroll(&code, &key).await.0, StatusCode::OK);
+    let (status, body) = server.enroll(&code, &SigningKey::generate().unwrap()).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "enrollment_code_invalid");
+
+    let (_, code) = server.kiosk(site).await;
+    server.clock.advance(Duration::from_secs(24 * 3600 + 1));
+    let (status, body) = server.enroll(&code, &key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(body["error"]["code"], "enrollment_code_expired");
+    let (status, _) = server.enroll("0000-0000-0000", &key).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn the_roster_and_heartbeat_are_signed_by_the_server() {
+    let server = TestServer::new();
+    let (site, employee, kiosk, key, answer) = server.enrolled().await;
+    assert_eq!(answer.site.time_zone, "America/Chicago");
+    assert_eq!(answer.kiosk_id, kiosk);
+    // An employee of another site is not on this kiosk's roster.
+    let elsewhere = server
+        .ok(
+            "POST",
+            "/api/org-units",
+            serde_json::json!({"name": "Mine", "time_zone": "Australia/Perth"}),
+        )
+        .await;
+    server
+        .employee(serde_json::from_value(elsewhere["id"].clone()).unwrap(), "E99", "11223344")
+        .await;
+    let _ = site;
+
+    let now = TimeReading {
+        wall: server.state.now(),
+        boot: BootId::random(),
+        monotonic: Duration::ZERO,
+        wall_trusted: true,
+    };
+    let request =
+        seal::seal(ROSTER_REQUEST, &RosterRequest { kiosk, have_version: 0, sent: now }, &key)
+            .unwrap();
+    let (status, bytes) =
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/roster"), request.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let roster: Roster = seal::open(ROSTER, &bytes, &answer.server_public_key).unwrap();
+    assert_eq!(roster.employees.len(), 1);
+    assert_eq!(roster.employees[0].id, employee);
+    assert_eq!(roster.employees[0].badges[0].to_string(), "04E87577DE9811");
+    assert_eq!(roster.default_reason.as_str(), "WORK");
+
+    let forged = seal::seal(
+        ROSTER_REQUEST,
+        &RosterRequest { kiosk, have_version: 0, sent: now },
+        &SigningKey::generate().unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/roster"), forged).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let beat = Heartbeat {
+        kiosk,
+        sent: now,
+        pending: 3,
+        acked_through: 0,
+        roster_version: roster.version,
+        software: "test".into(),
+    };
+    let (status, bytes) = server
+        .post_bytes(
+            &format!("/api/kiosk/{kiosk}/heartbeat"),
+            seal::seal(HEARTBEAT, &beat, &key).unwrap(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let reply: HeartbeatReply =
+        seal::open(HEARTBEAT_REPLY, &bytes, &answer.server_public_key).unwrap();
+    assert_eq!(reply.server_time, server.state.now());
+    let (_, shown) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
+    assert_eq!(shown["pending_at_last_heartbeat"], 3);
+    assert_eq!(shown["status"], "enrolled");
+}
+
+#[tokio::test]
+async fn an_unknown_badge_is_kept_for_review() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, _) = server.enrolled().await;
+    let mut list = events(&server, kiosk, employee, 1..=1);
+    list[0].subject = Subject::UnknownBadge("DEADBEEF".parse().unwrap());
+    let sealed = batch(kiosk, BatchHash::GENESIS, list, &key);
+    assert_eq!(
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), sealed.bytes).await.0,
+        StatusCode::OK
+    );
+    let (status, review) = server.call("GET", "/api/reports/unknown-badges", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(review[0]["badge"], "DEADBEEF");
+    assert_eq!(review[0]["kiosk_id"], kiosk.to_string());
+}
