@@ -50,10 +50,10 @@ pub enum Feedback {
         /// When it was stored.
         since: DateTime<FixedOffset>,
     },
-    /// A badge no roster knows: stored for review.
+    /// A badge no roster knows: stored for review (`seq`), or a repeat of one just stored.
     UnknownBadge {
-        /// Its seq.
-        seq: u64,
+        /// The stored event's seq; `None` for a repeat read, which stores nothing.
+        seq: Option<u64>,
         /// Events waiting to sync.
         pending: u64,
     },
@@ -100,9 +100,15 @@ impl fmt::Display for Feedback {
                 since.to_rfc3339(),
                 since.format("%H:%M")
             ),
-            Self::UnknownBadge { seq, pending } => write!(
+            Self::UnknownBadge { seq: Some(seq), pending } => write!(
                 f,
-                "unknown-badge seq={seq} pending={pending} message=\"badge not known; recorded for review\""
+                "unknown-badge seq={seq} pending={pending} \
+                 message=\"badge not known; recorded for review\""
+            ),
+            Self::UnknownBadge { seq: None, pending } => write!(
+                f,
+                "unknown-badge repeat=true pending={pending} \
+                 message=\"badge not known; already recorded for review\""
             ),
             Self::Suspended { number } => {
                 write!(
@@ -233,10 +239,8 @@ impl Controller {
             match decide::decide(self.last.get(&who), tap.action, &reading, &self.roster.config) {
                 // A repeat of an unknown badge is not stored twice either.
                 TapDecision::Repeat { .. } => {
-                    return Feedback::UnknownBadge {
-                        seq: 0,
-                        pending: self.outbox.pending().unwrap_or(0),
-                    };
+                    let pending = self.outbox.pending().unwrap_or(0);
+                    return Feedback::UnknownBadge { seq: None, pending };
                 }
                 TapDecision::Record { direction, .. } => direction,
             };
@@ -252,7 +256,7 @@ impl Controller {
             amends: None,
         };
         match self.store(who, draft) {
-            Ok((seq, pending)) => Feedback::UnknownBadge { seq, pending },
+            Ok((seq, pending)) => Feedback::UnknownBadge { seq: Some(seq), pending },
             Err(e) => Feedback::StorageFailed { error: e.to_string() },
         }
     }

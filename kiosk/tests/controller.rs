@@ -133,7 +133,9 @@ fn toggle_alternates_and_an_overdue_interval_reports_the_missing_check_out() {
 fn unknown_badges_are_kept_and_suspended_employees_are_not_recorded() {
     let mut s = setup();
     let unknown = s.controller.tap(tap("DEADBEEF", RequestedAction::Toggle));
-    assert!(matches!(unknown, Feedback::UnknownBadge { seq: 1, pending: 1 }), "{unknown}");
+    assert!(matches!(unknown, Feedback::UnknownBadge { seq: Some(1), pending: 1 }), "{unknown}");
+    let repeat = s.controller.tap(tap("DEADBEEF", RequestedAction::Toggle));
+    assert!(matches!(repeat, Feedback::UnknownBadge { seq: None, pending: 1 }), "{repeat}");
     let suspended = s.controller.tap(tap(BOB, RequestedAction::Toggle));
     assert!(matches!(suspended, Feedback::Suspended { .. }), "{suspended}");
 

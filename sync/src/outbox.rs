@@ -111,7 +111,7 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SyncError> {
 impl Outbox {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, SyncError> {
-        let db = Database::create(path)
+        let db = open_repairing(path)
             .map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(EVENTS).map_err(storage)?;
@@ -293,6 +293,22 @@ impl Outbox {
         }
         txn.commit().map_err(storage)
     }
+}
+
+/// Opens the database, saying so when it has to be repaired after an unclean shutdown
+/// (power lost while writing): committed events survive, a torn transaction is discarded.
+fn open_repairing(path: &Path) -> Result<Database, redb::DatabaseError> {
+    let file = path.display().to_string();
+    let warned = std::sync::atomic::AtomicBool::new(false);
+    let db = Database::builder()
+        .set_repair_callback(move |session: &mut redb::RepairSession| {
+            if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(file = %file, "kiosk store was not closed cleanly; repairing");
+            }
+            tracing::debug!(progress = session.progress(), "repair progress");
+        })
+        .create(path)?;
+    Ok(db)
 }
 
 #[cfg(test)]

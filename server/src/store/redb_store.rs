@@ -74,7 +74,7 @@ fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
 impl RedbStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path)
+        let db = open_repairing(path)
             .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
 
         let txn = db.begin_write().map_err(backend)?;
@@ -546,4 +546,21 @@ impl Store for RedbStore {
         let meta = txn.open_table(META).map_err(backend)?;
         Ok(meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value()))
     }
+}
+
+/// Opens the database, saying so when it has to be repaired after an unclean shutdown
+/// (a crash or power loss while writing): committed transactions survive, a torn one is
+/// discarded.
+fn open_repairing(path: &Path) -> Result<Database, redb::DatabaseError> {
+    let file = path.display().to_string();
+    let warned = std::sync::atomic::AtomicBool::new(false);
+    let db = Database::builder()
+        .set_repair_callback(move |session: &mut redb::RepairSession| {
+            if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::warn!(file = %file, "database was not closed cleanly; repairing");
+            }
+            tracing::debug!(progress = session.progress(), "repair progress");
+        })
+        .create(path)?;
+    Ok(db)
 }
