@@ -11,6 +11,7 @@ use crate::badge::BadgeUid;
 use crate::ids::{BootId, EmployeeId, EventId, KioskId};
 
 /// Checking in or out.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -57,6 +58,7 @@ impl FromStr for Direction {
 }
 
 /// How the direction of an event was chosen.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DirectionSource {
@@ -93,6 +95,21 @@ impl FromStr for RequestedAction {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct ReasonCode(String);
+
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for ReasonCode {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "ReasonCode".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[A-Z0-9_-]{1,32}$",
+            "description": "A reason code: 1 to 32 of A-Z, 0-9, '_' and '-'."
+        })
+    }
+}
 
 impl ReasonCode {
     /// The code as text.

@@ -78,6 +78,21 @@ impl PublicKey {
     }
 }
 
+#[cfg(feature = "schema")]
+impl schemars::JsonSchema for PublicKey {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        "PublicKey".into()
+    }
+
+    fn json_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        schemars::json_schema!({
+            "type": "string",
+            "pattern": "^[0-9a-fA-F]{64}$",
+            "description": "An ed25519 public key: 32 bytes as 64 hex digits."
+        })
+    }
+}
+
 impl TryFrom<String> for PublicKey {
     type Error = KeyError;
 

@@ -30,6 +30,7 @@ pub const HEARTBEAT_REPLY: Kind = Kind {
 };
 
 /// How a kiosk behaves; set on the server, delivered at enrollment and with every roster.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskConfig {
     /// A second read of the same badge for the same action within this many seconds is a
@@ -55,6 +56,7 @@ impl Default for KioskConfig {
 }
 
 /// The site a kiosk belongs to.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SiteInfo {
     /// The org unit the kiosk is placed in.
@@ -66,6 +68,7 @@ pub struct SiteInfo {
 }
 
 /// A kiosk's enrollment request.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollRequest {
     /// The one-time code shown when the kiosk was created.
@@ -75,6 +78,7 @@ pub struct EnrollRequest {
 }
 
 /// The server's answer to a good enrollment.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EnrollResponse {
     /// The kiosk's id.

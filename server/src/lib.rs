@@ -22,6 +22,7 @@
 //!   OpenAPI document, are not built yet.
 //! - Enrollment codes are not rate-limited; a code has 60 random bits and lives 24 hours.
 
+pub mod access;
 pub mod api;
 pub mod cli;
 pub mod model;

@@ -19,15 +19,26 @@ pub struct ServiceUser {
     pub id: UserId,
     /// Its name, recorded as the author of what it enters.
     pub name: String,
-    /// Its role.
+    /// Its role, or `custom` for an explicit list of permissions.
     pub role: String,
+    /// What it may do.
+    pub permissions: Vec<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+}
+
+impl ServiceUser {
+    /// Whether it holds `permission`.
+    pub fn may(&self, permission: &str) -> bool {
+        self.permissions.iter().any(|p| p == permission)
+    }
 }
 
 /// An API key, stored as the hash of the key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
+    /// Its id, for listing and revoking; not secret.
+    pub id: uuid::Uuid,
     /// SHA-256 of the full key.
     pub hash: [u8; 32],
     /// The key's first characters, to tell keys apart in lists.

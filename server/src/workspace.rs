@@ -56,9 +56,11 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
         id: UserId::random(),
         name: "admin".into(),
         role: "admin".into(),
+        permissions: crate::access::ALL.iter().map(|p| p.to_string()).collect(),
         created_at: now,
     };
     let record = ApiKeyRecord {
+        id: uuid::Uuid::new_v4(),
         hash: api_key_hash(&api_key),
         prefix: api_key_display_prefix(&api_key),
         user: user.id,
@@ -67,8 +69,8 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
         expires_at: None,
         revoked_at: None,
     };
-    store.create_service_user(&user, &record)?;
-    tracing::info!(user.id = %user.id, key.prefix = %record.prefix, "workspace created with an admin service user");
+    store.create_service_user(&user, Some(&record))?;
+    tracing::info!(user.id = %user.id, key.id = %record.id, "workspace created with an admin service user");
     Ok(api_key)
 }
 

@@ -1,13 +1,14 @@
 //! Bearer API keys, checked in one place for every protected route.
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::http::header::AUTHORIZATION;
 use axum::middleware::Next;
 use axum::response::Response;
 
 use super::error::ApiError;
+use crate::access::Permission;
 use crate::model::ServiceUser;
-use crate::secret::{API_KEY_PREFIX, api_key_display_prefix, api_key_hash};
+use crate::secret::{API_KEY_PREFIX, api_key_hash};
 use crate::state::AppState;
 
 /// The authenticated caller of a request.
@@ -15,20 +16,19 @@ use crate::state::AppState;
 pub struct Caller {
     /// The service user whose key was presented.
     pub user: ServiceUser,
-    /// The key's displayable prefix, for logs.
-    pub key_prefix: String,
+    /// The id of the key presented (not the key), for logs.
+    pub key_id: uuid::Uuid,
 }
 
 /// How often a key's last use is written back.
 const TOUCH_EVERY: chrono::TimeDelta = chrono::TimeDelta::minutes(1);
 
-/// Refuses a request without a valid `Authorization: Bearer mtime_ak_…` header.
-pub async fn require_key(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Result<Response, ApiError> {
-    let header = request.headers().get(AUTHORIZATION).ok_or_else(|| {
+/// The caller of a request, from its `Authorization: Bearer mtime_ak_…` header.
+async fn authenticate(
+    state: &AppState,
+    header: Option<axum::http::HeaderValue>,
+) -> Result<Caller, ApiError> {
+    let header = header.ok_or_else(|| {
         ApiError::unauthorized("send an API key as Authorization: Bearer mtime_ak_…")
     })?;
     let value =
@@ -62,9 +62,42 @@ pub async fn require_key(
             Err(e) => tracing::warn!(error = %e, "could not record an API key's last use"),
         }
     }
+    Ok(Caller { user, key_id: record.id })
+}
 
-    request.extensions_mut().insert(Caller { user, key_prefix: api_key_display_prefix(&key) });
+/// Authenticates the caller and checks that they hold `permission`; the one place every
+/// protected operation's access is decided.
+pub async fn authorize(
+    state: &AppState,
+    permission: Permission,
+    mut request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    let header = request.headers().get(AUTHORIZATION).cloned();
+    let caller = authenticate(state, header).await?;
+    if !caller.user.may(permission) {
+        return Err(ApiError::forbidden(permission));
+    }
+    if let Some(slot) = request.extensions().get::<CallerSlot>() {
+        slot.set(caller.key_id);
+    }
+    request.extensions_mut().insert(caller);
     Ok(next.run(request).await)
+}
+
+/// Filled by [`authorize`] so that the request log can name the caller's key id.
+#[derive(Debug, Clone, Default)]
+pub struct CallerSlot(std::sync::Arc<std::sync::OnceLock<uuid::Uuid>>);
+
+impl CallerSlot {
+    fn set(&self, key: uuid::Uuid) {
+        let _ = self.0.set(key);
+    }
+
+    /// The key id, once known.
+    pub fn key_id(&self) -> Option<uuid::Uuid> {
+        self.0.get().copied()
+    }
 }
 
 /// Refuses any request that carries an API key in its query string: URLs end up in logs

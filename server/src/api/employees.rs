@@ -18,7 +18,7 @@ use crate::model::{EmployeeRecord, EmployeeVersion};
 use crate::state::AppState;
 
 /// A new employee.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmployee {
     number: String,
@@ -33,7 +33,7 @@ pub struct NewEmployee {
 
 /// A new version of an employee's record, from a date; fields left out keep the value
 /// in force on that date.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewVersion {
     effective_from: NaiveDate,
@@ -46,7 +46,7 @@ pub struct NewVersion {
 }
 
 /// `?at=` on reads.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AtDate {
     at: Option<NaiveDate>,
     limit: Option<usize>,
@@ -54,7 +54,7 @@ pub struct AtDate {
 }
 
 /// One version as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct VersionView {
     /// First day in force.
     pub effective_from: NaiveDate,
@@ -71,7 +71,7 @@ pub struct VersionView {
 }
 
 /// An employee as the API shows them: the version in force on the date asked for.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EmployeeView {
     /// Id.
     pub id: EmployeeId,

@@ -14,17 +14,18 @@ pub struct ApiError {
     code: &'static str,
     message: String,
     expected_seq: Option<u64>,
+    required_permission: Option<&'static str>,
 }
 
 /// The JSON body of every error.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ErrorBody {
     /// The error.
     pub error: ErrorDetail,
 }
 
 /// What went wrong.
-#[derive(Debug, Serialize, serde::Deserialize)]
+#[derive(Debug, Serialize, serde::Deserialize, schemars::JsonSchema)]
 pub struct ErrorDetail {
     /// A stable machine-readable code.
     pub code: String,
@@ -33,12 +34,21 @@ pub struct ErrorDetail {
     /// For a sequence gap: the seq the server expects next.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub expected_seq: Option<u64>,
+    /// For a refusal: the permission the operation requires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub required_permission: Option<String>,
 }
 
 impl ApiError {
     /// An error with this status, code and message.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), expected_seq: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            expected_seq: None,
+            required_permission: None,
+        }
     }
 
     /// 400: the request is malformed or invalid.
@@ -59,6 +69,17 @@ impl ApiError {
     /// 401.
     pub fn unauthorized(message: impl Into<String>) -> Self {
         Self::new(StatusCode::UNAUTHORIZED, "unauthorized", message)
+    }
+
+    /// 403: the caller lacks `permission`.
+    pub fn forbidden(permission: &'static str) -> Self {
+        let mut error = Self::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!("this operation requires the permission {permission}"),
+        );
+        error.required_permission = Some(permission);
+        error
     }
 
     /// 409 for a sequence gap, naming the seq expected.
@@ -100,6 +121,7 @@ impl IntoResponse for ApiError {
                 code: self.code.to_owned(),
                 message: self.message,
                 expected_seq: self.expected_seq,
+                required_permission: self.required_permission.map(str::to_owned),
             },
         };
         (self.status, Json(body)).into_response()

@@ -21,7 +21,7 @@ use crate::state::AppState;
 const CODE_LIFETIME: TimeDelta = TimeDelta::hours(24);
 
 /// A new kiosk.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewKiosk {
     name: String,
@@ -30,7 +30,7 @@ pub struct NewKiosk {
 }
 
 /// A kiosk as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct KioskView {
     /// Id.
     pub id: KioskId,
@@ -53,7 +53,7 @@ pub struct KioskView {
 }
 
 /// A one-time code, shown once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct EnrollmentCodeView {
     /// The kiosk.
     pub kiosk: KioskView,

@@ -6,11 +6,14 @@ pub mod employees;
 pub mod error;
 pub mod extract;
 pub mod kiosks;
+pub mod openapi;
+pub mod operation;
 pub mod org;
 pub mod page;
 pub mod reports;
 pub mod settings;
 pub mod timesheet;
+pub mod users;
 
 use std::time::Instant;
 
@@ -22,6 +25,9 @@ use axum::routing::{get, post};
 use chrono::NaiveDate;
 
 use error::{ApiError, ApiResult};
+use operation::{Access, Content, Operation, op};
+
+use crate::access;
 
 use crate::state::AppState;
 
@@ -31,39 +37,419 @@ const MAX_BODY: usize = 2 << 20;
 /// What `GET /api/` answers.
 pub const IDENTIFIER: &str = concat!("mtime ", env!("CARGO_PKG_VERSION"));
 
+/// Every operation of the API, in the order of the document.
+pub fn operations() -> Vec<Operation> {
+    use Access::{Device, Key, Public};
+    use access::*;
+    use axum::http::Method as M;
+
+    vec![
+        op(
+            M::GET,
+            "/api/",
+            "health",
+            "Meta",
+            "Health check: a plain identifier",
+            Public,
+            get(health),
+        )
+        .returns_content(200, Content::Text),
+        op(
+            M::GET,
+            "/api/openapi.json",
+            "openapiJson",
+            "Meta",
+            "This document, as JSON",
+            Key(API_READ),
+            get(openapi::json),
+        )
+        .returns::<serde_json::Value>(200),
+        op(
+            M::GET,
+            "/api/openapi.yaml",
+            "openapiYaml",
+            "Meta",
+            "This document, as YAML",
+            Key(API_READ),
+            get(openapi::yaml),
+        )
+        .returns_content(200, Content::Yaml),
+        // Users
+        op(
+            M::GET,
+            "/api/roles",
+            "listRoles",
+            "Users",
+            "The roles and their permissions",
+            Key(USERS_READ),
+            get(users::roles),
+        )
+        .returns::<Vec<users::RoleView>>(200),
+        op(
+            M::GET,
+            "/api/service-users",
+            "listServiceUsers",
+            "Users",
+            "List service users",
+            Key(USERS_READ),
+            get(users::list),
+        )
+        .returns::<Vec<users::ServiceUserView>>(200),
+        op(
+            M::POST,
+            "/api/service-users",
+            "createServiceUser",
+            "Users",
+            "Create a service user with a role or permissions",
+            Key(USERS_WRITE),
+            post(users::create),
+        )
+        .json_body::<users::NewServiceUser>()
+        .returns::<users::ServiceUserView>(201)
+        .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/service-users/{id}",
+            "getServiceUser",
+            "Users",
+            "One service user",
+            Key(USERS_READ),
+            get(users::show),
+        )
+        .returns::<users::ServiceUserView>(200)
+        .errors(&[404]),
+        op(
+            M::GET,
+            "/api/service-users/{id}/api-keys",
+            "listApiKeys",
+            "Users",
+            "A service user's API keys (metadata only)",
+            Key(USERS_READ),
+            get(users::list_keys),
+        )
+        .returns::<Vec<users::ApiKeyView>>(200)
+        .errors(&[404]),
+        op(
+            M::POST,
+            "/api/service-users/{id}/api-keys",
+            "createApiKey",
+            "Users",
+            "Issue an API key, shown once",
+            Key(USERS_WRITE),
+            post(users::create_key),
+        )
+        .json_body::<users::NewApiKey>()
+        .returns::<users::ApiKeyCreated>(201)
+        .errors(&[400, 404, 413]),
+        op(
+            M::POST,
+            "/api/service-users/{id}/api-keys/{key_id}/revoke",
+            "revokeApiKey",
+            "Users",
+            "Revoke an API key",
+            Key(USERS_WRITE),
+            post(users::revoke_key),
+        )
+        .returns::<users::ApiKeyView>(200)
+        .errors(&[404]),
+        op(
+            M::GET,
+            "/api/me",
+            "getMe",
+            "Me",
+            "The signed-in interactive user; refuses service-user keys",
+            Key(ME_READ),
+            get(users::me),
+        )
+        .returns::<error::ErrorBody>(200),
+        // Organization
+        op(
+            M::GET,
+            "/api/org-units",
+            "listOrgUnits",
+            "Organization",
+            "List org units",
+            Key(ORGANIZATION_READ),
+            get(org::list),
+        )
+        .returns::<Vec<org::OrgUnitView>>(200),
+        op(
+            M::POST,
+            "/api/org-units",
+            "createOrgUnit",
+            "Organization",
+            "Create an org unit; one with a time zone is a site",
+            Key(ORGANIZATION_WRITE),
+            post(org::create),
+        )
+        .json_body::<org::NewOrgUnit>()
+        .returns::<org::OrgUnitView>(201)
+        .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/org-units/{id}",
+            "getOrgUnit",
+            "Organization",
+            "One org unit",
+            Key(ORGANIZATION_READ),
+            get(org::show),
+        )
+        .returns::<org::OrgUnitView>(200)
+        .errors(&[404]),
+        op(
+            M::GET,
+            "/api/employees",
+            "listEmployees",
+            "Organization",
+            "List employees as of a date",
+            Key(ORGANIZATION_READ),
+            get(employees::list),
+        )
+        .query::<employees::AtDate>()
+        .returns::<page::Page<employees::EmployeeView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/employees",
+            "createEmployee",
+            "Organization",
+            "Create an employee",
+            Key(ORGANIZATION_WRITE),
+            post(employees::create),
+        )
+        .json_body::<employees::NewEmployee>()
+        .returns::<employees::EmployeeView>(201)
+        .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/employees/{id}",
+            "getEmployee",
+            "Organization",
+            "One employee as of a date",
+            Key(ORGANIZATION_READ),
+            get(employees::show),
+        )
+        .query::<employees::AtDate>()
+        .returns::<employees::EmployeeView>(200)
+        .errors(&[400, 404]),
+        op(
+            M::POST,
+            "/api/employees/{id}/versions",
+            "addEmployeeVersion",
+            "Organization",
+            "A new version of an employee's record from a date",
+            Key(ORGANIZATION_WRITE),
+            post(employees::add_version),
+        )
+        .json_body::<employees::NewVersion>()
+        .returns::<employees::EmployeeView>(201)
+        .errors(&[400, 404, 409, 413]),
+        // Timesheet
+        op(
+            M::GET,
+            "/api/employees/{id}/timesheet/presence",
+            "listPresence",
+            "Timesheet",
+            "Presence intervals overlapping a range",
+            Key(TIMESHEET_READ),
+            get(timesheet::presence),
+        )
+        .query::<timesheet::PresenceQuery>()
+        .returns::<page::Page<timesheet::IntervalView>>(200)
+        .errors(&[400, 404]),
+        op(
+            M::POST,
+            "/api/employees/{id}/timesheet/clock-in",
+            "clockIn",
+            "Timesheet",
+            "Clock in now",
+            Key(TIMESHEET_WRITE),
+            post(timesheet::clock_in),
+        )
+        .json_body::<timesheet::ClockRequest>()
+        .returns::<timesheet::PunchCreated>(201)
+        .errors(&[400, 404, 409, 413]),
+        op(
+            M::POST,
+            "/api/employees/{id}/timesheet/clock-out",
+            "clockOut",
+            "Timesheet",
+            "Clock out now",
+            Key(TIMESHEET_WRITE),
+            post(timesheet::clock_out),
+        )
+        .json_body::<timesheet::ClockRequest>()
+        .returns::<timesheet::PunchCreated>(201)
+        .errors(&[400, 404, 409, 413]),
+        op(
+            M::POST,
+            "/api/employees/{id}/timesheet/corrections",
+            "correctPresence",
+            "Timesheet",
+            "Add a punch after the fact, with author and note",
+            Key(TIMESHEET_WRITE),
+            post(timesheet::correct),
+        )
+        .json_body::<timesheet::CorrectionRequest>()
+        .returns::<timesheet::PunchCreated>(201)
+        .errors(&[400, 404, 409, 413]),
+        // Settings
+        op(
+            M::GET,
+            "/api/settings/reasons",
+            "listReasons",
+            "Settings",
+            "List reasons",
+            Key(SETTINGS_READ),
+            get(settings::list),
+        )
+        .returns::<Vec<settings::ReasonView>>(200),
+        op(
+            M::POST,
+            "/api/settings/reasons",
+            "createReason",
+            "Settings",
+            "Create a reason",
+            Key(SETTINGS_CREATE),
+            post(settings::create),
+        )
+        .json_body::<settings::NewReason>()
+        .returns::<settings::ReasonView>(201)
+        .errors(&[400, 409, 413]),
+        // Kiosks
+        op(
+            M::GET,
+            "/api/kiosks",
+            "listKiosks",
+            "Kiosks",
+            "List kiosks with their status",
+            Key(KIOSKS_READ),
+            get(kiosks::list),
+        )
+        .returns::<Vec<kiosks::KioskView>>(200),
+        op(
+            M::POST,
+            "/api/kiosks",
+            "createKiosk",
+            "Kiosks",
+            "Create a kiosk; its enrollment code is shown once",
+            Key(KIOSKS_WRITE),
+            post(kiosks::create),
+        )
+        .json_body::<kiosks::NewKiosk>()
+        .returns::<kiosks::EnrollmentCodeView>(201)
+        .errors(&[400, 413]),
+        op(
+            M::GET,
+            "/api/kiosks/{id}",
+            "getKiosk",
+            "Kiosks",
+            "One kiosk",
+            Key(KIOSKS_READ),
+            get(kiosks::show),
+        )
+        .returns::<kiosks::KioskView>(200)
+        .errors(&[404]),
+        op(
+            M::POST,
+            "/api/kiosks/{id}/enrollment-code",
+            "newEnrollmentCode",
+            "Kiosks",
+            "A new enrollment code for a kiosk not yet enrolled",
+            Key(KIOSKS_WRITE),
+            post(kiosks::new_code),
+        )
+        .returns::<kiosks::EnrollmentCodeView>(201)
+        .errors(&[404, 409]),
+        op(
+            M::POST,
+            "/api/kiosks/{id}/revoke",
+            "revokeKiosk",
+            "Kiosks",
+            "Revoke a kiosk: its batches are refused from now on",
+            Key(KIOSKS_WRITE),
+            post(kiosks::revoke),
+        )
+        .returns::<kiosks::KioskView>(200)
+        .errors(&[404]),
+        op(
+            M::POST,
+            "/api/kiosk/enroll",
+            "enrollKiosk",
+            "Kiosks",
+            "Device: enroll with a one-time code and the kiosk's public key",
+            Device,
+            post(device::enroll),
+        )
+        .json_body::<mtime_core::protocol::EnrollRequest>()
+        .returns::<mtime_core::protocol::EnrollResponse>(200)
+        .errors(&[400, 413]),
+        op(
+            M::POST,
+            "/api/kiosk/{id}/roster",
+            "kioskRoster",
+            "Kiosks",
+            "Device: the kiosk's roster, signed by the server",
+            Device,
+            post(device::roster),
+        )
+        .signed_body()
+        .returns_content(200, Content::Signed)
+        .errors(&[400, 403, 413]),
+        op(
+            M::POST,
+            "/api/kiosk/{id}/batches",
+            "kioskBatch",
+            "Kiosks",
+            "Device: upload a signed batch; answers a signed receipt",
+            Device,
+            post(device::batches),
+        )
+        .signed_body()
+        .returns_content(200, Content::Signed)
+        .errors(&[400, 403, 409, 413]),
+        op(
+            M::POST,
+            "/api/kiosk/{id}/heartbeat",
+            "kioskHeartbeat",
+            "Kiosks",
+            "Device: report status; answers the server's time, signed",
+            Device,
+            post(device::heartbeat),
+        )
+        .signed_body()
+        .returns_content(200, Content::Signed)
+        .errors(&[400, 403, 413]),
+        // Reports
+        op(
+            M::GET,
+            "/api/reports/presence",
+            "presenceReport",
+            "Reports",
+            "Who is in, now or at an instant",
+            Key(REPORTS_READ),
+            get(reports::presence),
+        )
+        .query::<reports::AtInstant>()
+        .returns::<reports::PresenceReport>(200)
+        .errors(&[400]),
+        op(
+            M::GET,
+            "/api/reports/unknown-badges",
+            "unknownBadges",
+            "Reports",
+            "Taps of badges no roster knew",
+            Key(REPORTS_READ),
+            get(reports::unknown_badges),
+        )
+        .returns::<Vec<reports::UnknownBadgeTap>>(200),
+    ]
+}
+
 /// The whole API, ready to serve or to call in tests without a socket.
 pub fn router(state: AppState) -> Router {
-    let protected = Router::new()
-        .route("/api/org-units", get(org::list).post(org::create))
-        .route("/api/org-units/{id}", get(org::show))
-        .route("/api/employees", get(employees::list).post(employees::create))
-        .route("/api/employees/{id}", get(employees::show))
-        .route("/api/employees/{id}/versions", post(employees::add_version))
-        .route("/api/employees/{id}/timesheet/presence", get(timesheet::presence))
-        .route("/api/employees/{id}/timesheet/clock-in", post(timesheet::clock_in))
-        .route("/api/employees/{id}/timesheet/clock-out", post(timesheet::clock_out))
-        .route("/api/employees/{id}/timesheet/corrections", post(timesheet::correct))
-        .route("/api/settings/reasons", get(settings::list).post(settings::create))
-        .route("/api/kiosks", get(kiosks::list).post(kiosks::create))
-        .route("/api/kiosks/{id}", get(kiosks::show))
-        .route("/api/kiosks/{id}/enrollment-code", post(kiosks::new_code))
-        .route("/api/kiosks/{id}/revoke", post(kiosks::revoke))
-        .route("/api/reports/presence", get(reports::presence))
-        .route("/api/reports/unknown-badges", get(reports::unknown_badges))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::require_key));
-
-    // Device routes authenticate by the kiosk's signature, not by API key.
-    let device = Router::new()
-        .route("/api/kiosk/enroll", post(device::enroll))
-        .route("/api/kiosk/{id}/roster", post(device::roster))
-        .route("/api/kiosk/{id}/batches", post(device::batches))
-        .route("/api/kiosk/{id}/heartbeat", post(device::heartbeat));
-
-    Router::new()
-        .route("/api/", get(health))
+    operation::router(&state, operations())
         .route("/api", get(health))
-        .merge(protected)
-        .merge(device)
         .fallback(not_found)
         .layer(middleware::from_fn(auth::refuse_key_in_query))
         .layer(middleware::from_fn(log_request))
@@ -81,7 +467,7 @@ async fn not_found() -> ApiError {
 
 /// One line per request: method, route, status, duration. Never the query string, which
 /// could carry a secret by mistake.
-async fn log_request(request: Request, next: Next) -> Response {
+async fn log_request(mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -89,13 +475,17 @@ async fn log_request(request: Request, next: Next) -> Response {
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
     let path = request.uri().path().to_owned();
+    let slot = auth::CallerSlot::default();
+    request.extensions_mut().insert(slot.clone());
+
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let key = slot.key_id().map(|k| k.to_string()).unwrap_or_else(|| "-".to_owned());
     if status >= 500 {
-        tracing::error!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, "request");
+        tracing::error!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, caller.key_id = %key, "request");
     } else {
-        tracing::info!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, "request");
+        tracing::info!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, caller.key_id = %key, "request");
     }
     response
 }

@@ -16,7 +16,7 @@ use crate::model::OrgUnitRecord;
 use crate::state::AppState;
 
 /// A new org unit.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewOrgUnit {
     name: String,
@@ -29,7 +29,7 @@ pub struct NewOrgUnit {
 }
 
 /// An org unit as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct OrgUnitView {
     /// Its id.
     pub id: OrgUnitId,

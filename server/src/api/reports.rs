@@ -15,13 +15,13 @@ use crate::model::EventDetail;
 use crate::state::AppState;
 
 /// `?at=`
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AtInstant {
     at: Option<DateTime<FixedOffset>>,
 }
 
 /// One employee present.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PresentEmployee {
     /// Id.
     pub employee_id: EmployeeId,
@@ -38,7 +38,7 @@ pub struct PresentEmployee {
 }
 
 /// Who is in at an instant.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PresenceReport {
     /// The instant.
     pub at: DateTime<Utc>,
@@ -75,7 +75,7 @@ pub async fn presence(
 }
 
 /// A tap by a badge no roster knew.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct UnknownBadgeTap {
     /// The event.
     pub event_id: EventId,

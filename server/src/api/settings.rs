@@ -15,7 +15,7 @@ use crate::model::ReasonRecord;
 use crate::state::AppState;
 
 /// A new reason.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewReason {
     code: String,
@@ -34,7 +34,7 @@ fn yes() -> bool {
 }
 
 /// A reason as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct ReasonView {
     /// Code.
     pub code: ReasonCode,

@@ -22,7 +22,7 @@ use crate::model::{EmployeeRecord, EventDetail, EventRecord};
 use crate::state::AppState;
 
 /// `?from=&to=` plus paging.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PresenceQuery {
     from: DateTime<FixedOffset>,
     to: DateTime<FixedOffset>,
@@ -31,7 +31,7 @@ pub struct PresenceQuery {
 }
 
 /// One end of an interval.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PunchView {
     /// The event.
     pub event_id: EventId,
@@ -48,7 +48,7 @@ pub struct PunchView {
 }
 
 /// Who corrected one end of an interval and why.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct CorrectionView {
     /// Which end was entered as a correction: `start` or `end`.
     pub punch: String,
@@ -59,7 +59,7 @@ pub struct CorrectionView {
 }
 
 /// A presence interval as the API shows it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct IntervalView {
     /// The employee.
     pub employee_id: EmployeeId,
@@ -186,7 +186,7 @@ pub async fn presence(
 }
 
 /// A clock-in or clock-out now.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClockRequest {
     reason: Option<String>,
@@ -194,7 +194,7 @@ pub struct ClockRequest {
 }
 
 /// A correction: a punch entered after the fact, at the instant it should have been.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CorrectionRequest {
     direction: Direction,
@@ -205,7 +205,7 @@ pub struct CorrectionRequest {
 }
 
 /// A punch entered through the API.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct PunchCreated {
     /// The employee.
     pub employee_id: EmployeeId,

@@ -81,9 +81,19 @@ pub enum EnrollOutcome {
 pub trait Store: Send + Sync + 'static {
     /// Whether `init` has run.
     fn is_initialized(&self) -> Result<bool, StoreError>;
-    /// Creates a service user with its first key.
-    fn create_service_user(&self, user: &ServiceUser, key: &ApiKeyRecord)
-    -> Result<(), StoreError>;
+    /// Creates a service user, with a first key if one is given; the first one created
+    /// marks the workspace initialised.
+    fn create_service_user(
+        &self,
+        user: &ServiceUser,
+        key: Option<&ApiKeyRecord>,
+    ) -> Result<(), StoreError>;
+    /// All service users.
+    fn service_users(&self) -> Result<Vec<ServiceUser>, StoreError>;
+    /// Stores a new API key or a changed one (revoked).
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError>;
+    /// All API keys (hashes and metadata only; keys themselves are never stored).
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError>;
     /// The key with this hash and its user.
     fn api_key(&self, hash: &[u8; 32]) -> Result<Option<(ApiKeyRecord, ServiceUser)>, StoreError>;
     /// Records a key's use.

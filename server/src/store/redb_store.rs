@@ -178,18 +178,47 @@ impl Store for RedbStore {
     fn create_service_user(
         &self,
         user: &ServiceUser,
-        key: &ApiKeyRecord,
+        key: Option<&ApiKeyRecord>,
     ) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         {
             let mut users = txn.open_table(USERS).map_err(backend)?;
+            for row in users.iter().map_err(backend)? {
+                let (_, value) = row.map_err(backend)?;
+                let other: ServiceUser = decode(value.value(), "service user")?;
+                if other.name == user.name {
+                    return Err(StoreError::Conflict(format!(
+                        "a service user named {:?} exists",
+                        user.name
+                    )));
+                }
+            }
             users.insert(user.id.0.as_u128(), encode(user)?.as_slice()).map_err(backend)?;
-            let mut keys = txn.open_table(API_KEYS).map_err(backend)?;
-            keys.insert(key.hash.as_slice(), encode(key)?.as_slice()).map_err(backend)?;
+            if let Some(key) = key {
+                let mut keys = txn.open_table(API_KEYS).map_err(backend)?;
+                keys.insert(key.hash.as_slice(), encode(key)?.as_slice()).map_err(backend)?;
+            }
             let mut meta = txn.open_table(META).map_err(backend)?;
             meta.insert(INITIALIZED, 1).map_err(backend)?;
         }
         txn.commit().map_err(backend)
+    }
+
+    fn service_users(&self) -> Result<Vec<ServiceUser>, StoreError> {
+        self.all(USERS, "service user")
+    }
+
+    fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut keys = txn.open_table(API_KEYS).map_err(backend)?;
+            keys.insert(key.hash.as_slice(), encode(key)?.as_slice()).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.all(API_KEYS, "API key")
     }
 
     fn api_key(&self, hash: &[u8; 32]) -> Result<Option<(ApiKeyRecord, ServiceUser)>, StoreError> {

@@ -1,0 +1,263 @@
+//! Users and access: roles, service users and their API keys, and `/api/me`.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::ids::UserId;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::{JsonBody, PathParams};
+use crate::access::{self, ROLES};
+use crate::model::{ApiKeyRecord, ServiceUser};
+use crate::secret::{api_key_display_prefix, api_key_hash, new_api_key};
+use crate::state::AppState;
+
+/// A role as the API shows it.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct RoleView {
+    /// Its name.
+    pub name: String,
+    /// What it is for.
+    pub description: String,
+    /// What it may do.
+    pub permissions: Vec<String>,
+}
+
+/// A new service user: a role, or an explicit list of permissions.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewServiceUser {
+    name: String,
+    role: Option<String>,
+    permissions: Option<Vec<String>>,
+}
+
+/// A service user as the API shows it.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ServiceUserView {
+    /// Id.
+    pub id: UserId,
+    /// Name.
+    pub name: String,
+    /// Role, or `custom`.
+    pub role: String,
+    /// What it may do.
+    pub permissions: Vec<String>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A new API key's options.
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewApiKey {
+    /// When the key stops working; never if absent.
+    expires_at: Option<DateTime<Utc>>,
+}
+
+/// An API key's metadata; the key itself is never shown again.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiKeyView {
+    /// Id, for revoking.
+    pub id: uuid::Uuid,
+    /// The key's first characters.
+    pub prefix: String,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+    /// When it was last used (to the minute).
+    pub last_used_at: Option<DateTime<Utc>>,
+    /// When it stops working.
+    pub expires_at: Option<DateTime<Utc>>,
+    /// When it was revoked.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new API key, shown this once.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ApiKeyCreated {
+    /// Its metadata.
+    pub key: ApiKeyView,
+    /// The key: `mtime_ak_…`. Copy it now; it is stored only as a hash.
+    pub api_key: String,
+}
+
+/// Path of one key.
+#[derive(Debug, Deserialize)]
+pub struct KeyPath {
+    id: UserId,
+    key_id: uuid::Uuid,
+}
+
+fn user_view(u: &ServiceUser) -> ServiceUserView {
+    ServiceUserView {
+        id: u.id,
+        name: u.name.clone(),
+        role: u.role.clone(),
+        permissions: u.permissions.clone(),
+        created_at: u.created_at,
+    }
+}
+
+fn key_view(k: &ApiKeyRecord) -> ApiKeyView {
+    ApiKeyView {
+        id: k.id,
+        prefix: k.prefix.clone(),
+        created_at: k.created_at,
+        last_used_at: k.last_used_at,
+        expires_at: k.expires_at,
+        revoked_at: k.revoked_at,
+    }
+}
+
+fn load_user(state: &AppState, id: UserId) -> ApiResult<ServiceUser> {
+    state
+        .store
+        .service_users()?
+        .into_iter()
+        .find(|u| u.id == id)
+        .ok_or_else(|| ApiError::not_found(format!("service user {id} does not exist")))
+}
+
+/// `GET /api/roles`
+pub async fn roles() -> Json<Vec<RoleView>> {
+    Json(
+        ROLES
+            .iter()
+            .map(|r| RoleView {
+                name: r.name.to_owned(),
+                description: r.description.to_owned(),
+                permissions: r.permissions.iter().map(|p| p.to_string()).collect(),
+            })
+            .collect(),
+    )
+}
+
+/// `POST /api/service-users`
+pub async fn create(
+    State(state): State<AppState>,
+    JsonBody(body): JsonBody<NewServiceUser>,
+) -> ApiResult<(StatusCode, Json<ServiceUserView>)> {
+    let name = body.name.trim();
+    if name.is_empty() || name.len() > 100 {
+        return Err(ApiError::invalid("name must be 1 to 100 characters"));
+    }
+    let (role, permissions) = match (&body.role, &body.permissions) {
+        (Some(role), None) => {
+            let found = access::role(role).ok_or_else(|| {
+                let names: Vec<&str> = ROLES.iter().map(|r| r.name).collect();
+                ApiError::invalid(format!(
+                    "role {role:?} does not exist; roles: {}",
+                    names.join(", ")
+                ))
+            })?;
+            (found.name.to_owned(), found.permissions.iter().map(|p| p.to_string()).collect())
+        }
+        (None, Some(list)) => {
+            let mut permissions: Vec<String> = Vec::new();
+            for p in list {
+                let known = access::permission(p)
+                    .ok_or_else(|| ApiError::invalid(format!("permission {p:?} does not exist")))?;
+                if !permissions.iter().any(|q| q == known) {
+                    permissions.push(known.to_owned());
+                }
+            }
+            ("custom".to_owned(), permissions)
+        }
+        _ => return Err(ApiError::invalid("give either a role or a list of permissions")),
+    };
+
+    let user = ServiceUser {
+        id: UserId::random(),
+        name: name.to_owned(),
+        role,
+        permissions,
+        created_at: state.now(),
+    };
+    state.store.create_service_user(&user, None)?;
+    tracing::info!(user.id = %user.id, role = %user.role, "service user created");
+    Ok((StatusCode::CREATED, Json(user_view(&user))))
+}
+
+/// `GET /api/service-users`
+pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ServiceUserView>>> {
+    let mut users = state.store.service_users()?;
+    users.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(users.iter().map(user_view).collect()))
+}
+
+/// `GET /api/service-users/{id}`
+pub async fn show(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<UserId>,
+) -> ApiResult<Json<ServiceUserView>> {
+    Ok(Json(user_view(&load_user(&state, id)?)))
+}
+
+/// `POST /api/service-users/{id}/api-keys`
+pub async fn create_key(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<UserId>,
+    super::extract::OptionalJson(body): super::extract::OptionalJson<NewApiKey>,
+) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
+    let user = load_user(&state, id)?;
+    let now = state.now();
+    if body.expires_at.is_some_and(|t| t <= now) {
+        return Err(ApiError::invalid("expires_at must lie in the future"));
+    }
+    let api_key = new_api_key().map_err(ApiError::internal)?;
+    let record = ApiKeyRecord {
+        id: uuid::Uuid::new_v4(),
+        hash: api_key_hash(&api_key),
+        prefix: api_key_display_prefix(&api_key),
+        user: user.id,
+        created_at: now,
+        last_used_at: None,
+        expires_at: body.expires_at,
+        revoked_at: None,
+    };
+    state.store.put_api_key(&record)?;
+    tracing::info!(user.id = %user.id, key.id = %record.id, "API key issued");
+    Ok((StatusCode::CREATED, Json(ApiKeyCreated { key: key_view(&record), api_key })))
+}
+
+/// `GET /api/service-users/{id}/api-keys`
+pub async fn list_keys(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<UserId>,
+) -> ApiResult<Json<Vec<ApiKeyView>>> {
+    load_user(&state, id)?;
+    let mut keys: Vec<ApiKeyRecord> =
+        state.store.api_keys()?.into_iter().filter(|k| k.user == id).collect();
+    keys.sort_by_key(|k| (k.created_at, k.id));
+    Ok(Json(keys.iter().map(key_view).collect()))
+}
+
+/// `POST /api/service-users/{id}/api-keys/{key_id}/revoke`
+pub async fn revoke_key(
+    State(state): State<AppState>,
+    PathParams(path): PathParams<KeyPath>,
+) -> ApiResult<Json<ApiKeyView>> {
+    let mut key = state
+        .store
+        .api_keys()?
+        .into_iter()
+        .find(|k| k.id == path.key_id && k.user == path.id)
+        .ok_or_else(|| ApiError::not_found(format!("API key {} does not exist", path.key_id)))?;
+    key.revoked_at.get_or_insert(state.now());
+    state.store.put_api_key(&key)?;
+    tracing::warn!(user.id = %path.id, key.id = %key.id, "API key revoked");
+    Ok(Json(key_view(&key)))
+}
+
+/// `GET /api/me`: the signed-in interactive user. Service-user keys are refused: a
+/// service user is not a person and has no dashboard.
+pub async fn me() -> ApiError {
+    ApiError::new(
+        StatusCode::FORBIDDEN,
+        "service_user_not_allowed",
+        "/api/me serves interactive users; service-user API keys are refused here",
+    )
+}
