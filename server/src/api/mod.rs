@@ -63,7 +63,7 @@ pub fn operations() -> Vec<Operation> {
             Key(API_READ),
             get(openapi::json),
         )
-        .returns::<serde_json::Value>(200),
+        .returns_with(200, openapi::document_schema),
         op(
             M::GET,
             "/api/openapi.yaml",
@@ -106,7 +106,10 @@ pub fn operations() -> Vec<Operation> {
         )
         .json_body::<users::NewServiceUser>()
         .returns::<users::ServiceUserView>(201)
-        .errors(&[400, 409, 413]),
+        .errors(&[400, 409, 413])
+        .link("getServiceUser", &[("id", "$response.body#/id")])
+        .link("listApiKeys", &[("id", "$response.body#/id")])
+        .link("createApiKey", &[("id", "$response.body#/id")]),
         op(
             M::GET,
             "/api/service-users/{id}",
@@ -138,9 +141,10 @@ pub fn operations() -> Vec<Operation> {
             Key(USERS_WRITE),
             post(users::create_key),
         )
-        .json_body::<users::NewApiKey>()
+        .optional_json_body::<users::NewApiKey>()
         .returns::<users::ApiKeyCreated>(201)
-        .errors(&[400, 404, 413]),
+        .errors(&[400, 404, 413])
+        .link("revokeApiKey", &[("id", "$request.path.id"), ("key_id", "$response.body#/key/id")]),
         op(
             M::POST,
             "/api/service-users/{id}/api-keys/{key_id}/revoke",
@@ -184,7 +188,8 @@ pub fn operations() -> Vec<Operation> {
         )
         .json_body::<org::NewOrgUnit>()
         .returns::<org::OrgUnitView>(201)
-        .errors(&[400, 409, 413]),
+        .errors(&[400, 409, 413])
+        .link("getOrgUnit", &[("id", "$response.body#/id")]),
         op(
             M::GET,
             "/api/org-units/{id}",
@@ -219,7 +224,13 @@ pub fn operations() -> Vec<Operation> {
         )
         .json_body::<employees::NewEmployee>()
         .returns::<employees::EmployeeView>(201)
-        .errors(&[400, 409, 413]),
+        .errors(&[400, 409, 413])
+        .link("getEmployee", &[("id", "$response.body#/id")])
+        .link("addEmployeeVersion", &[("id", "$response.body#/id")])
+        .link("listPresence", &[("id", "$response.body#/id")])
+        .link("clockIn", &[("id", "$response.body#/id")])
+        .link("clockOut", &[("id", "$response.body#/id")])
+        .link("correctPresence", &[("id", "$response.body#/id")]),
         op(
             M::GET,
             "/api/employees/{id}",
@@ -266,7 +277,7 @@ pub fn operations() -> Vec<Operation> {
             Key(TIMESHEET_WRITE),
             post(timesheet::clock_in),
         )
-        .json_body::<timesheet::ClockRequest>()
+        .optional_json_body::<timesheet::ClockRequest>()
         .returns::<timesheet::PunchCreated>(201)
         .errors(&[400, 404, 409, 413]),
         op(
@@ -278,7 +289,7 @@ pub fn operations() -> Vec<Operation> {
             Key(TIMESHEET_WRITE),
             post(timesheet::clock_out),
         )
-        .json_body::<timesheet::ClockRequest>()
+        .optional_json_body::<timesheet::ClockRequest>()
         .returns::<timesheet::PunchCreated>(201)
         .errors(&[400, 404, 409, 413]),
         op(
@@ -338,7 +349,10 @@ pub fn operations() -> Vec<Operation> {
         )
         .json_body::<kiosks::NewKiosk>()
         .returns::<kiosks::EnrollmentCodeView>(201)
-        .errors(&[400, 413]),
+        .errors(&[400, 413])
+        .link("getKiosk", &[("id", "$response.body#/kiosk/id")])
+        .link("newEnrollmentCode", &[("id", "$response.body#/kiosk/id")])
+        .link("revokeKiosk", &[("id", "$response.body#/kiosk/id")]),
         op(
             M::GET,
             "/api/kiosks/{id}",

@@ -31,7 +31,10 @@ fn content(kind: Content, generator: &mut schemars::SchemaGenerator) -> Option<V
             "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
         }})),
         Content::Text => Some(json!({"text/plain": {"schema": {"type": "string"}}})),
-        Content::Yaml => Some(json!({"application/yaml": {"schema": {"type": "string"}}})),
+        Content::Yaml => Some(json!({"application/yaml": {"schema": {
+            "type": "object",
+            "description": "The same document as openapi.json, as YAML."
+        }}})),
     }
 }
 
@@ -103,9 +106,24 @@ pub fn document(operations: &[Operation]) -> Value {
         if let Some(body) = content(operation.response, &mut generator) {
             success["content"] = body;
         }
+        if !operation.links.is_empty() {
+            let links: Map<String, Value> = operation
+                .links
+                .iter()
+                .map(|(target, parameters)| {
+                    let parameters: Map<String, Value> =
+                        parameters.iter().map(|(k, v)| (k.to_string(), json!(v))).collect();
+                    (target.to_string(), json!({"operationId": target, "parameters": parameters}))
+                })
+                .collect();
+            success["links"] = Value::Object(links);
+        }
         responses.insert(operation.status.to_string(), success);
 
         let mut errors: Vec<u16> = operation.errors.to_vec();
+        if operation.path.contains('{') {
+            errors.push(404); // an id that is malformed or unknown
+        }
         match operation.access {
             Access::Key(_) => errors.extend([401, 403]),
             Access::Device => errors.push(401),
@@ -128,7 +146,8 @@ pub fn document(operations: &[Operation]) -> Value {
             "responses": responses,
         });
         if let Some(body) = content(operation.request, &mut generator) {
-            entry["requestBody"] = json!({"required": true, "content": body});
+            entry["requestBody"] =
+                json!({"required": !operation.request_optional, "content": body});
         }
         match operation.access {
             Access::Key(permission) => {
@@ -169,6 +188,14 @@ pub fn document(operations: &[Operation]) -> Value {
             }}
         },
         "security": [{"apiKey": []}]
+    })
+}
+
+/// The schema of the document itself, as operations answer it.
+pub fn document_schema(_: &mut schemars::SchemaGenerator) -> schemars::Schema {
+    schemars::json_schema!({
+        "type": "object",
+        "description": "An OpenAPI 3.1 document."
     })
 }
 

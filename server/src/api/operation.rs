@@ -68,12 +68,16 @@ pub struct Operation {
     pub query: Option<SchemaFn>,
     /// Its request body.
     pub request: Content,
+    /// Whether the body may be left out.
+    pub request_optional: bool,
     /// Its success status.
     pub status: u16,
     /// Its success body.
     pub response: Content,
     /// The error statuses it may answer besides those of authentication.
     pub errors: &'static [u16],
+    /// Operations that take what this one returns: (operationId, parameter expressions).
+    pub links: Vec<(&'static str, &'static [(&'static str, &'static str)])>,
     /// The handler.
     pub handler: MethodRouter<AppState>,
 }
@@ -97,9 +101,11 @@ pub fn op(
         access,
         query: None,
         request: Content::None,
+        request_optional: false,
         status: 200,
         response: Content::None,
         errors: &[],
+        links: Vec::new(),
         handler,
     }
 }
@@ -117,6 +123,13 @@ impl Operation {
         self
     }
 
+    /// A JSON body of `T` that may be left out (empty means all defaults).
+    pub fn optional_json_body<T: JsonSchema>(mut self) -> Self {
+        self.request = Content::Json(schema::<T>);
+        self.request_optional = true;
+        self
+    }
+
     /// A signed body of the kiosk protocol.
     pub fn signed_body(mut self) -> Self {
         self.request = Content::Signed;
@@ -130,10 +143,28 @@ impl Operation {
         self
     }
 
+    /// Answers `status` with JSON described by `schema`.
+    pub fn returns_with(mut self, status: u16, schema: SchemaFn) -> Self {
+        self.status = status;
+        self.response = Content::Json(schema);
+        self
+    }
+
     /// Answers `status` with this kind of body.
     pub fn returns_content(mut self, status: u16, content: Content) -> Self {
         self.status = status;
         self.response = content;
+        self
+    }
+
+    /// Says that `operation` can follow this one, its parameters taken from this
+    /// one's request or response (OpenAPI runtime expressions).
+    pub fn link(
+        mut self,
+        operation: &'static str,
+        parameters: &'static [(&'static str, &'static str)],
+    ) -> Self {
+        self.links.push((operation, parameters));
         self
     }
 
