@@ -177,6 +177,8 @@ pub struct KioskRecord {
     pub head: ChainHead,
     /// Its last heartbeat.
     pub last_heartbeat: Option<HeartbeatInfo>,
+    /// When its last new batch was stored.
+    pub last_batch_at: Option<DateTime<Utc>>,
 }
 
 /// Where a stored event came from, beyond what pairing needs.

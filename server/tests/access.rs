@@ -167,7 +167,7 @@ async fn roles_bundle_permissions() {
     .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (_, reasons) = server.call("GET", "/api/settings/reasons", None).await;
-    assert_eq!(reasons, json!([]), "a refused call changes nothing");
+    assert_eq!(reasons["items"], json!([]), "a refused call changes nothing");
 
     let (status, body) = server
         .call("POST", "/api/service-users", Some(json!({"name": "x", "role": "superuser"})))
@@ -189,7 +189,11 @@ async fn keys_are_shown_once_listed_by_prefix_and_stop_working_when_revoked_or_e
     let (user, key) = key_with(&server, "payroll", json!({"role": "payroll"})).await;
     assert_eq!(call_as(&server, &key, "GET", "/api/employees", None).await.0, StatusCode::OK);
 
-    let (_, keys) = server.call("GET", &format!("/api/service-users/{user}/api-keys"), None).await;
+    let (status, keys) =
+        server.call("GET", &format!("/api/service-users/{user}/api-keys"), None).await;
+    assert_eq!(status, StatusCode::OK, "{keys}");
+    let keys = keys["items"].clone();
+    assert!(keys.is_array(), "{keys}");
     assert_eq!(keys.as_array().unwrap().len(), 1);
     assert!(key.starts_with(keys[0]["prefix"].as_str().unwrap()));
     assert!(!keys.to_string().contains(&key), "a listing never shows the key");

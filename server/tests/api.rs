@@ -308,3 +308,56 @@ async fn the_presence_report_lists_who_is_in() {
         server.call("GET", "/api/reports/presence?at=2025-05-11T12:30:00-05:00", None).await;
     assert_eq!(earlier["present"].as_array().unwrap().len(), 2);
 }
+
+#[tokio::test]
+async fn paging_returns_every_item_once_while_items_are_inserted_between_pages() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let first: Vec<String> =
+        ["E10", "E20", "E30", "E40", "E50"].iter().map(|s| s.to_string()).collect();
+    for (i, number) in first.iter().enumerate() {
+        server.employee(site, number, &format!("0A0B0C{i:02}")).await;
+    }
+
+    let inserts = [["E05", "E25"], ["E15", "E45"], ["E35", "E60"]];
+    let mut seen: Vec<String> = Vec::new();
+    let mut cursor: Option<String> = None;
+    let mut page_no = 0;
+    loop {
+        let mut path = "/api/employees?limit=2".to_owned();
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (status, page) = server.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        seen.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["number"].as_str().unwrap().to_owned()),
+        );
+        // Others add employees before and after the cursor while we page.
+        if let Some(batch) = inserts.get(page_no) {
+            for (j, number) in batch.iter().enumerate() {
+                server.employee(site, number, &format!("0D0E{page_no:02}{j:02}")).await;
+            }
+        }
+        page_no += 1;
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+
+    for number in &first {
+        assert_eq!(seen.iter().filter(|s| *s == number).count(), 1, "{number} in {seen:?}");
+    }
+    let mut unique = seen.clone();
+    unique.sort();
+    unique.dedup();
+    assert_eq!(unique.len(), seen.len(), "no item twice: {seen:?}");
+
+    let (status, _) = server.call("GET", "/api/employees?limit=1001", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "the maximum page size is 1000");
+}

@@ -88,6 +88,9 @@ async fn a_batch_is_stored_once_and_a_resend_gets_the_same_receipt() {
     assert_eq!(receipt.stored_through, 4);
     let after_first = snapshot(&server, kiosk, employee);
     assert_eq!(after_first.2, 4);
+    let (_, shown) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
+    assert_eq!(shown["stored_through"], 4);
+    assert!(shown["last_batch_at"].is_string(), "{shown}");
 
     server.clock.advance(Duration::from_secs(60));
     let (status, again) = server.post_bytes(&path, sealed.bytes.clone()).await;
@@ -285,6 +288,14 @@ async fn the_roster_and_heartbeat_are_signed_by_the_server() {
     let (_, shown) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
     assert_eq!(shown["pending_at_last_heartbeat"], 3);
     assert_eq!(shown["status"], "enrolled");
+    assert_eq!(shown["online"], true);
+    assert_eq!(shown["software_version"], "test");
+    assert_eq!(shown["clock_offset_ms"], 0);
+
+    // Silent for more than three heartbeat intervals: offline.
+    server.clock.advance(Duration::from_secs(3 * 300 + 1));
+    let (_, later) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
+    assert_eq!(later["online"], false);
 }
 
 #[tokio::test]
@@ -300,6 +311,6 @@ async fn an_unknown_badge_is_kept_for_review() {
     );
     let (status, review) = server.call("GET", "/api/reports/unknown-badges", None).await;
     assert_eq!(status, StatusCode::OK);
-    assert_eq!(review[0]["badge"], "DEADBEEF");
-    assert_eq!(review[0]["kiosk_id"], kiosk.to_string());
+    assert_eq!(review["items"][0]["badge"], "DEADBEEF");
+    assert_eq!(review["items"][0]["kiosk_id"], kiosk.to_string());
 }

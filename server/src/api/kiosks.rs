@@ -12,7 +12,8 @@ use mtime_core::ids::{KioskId, OrgUnitId};
 use mtime_core::protocol::KioskConfig;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PathParams};
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::page::{Page, PageParams, paginate_by_text};
 use crate::model::{Enrollment, KioskRecord};
 use crate::secret::{enrollment_code_hash, new_enrollment_code};
 use crate::state::AppState;
@@ -48,6 +49,15 @@ pub struct KioskView {
     pub last_heartbeat_at: Option<DateTime<Utc>>,
     /// Events it held unsynced at its last report.
     pub pending_at_last_heartbeat: Option<u64>,
+    /// When its last new batch was stored.
+    pub last_batch_at: Option<DateTime<Utc>>,
+    /// The server's clock minus the kiosk's at its last report, in milliseconds (network
+    /// delay included); large values mean the kiosk's clock is off.
+    pub clock_offset_ms: Option<i64>,
+    /// The software version it reported.
+    pub software_version: Option<String>,
+    /// Whether it reported within three heartbeat intervals.
+    pub online: bool,
     /// How it behaves.
     pub config: KioskConfig,
 }
@@ -63,7 +73,7 @@ pub struct EnrollmentCodeView {
     pub expires_at: DateTime<Utc>,
 }
 
-fn view(k: &KioskRecord) -> KioskView {
+fn view(k: &KioskRecord, now: DateTime<Utc>) -> KioskView {
     let status = if k.revoked_at.is_some() {
         "revoked"
     } else if k.public_key.is_some() {
@@ -80,6 +90,16 @@ fn view(k: &KioskRecord) -> KioskView {
         stored_through: k.head.last_seq,
         last_heartbeat_at: k.last_heartbeat.as_ref().map(|h| h.received_at),
         pending_at_last_heartbeat: k.last_heartbeat.as_ref().map(|h| h.pending),
+        last_batch_at: k.last_batch_at,
+        clock_offset_ms: k
+            .last_heartbeat
+            .as_ref()
+            .map(|h| (h.received_at - h.kiosk_time.wall).num_milliseconds()),
+        software_version: k.last_heartbeat.as_ref().map(|h| h.software.clone()),
+        online: k.revoked_at.is_none()
+            && k.last_heartbeat.as_ref().is_some_and(|h| {
+                now - h.received_at <= TimeDelta::seconds(3 * i64::from(k.config.heartbeat_secs))
+            }),
         config: k.config.clone(),
     }
 }
@@ -135,20 +155,28 @@ pub async fn create(
         config,
         head: ChainHead::default(),
         last_heartbeat: None,
+        last_batch_at: None,
     };
     state.store.insert_kiosk(&record)?;
     tracing::info!(kiosk.id = %record.id, "kiosk created, awaiting enrollment");
     Ok((
         StatusCode::CREATED,
-        Json(EnrollmentCodeView { kiosk: view(&record), enrollment_code: code, expires_at }),
+        Json(EnrollmentCodeView {
+            kiosk: view(&record, state.now()),
+            enrollment_code: code,
+            expires_at,
+        }),
     ))
 }
 
 /// `GET /api/kiosks`
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<KioskView>>> {
-    let mut kiosks = state.store.kiosks()?;
-    kiosks.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    Ok(Json(kiosks.iter().map(view).collect()))
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<KioskView>>> {
+    let now = state.now();
+    let views: Vec<KioskView> = state.store.kiosks()?.iter().map(|k| view(k, now)).collect();
+    Ok(Json(paginate_by_text(views, &query, |v| format!("{}\n{}", v.name, v.id))?))
 }
 
 /// `GET /api/kiosks/{id}`
@@ -160,7 +188,7 @@ pub async fn show(
         .store
         .kiosk(id)?
         .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
-    Ok(Json(view(&kiosk)))
+    Ok(Json(view(&kiosk, state.now())))
 }
 
 /// `POST /api/kiosks/{id}/enrollment-code`: a new code for a kiosk not yet enrolled (the
@@ -185,7 +213,11 @@ pub async fn new_code(
     let updated = state.store.update_kiosk(id, &mut |k| k.enrollment = enrollment.take())?;
     Ok((
         StatusCode::CREATED,
-        Json(EnrollmentCodeView { kiosk: view(&updated), enrollment_code: code, expires_at }),
+        Json(EnrollmentCodeView {
+            kiosk: view(&updated, state.now()),
+            enrollment_code: code,
+            expires_at,
+        }),
     ))
 }
 
@@ -200,5 +232,5 @@ pub async fn revoke(
         k.enrollment = None;
     })?;
     tracing::warn!(kiosk.id = %id, "kiosk revoked");
-    Ok(Json(view(&updated)))
+    Ok(Json(view(&updated, now)))
 }

@@ -94,7 +94,9 @@ pub fn operations() -> Vec<Operation> {
             Key(USERS_READ),
             get(users::list),
         )
-        .returns::<Vec<users::ServiceUserView>>(200),
+        .query::<page::PageParams>()
+        .returns::<page::Page<users::ServiceUserView>>(200)
+        .errors(&[400]),
         op(
             M::POST,
             "/api/service-users",
@@ -130,8 +132,9 @@ pub fn operations() -> Vec<Operation> {
             Key(USERS_READ),
             get(users::list_keys),
         )
-        .returns::<Vec<users::ApiKeyView>>(200)
-        .errors(&[404]),
+        .query::<page::PageParams>()
+        .returns::<page::Page<users::ApiKeyView>>(200)
+        .errors(&[400, 404]),
         op(
             M::POST,
             "/api/service-users/{id}/api-keys",
@@ -176,7 +179,9 @@ pub fn operations() -> Vec<Operation> {
             Key(ORGANIZATION_READ),
             get(org::list),
         )
-        .returns::<Vec<org::OrgUnitView>>(200),
+        .query::<page::PageParams>()
+        .returns::<page::Page<org::OrgUnitView>>(200)
+        .errors(&[400]),
         op(
             M::POST,
             "/api/org-units",
@@ -314,7 +319,9 @@ pub fn operations() -> Vec<Operation> {
             Key(SETTINGS_READ),
             get(settings::list),
         )
-        .returns::<Vec<settings::ReasonView>>(200),
+        .query::<page::PageParams>()
+        .returns::<page::Page<settings::ReasonView>>(200)
+        .errors(&[400]),
         op(
             M::POST,
             "/api/settings/reasons",
@@ -337,7 +344,9 @@ pub fn operations() -> Vec<Operation> {
             Key(KIOSKS_READ),
             get(kiosks::list),
         )
-        .returns::<Vec<kiosks::KioskView>>(200),
+        .query::<page::PageParams>()
+        .returns::<page::Page<kiosks::KioskView>>(200)
+        .errors(&[400]),
         op(
             M::POST,
             "/api/kiosks",
@@ -456,7 +465,9 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(reports::unknown_badges),
         )
-        .returns::<Vec<reports::UnknownBadgeTap>>(200),
+        .query::<page::PageParams>()
+        .returns::<page::Page<reports::UnknownBadgeTap>>(200)
+        .errors(&[400]),
     ]
 }
 

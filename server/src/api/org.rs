@@ -11,7 +11,8 @@ use mtime_core::zone::{self, OrgUnit};
 
 use super::effective_from;
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PathParams};
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::page::{Page, PageParams, paginate_by_text};
 use crate::model::OrgUnitRecord;
 use crate::state::AppState;
 
@@ -99,11 +100,13 @@ pub async fn create(
 }
 
 /// `GET /api/org-units`
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<OrgUnitView>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<OrgUnitView>>> {
     let all = state.store.org_units()?;
-    let mut views: Vec<OrgUnitView> = all.iter().map(|u| view(u, &all)).collect();
-    views.sort_by(|a, b| a.name.cmp(&b.name).then(a.id.cmp(&b.id)));
-    Ok(Json(views))
+    let views: Vec<OrgUnitView> = all.iter().map(|u| view(u, &all)).collect();
+    Ok(Json(paginate_by_text(views, &query, |v| format!("{}\n{}", v.name, v.id))?))
 }
 
 /// `GET /api/org-units/{id}`

@@ -12,9 +12,11 @@ pub const MAX_LIMIT: usize = 1000;
 /// Paging parameters of a list request.
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 pub struct PageParams {
-    /// Items per page.
+    /// Items per page: 1 to 1000, 100 when absent.
+    #[schemars(range(min = 1, max = 1000))]
     pub limit: Option<usize>,
-    /// Where the previous page ended.
+    /// The `next_cursor` of the previous page. Items that existed when the first page was
+    /// read come back exactly once, whatever is added meanwhile.
     pub cursor: Option<String>,
 }
 
@@ -51,4 +53,25 @@ pub fn paginate<T, K: Ord>(
     rest.truncate(limit);
     let next_cursor = if more { rest.last().map(|last| encode(&key(last))) } else { None };
     Ok(Page { items: rest, next_cursor })
+}
+
+/// Pages through items ordered by a text key (a name and an id, say); the cursor is the
+/// key in hex, opaque to clients.
+pub fn paginate_by_text<T>(
+    items: Vec<T>,
+    params: &PageParams,
+    key: impl Fn(&T) -> String,
+) -> ApiResult<Page<T>> {
+    paginate(
+        items,
+        params,
+        key,
+        |k| hex::encode(k.as_bytes()),
+        |text| hex::decode(text).ok().and_then(|bytes| String::from_utf8(bytes).ok()),
+    )
+}
+
+/// An instant as text that sorts as the instants do, for keys.
+pub fn sortable_instant(at: chrono::DateTime<chrono::Utc>) -> String {
+    format!("{:020}", i128::from(at.timestamp_micros()) - i128::from(i64::MIN))
 }

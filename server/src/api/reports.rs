@@ -10,6 +10,7 @@ use mtime_core::pairing::PunchOrigin;
 
 use super::error::ApiResult;
 use super::extract::QueryParams;
+use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use super::timesheet::{employee_zone, intervals_of};
 use crate::model::EventDetail;
 use crate::state::AppState;
@@ -90,8 +91,9 @@ pub struct UnknownBadgeTap {
 /// `GET /api/reports/unknown-badges`
 pub async fn unknown_badges(
     State(state): State<AppState>,
-) -> ApiResult<Json<Vec<UnknownBadgeTap>>> {
-    let mut taps: Vec<UnknownBadgeTap> = state
+    QueryParams(query): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<UnknownBadgeTap>>> {
+    let taps: Vec<UnknownBadgeTap> = state
         .store
         .unknown_badge_events()?
         .into_iter()
@@ -108,6 +110,6 @@ pub async fn unknown_badges(
             },
         })
         .collect();
-    taps.sort_by_key(|t| (t.at, t.event_id));
-    Ok(Json(taps))
+    let key = |t: &UnknownBadgeTap| format!("{}\n{}", sortable_instant(t.at), t.event_id);
+    Ok(Json(paginate_by_text(taps, &query, key)?))
 }

@@ -10,7 +10,8 @@ use mtime_core::event::ReasonCode;
 
 use super::effective_from;
 use super::error::{ApiError, ApiResult};
-use super::extract::JsonBody;
+use super::extract::{JsonBody, QueryParams};
+use super::page::{Page, PageParams, paginate_by_text};
 use crate::model::ReasonRecord;
 use crate::state::AppState;
 
@@ -84,8 +85,12 @@ pub async fn create(
 }
 
 /// `GET /api/settings/reasons`
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ReasonView>>> {
-    Ok(Json(state.store.reasons()?.iter().map(view).collect()))
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<ReasonView>>> {
+    let views: Vec<ReasonView> = state.store.reasons()?.iter().map(view).collect();
+    Ok(Json(paginate_by_text(views, &query, |v| v.code.to_string())?))
 }
 
 /// The reason for punches that name none.

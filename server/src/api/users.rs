@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use mtime_core::ids::UserId;
 
 use super::error::{ApiError, ApiResult};
-use super::extract::{JsonBody, PathParams};
+use super::extract::{JsonBody, PathParams, QueryParams};
+use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use crate::access::{self, ROLES};
 use crate::model::{ApiKeyRecord, ServiceUser};
 use crate::secret::{api_key_display_prefix, api_key_hash, new_api_key};
@@ -182,10 +183,12 @@ pub async fn create(
 }
 
 /// `GET /api/service-users`
-pub async fn list(State(state): State<AppState>) -> ApiResult<Json<Vec<ServiceUserView>>> {
-    let mut users = state.store.service_users()?;
-    users.sort_by(|a, b| a.name.cmp(&b.name));
-    Ok(Json(users.iter().map(user_view).collect()))
+pub async fn list(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<ServiceUserView>>> {
+    let views: Vec<ServiceUserView> = state.store.service_users()?.iter().map(user_view).collect();
+    Ok(Json(paginate_by_text(views, &query, |v| format!("{}\n{}", v.name, v.id))?))
 }
 
 /// `GET /api/service-users/{id}`
@@ -227,12 +230,13 @@ pub async fn create_key(
 pub async fn list_keys(
     State(state): State<AppState>,
     PathParams(id): PathParams<UserId>,
-) -> ApiResult<Json<Vec<ApiKeyView>>> {
+    QueryParams(query): QueryParams<PageParams>,
+) -> ApiResult<Json<Page<ApiKeyView>>> {
     load_user(&state, id)?;
-    let mut keys: Vec<ApiKeyRecord> =
-        state.store.api_keys()?.into_iter().filter(|k| k.user == id).collect();
-    keys.sort_by_key(|k| (k.created_at, k.id));
-    Ok(Json(keys.iter().map(key_view).collect()))
+    let keys: Vec<ApiKeyView> =
+        state.store.api_keys()?.iter().filter(|k| k.user == id).map(key_view).collect();
+    let key = |k: &ApiKeyView| format!("{}\n{}", sortable_instant(k.created_at), k.id);
+    Ok(Json(paginate_by_text(keys, &query, key)?))
 }
 
 /// `POST /api/service-users/{id}/api-keys/{key_id}/revoke`

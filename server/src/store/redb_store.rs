@@ -529,6 +529,7 @@ impl Store for RedbStore {
                 .insert((kiosk_id.0.as_u128(), first), encode(&record)?.as_slice())
                 .map_err(backend)?;
             kiosk.head = kiosk.head.after(batch);
+            kiosk.last_batch_at = events.first().map(|e| e.received_at);
             kiosks.insert(kiosk_id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
             BatchOutcome::Stored { receipt: receipt.to_vec() }
         };
