@@ -30,6 +30,8 @@ pub const USERS_READ: Permission = "users:read:*";
 pub const USERS_WRITE: Permission = "users:write:*";
 /// Read the API's own description: the OpenAPI document.
 pub const API_READ: Permission = "api:read:*";
+/// Read operating metrics.
+pub const METRICS_READ: Permission = "metrics:read:*";
 /// The signed-in user's own data.
 pub const ME_READ: Permission = "me:read:self";
 
@@ -47,6 +49,7 @@ pub const ALL: &[Permission] = &[
     USERS_READ,
     USERS_WRITE,
     API_READ,
+    METRICS_READ,
     ME_READ,
 ];
 

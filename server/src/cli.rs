@@ -5,9 +5,10 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
-use anyhow::Context;
-use clap::{Parser, Subcommand};
+use anyhow::{Context, bail};
+use clap::{Args, Parser, Subcommand};
 
 use mtime_core::clock::Clock;
 
@@ -28,24 +29,83 @@ enum Command {
     /// Create a workspace and print its admin API key (shown this once).
     Init {
         /// Where the workspace lives.
-        #[arg(long, default_value = "./mtime-data")]
+        #[arg(long, env = "MTIME_DATA_DIR", default_value = "./mtime-data")]
         data_dir: PathBuf,
     },
-    /// Serve the API.
-    Serve {
-        /// Where the workspace lives.
-        #[arg(long, default_value = "./mtime-data")]
-        data_dir: PathBuf,
-        /// Address to listen on; port 0 picks a free port and prints it.
-        #[arg(long, default_value = "127.0.0.1:8080")]
-        listen: SocketAddr,
-        /// PEM certificate chain; with --tls-key, serves HTTPS.
-        #[arg(long, requires = "tls_key")]
-        tls_cert: Option<PathBuf>,
-        /// PEM private key of the certificate.
-        #[arg(long, requires = "tls_cert")]
-        tls_key: Option<PathBuf>,
-    },
+    /// Serve the API. Each setting comes from its flag, else its environment variable,
+    /// else the configuration file, else its default.
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+struct ServeArgs {
+    /// A TOML file with any of: data_dir, listen, tls_cert, tls_key, shutdown_grace_secs.
+    #[arg(long, env = "MTIME_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where the workspace lives [default: ./mtime-data].
+    #[arg(long, env = "MTIME_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// Address to listen on; port 0 picks a free port and prints it [default: 127.0.0.1:8080].
+    #[arg(long, env = "MTIME_LISTEN")]
+    listen: Option<SocketAddr>,
+    /// PEM certificate chain; with --tls-key, serves HTTPS.
+    #[arg(long, env = "MTIME_TLS_CERT")]
+    tls_cert: Option<PathBuf>,
+    /// PEM private key of the certificate.
+    #[arg(long, env = "MTIME_TLS_KEY")]
+    tls_key: Option<PathBuf>,
+    /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish [default: 30].
+    #[arg(long, env = "MTIME_SHUTDOWN_GRACE_SECS")]
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// The configuration file's settings; all optional.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    data_dir: Option<PathBuf>,
+    listen: Option<SocketAddr>,
+    tls_cert: Option<PathBuf>,
+    tls_key: Option<PathBuf>,
+    shutdown_grace_secs: Option<u64>,
+}
+
+/// The settings `serve` runs with.
+#[derive(Debug)]
+struct ServeConfig {
+    data_dir: PathBuf,
+    listen: SocketAddr,
+    tls: Option<(PathBuf, PathBuf)>,
+    shutdown_grace: Duration,
+}
+
+impl ServeArgs {
+    fn resolve(self) -> anyhow::Result<ServeConfig> {
+        let file = match &self.config {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .with_context(|| format!("reading configuration {}", path.display()))?;
+                toml::from_str::<FileConfig>(&text)
+                    .with_context(|| format!("configuration {}", path.display()))?
+            }
+            None => FileConfig::default(),
+        };
+        let cert = self.tls_cert.or(file.tls_cert);
+        let key = self.tls_key.or(file.tls_key);
+        let tls = match (cert, key) {
+            (Some(cert), Some(key)) => Some((cert, key)),
+            (None, None) => None,
+            _ => bail!("give both a TLS certificate and its key, or neither"),
+        };
+        Ok(ServeConfig {
+            data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| "./mtime-data".into()),
+            listen: self.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
+            tls,
+            shutdown_grace: Duration::from_secs(
+                self.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30),
+            ),
+        })
+    }
 }
 
 /// Runs the command line `args` (program name first) on `clock`.
@@ -60,49 +120,76 @@ pub fn run(args: Vec<OsString>, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
             writeln!(out, "{key}")?;
             Ok(())
         }
-        Command::Serve { data_dir, listen, tls_cert, tls_key } => {
+        Command::Serve(args) => {
+            let config = args.resolve()?;
             let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-            runtime.block_on(serve(data_dir, listen, tls_cert.zip(tls_key), clock))
+            runtime.block_on(serve(config, clock))
         }
     }
 }
 
-async fn serve(
-    data_dir: PathBuf,
-    listen: SocketAddr,
-    tls: Option<(PathBuf, PathBuf)>,
-    clock: Arc<dyn Clock>,
-) -> anyhow::Result<()> {
-    let (store, key) = workspace::open(&data_dir)?;
-    let state = AppState { store: Arc::new(store), clock, key: Arc::new(key) };
+/// Waits for SIGTERM or Ctrl-C.
+async fn stop_signal() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate => {}
+    }
+}
+
+async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
+    let (store, key) = workspace::open(&config.data_dir)?;
+    let state = AppState::new(Arc::new(store), clock, key);
     let app = api::router(state).into_make_service();
 
+    let listen = config.listen;
     let listener =
         std::net::TcpListener::bind(listen).with_context(|| format!("binding {listen}"))?;
     listener.set_nonblocking(true)?;
     let addr = listener.local_addr()?;
-    let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(%addr, scheme, data_dir = %data_dir.display(), "serving");
+    let scheme = if config.tls.is_some() { "https" } else { "http" };
+    tracing::info!(%addr, scheme, data_dir = %config.data_dir.display(), "serving");
     // The line a supervisor or script reads to learn the address when port 0 was asked.
     println!("listening on {scheme}://{addr}");
     std::io::stdout().flush()?;
 
-    match tls {
+    // Requests in flight finish on SIGTERM or Ctrl-C; new connections are refused.
+    let handle = axum_server::Handle::new();
+    let stopping = handle.clone();
+    let grace = config.shutdown_grace;
+    tokio::spawn(async move {
+        stop_signal().await;
+        tracing::info!(grace_secs = grace.as_secs(), "stopping: finishing requests in flight");
+        stopping.graceful_shutdown(Some(grace));
+    });
+
+    match config.tls {
         Some((cert, key)) => {
             // One crypto provider for the process; a second install is harmless.
             let _ = rustls::crypto::ring::default_provider().install_default();
-            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
+            let tls = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
                 .await
                 .with_context(|| format!("loading TLS certificate {} and key", cert.display()))?;
-            axum_server::from_tcp_rustls(listener, config)?.serve(app).await?;
+            axum_server::from_tcp_rustls(listener, tls)?.handle(handle).serve(app).await?;
         }
         None => {
             if !addr.ip().is_loopback() {
                 tracing::warn!(%addr, "serving plain HTTP beyond loopback; pass --tls-cert and --tls-key");
             }
-            axum_server::from_tcp(listener)?.serve(app).await?;
+            axum_server::from_tcp(listener)?.handle(handle).serve(app).await?;
         }
     }
+    tracing::info!("stopped");
     Ok(())
 }
 
@@ -115,4 +202,48 @@ pub fn init_logging() {
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr)
         .try_init();
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn serve_args(args: &[&str]) -> ServeArgs {
+        let mut full = vec!["mtime-server", "serve"];
+        full.extend_from_slice(args);
+        match Cli::parse_from(full).command {
+            Command::Serve(args) => args,
+            Command::Init { .. } => unreachable!("parsed serve"),
+        }
+    }
+
+    #[test]
+    fn flags_override_the_file_and_the_file_overrides_defaults() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mtime.toml");
+        std::fs::write(&file, "data_dir = \"/srv/mtime\"\nlisten = \"0.0.0.0:9000\"\n").unwrap();
+        let file = file.to_str().unwrap();
+
+        let from_file = serve_args(&["--config", file]).resolve().unwrap();
+        assert_eq!(from_file.data_dir, PathBuf::from("/srv/mtime"));
+        assert_eq!(from_file.listen, "0.0.0.0:9000".parse().unwrap());
+        assert_eq!(from_file.shutdown_grace, Duration::from_secs(30));
+
+        let flagged = serve_args(&["--config", file, "--listen", "127.0.0.1:0"]).resolve().unwrap();
+        assert_eq!(flagged.listen, "127.0.0.1:0".parse().unwrap());
+        assert_eq!(flagged.data_dir, PathBuf::from("/srv/mtime"));
+
+        let defaults = serve_args(&[]).resolve().unwrap();
+        assert_eq!(defaults.listen, "127.0.0.1:8080".parse().unwrap());
+        assert!(serve_args(&["--tls-cert", "c.pem"]).resolve().is_err(), "a cert needs its key");
+    }
+
+    #[test]
+    fn an_unknown_setting_in_the_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mtime.toml");
+        std::fs::write(&file, "listne = \"0.0.0.0:9000\"\n").unwrap();
+        let err = serve_args(&["--config", file.to_str().unwrap()]).resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("listne"), "{err:#}");
+    }
 }

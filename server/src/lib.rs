@@ -25,6 +25,7 @@
 pub mod access;
 pub mod api;
 pub mod cli;
+pub mod metrics;
 pub mod model;
 pub mod secret;
 pub mod state;

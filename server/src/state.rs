@@ -11,6 +11,7 @@ use mtime_core::keys::SigningKey;
 use mtime_core::zone::{self, OrgUnit};
 
 use crate::api::error::{ApiError, ApiResult};
+use crate::metrics::Metrics;
 use crate::store::Store;
 
 /// The server's shared state.
@@ -22,9 +23,16 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// The key the server signs rosters, receipts and heartbeat replies with.
     pub key: Arc<SigningKey>,
+    /// Operating figures.
+    pub metrics: Arc<Metrics>,
 }
 
 impl AppState {
+    /// State over a store, a clock and the server's key.
+    pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: SigningKey) -> Self {
+        Self { store, clock, key: Arc::new(key), metrics: Arc::new(Metrics::default()) }
+    }
+
     /// The current instant on the server's clock.
     pub fn now(&self) -> DateTime<Utc> {
         self.clock.now().wall

@@ -361,3 +361,24 @@ async fn paging_returns_every_item_once_while_items_are_inserted_between_pages()
     let (status, _) = server.call("GET", "/api/employees?limit=1001", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "the maximum page size is 1000");
 }
+
+#[tokio::test]
+async fn metrics_count_requests_per_route_and_kiosks_by_state() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    server.kiosk(site).await;
+    server.call("GET", "/api/employees", None).await;
+    server.call("GET", "/api/employees", None).await;
+    let request =
+        Request::get("/api/metrics").header("authorization", format!("Bearer {}", server.key));
+    let (status, body) = server.raw(request.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains(
+            "mtime_http_requests_total{route=\"/api/employees\",method=\"GET\",status=\"200\"} 2"
+        ),
+        "{text}"
+    );
+    assert!(text.contains("mtime_kiosks{state=\"awaiting_enrollment\"} 1"), "{text}");
+}

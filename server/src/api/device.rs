@@ -234,6 +234,7 @@ pub async fn batches(
         (batch.batch.first_seq(), batch.batch.last_seq(), batch.batch.events.len());
     match outcome {
         BatchOutcome::Stored { receipt } => {
+            state.metrics.batch(count as u64);
             tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, batch.events = count, "batch stored");
             Ok(signed(receipt))
         }

@@ -18,7 +18,7 @@ pub mod users;
 use std::time::Instant;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
@@ -74,6 +74,16 @@ pub fn operations() -> Vec<Operation> {
             get(openapi::yaml),
         )
         .returns_content(200, Content::Yaml),
+        op(
+            M::GET,
+            "/api/metrics",
+            "metrics",
+            "Meta",
+            "Operating figures in the Prometheus text format",
+            Key(METRICS_READ),
+            get(metrics),
+        )
+        .returns_content(200, Content::Text),
         // Users
         op(
             M::GET,
@@ -477,7 +487,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api", get(health))
         .fallback(not_found)
         .layer(middleware::from_fn(auth::refuse_key_in_query))
-        .layer(middleware::from_fn(log_request))
+        .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY))
         .with_state(state)
 }
@@ -486,13 +496,30 @@ async fn health() -> &'static str {
     IDENTIFIER
 }
 
+/// `GET /api/metrics`
+async fn metrics(State(state): State<AppState>) -> ApiResult<String> {
+    let now = state.now();
+    let mut counts = crate::metrics::KioskCounts::default();
+    for kiosk in state.store.kiosks()? {
+        let silent_after = chrono::TimeDelta::seconds(3 * i64::from(kiosk.config.heartbeat_secs));
+        let heard = kiosk.last_heartbeat.as_ref().map(|h| now - h.received_at);
+        match (kiosk.revoked_at, kiosk.public_key, heard) {
+            (Some(_), _, _) => counts.revoked += 1,
+            (None, None, _) => counts.awaiting_enrollment += 1,
+            (None, Some(_), Some(age)) if age <= silent_after => counts.online += 1,
+            (None, Some(_), _) => counts.silent += 1,
+        }
+    }
+    Ok(state.metrics.render(counts))
+}
+
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route; the API lives under /api")
 }
 
 /// One line per request: method, route, status, duration. Never the query string, which
 /// could carry a secret by mistake.
-async fn log_request(mut request: Request, next: Next) -> Response {
+async fn log_request(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = request.method().clone();
     let route = request
@@ -505,7 +532,9 @@ async fn log_request(mut request: Request, next: Next) -> Response {
 
     let response = next.run(request).await;
     let status = response.status().as_u16();
-    let ms = started.elapsed().as_secs_f64() * 1000.0;
+    let seconds = started.elapsed().as_secs_f64();
+    state.metrics.request(method.as_str(), &route, status, seconds);
+    let ms = seconds * 1000.0;
     let key = slot.key_id().map(|k| k.to_string()).unwrap_or_else(|| "-".to_owned());
     if status >= 500 {
         tracing::error!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, caller.key_id = %key, "request");

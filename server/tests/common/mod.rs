@@ -35,8 +35,7 @@ impl TestServer {
         let clock = Arc::new(ManualClock::at(Utc.with_ymd_and_hms(2025, 5, 11, 17, 0, 0).unwrap()));
         let key = workspace::init(dir.path(), clock.clone()).unwrap();
         let (store, server_key) = workspace::open(dir.path()).unwrap();
-        let state =
-            AppState { store: Arc::new(store), clock: clock.clone(), key: Arc::new(server_key) };
+        let state = AppState::new(Arc::new(store), clock.clone(), server_key);
         let router = api::router(state.clone());
         Self { dir, clock, state, router, key }
     }
