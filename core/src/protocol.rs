@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::badge::BadgeUid;
-use crate::event::{ReasonCode, TimeReading};
+use crate::event::{Direction, ReasonCode, TimeReading};
 use crate::ids::{EmployeeId, KioskId, OrgUnitId};
 use crate::keys::PublicKey;
 use crate::seal::Kind;
@@ -117,6 +117,18 @@ pub struct RosterEmployee {
     pub badges: Vec<BadgeUid>,
     /// Whether they may check in (a suspended employee may not).
     pub active: bool,
+    /// Their latest punch the server knew when it made the roster, at any kiosk, so that
+    /// a tap letting the kiosk decide continues from it.
+    pub last_punch: Option<KnownPunch>,
+}
+
+/// A punch as the roster tells it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KnownPunch {
+    /// In or out.
+    pub direction: Direction,
+    /// When.
+    pub at: DateTime<Utc>,
 }
 
 /// Everything a kiosk may use, versioned and signed by the server.

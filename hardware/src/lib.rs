@@ -40,6 +40,9 @@ pub enum ReaderError {
     /// The device is missing, busy or unplugged; reads may resume later.
     #[error("badge reader unavailable: {0}")]
     Unavailable(String),
+    /// The reader cannot go on (a tap script that cannot be read); no more reads follow.
+    #[error("badge reader failed for good: {0}")]
+    Fatal(String),
     /// A line of a tap script could not be understood; the line is skipped.
     #[error("tap script line {line}: {message}")]
     Script {
@@ -68,6 +71,9 @@ pub enum ReaderEvent {
     Ended,
 }
 
+/// How long to wait before asking an unavailable reader again.
+const RETRY_UNAVAILABLE: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Runs `reader` on its own thread and returns the channel its reads arrive on.
 pub fn spawn(mut reader: Box<dyn BadgeReader>) -> std::io::Result<mpsc::Receiver<ReaderEvent>> {
     let (tx, rx) = mpsc::sync_channel(64);
@@ -78,6 +84,20 @@ pub fn spawn(mut reader: Box<dyn BadgeReader>) -> std::io::Result<mpsc::Receiver
                 Ok(None) => {
                     let _ = tx.send(ReaderEvent::Ended);
                     return;
+                }
+                Err(e @ ReaderError::Fatal(_)) => {
+                    let _ = tx.send(ReaderEvent::Error(e));
+                    let _ = tx.send(ReaderEvent::Ended);
+                    return;
+                }
+                Err(e @ ReaderError::Unavailable(_)) => {
+                    // A missing or busy device: report it, then look again a little later
+                    // rather than spinning.
+                    if tx.send(ReaderEvent::Error(e)).is_err() {
+                        return;
+                    }
+                    thread::sleep(RETRY_UNAVAILABLE);
+                    continue;
                 }
                 Err(e) => ReaderEvent::Error(e),
             };

@@ -42,9 +42,15 @@ pub enum ScriptLine {
     Blank,
 }
 
+/// The longest script line read; longer ones are refused without being echoed.
+const MAX_LINE: usize = 256;
+
 /// Parses one script line.
 pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
-    let line = line.split('#').next().unwrap_or("").trim();
+    if line.len() > MAX_LINE {
+        return Err(format!("line of {} bytes is longer than {MAX_LINE}", line.len()));
+    }
+    let line = line.trim_start_matches('\u{feff}').split('#').next().unwrap_or("").trim();
     if line.is_empty() {
         return Ok(ScriptLine::Blank);
     }
@@ -63,6 +69,18 @@ pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let (uid_words, action) = match words.last().map(|w| w.parse::<RequestedAction>()) {
         Some(Ok(action)) if words.len() > 1 => (&words[..words.len() - 1], action),
+        // A last word that is no hex byte is a key we do not know, not part of the UID.
+        Some(Err(_))
+            if words.len() > 1
+                && !words[words.len() - 1]
+                    .chars()
+                    .all(|c| c.is_ascii_hexdigit() || c == ':' || c == '-') =>
+        {
+            return Err(format!(
+                "unknown key {:?}; expected in, out or auto after the badge UID",
+                words[words.len() - 1]
+            ));
+        }
         _ => (&words[..], RequestedAction::Toggle),
     };
     let uid = uid_words.join(" ").parse().map_err(|e| format!("{e}"))?;
@@ -72,15 +90,21 @@ pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
 impl<R: BufRead + Send> BadgeReader for ScriptReader<R> {
     fn next_tap(&mut self) -> Result<Option<Tap>, ReaderError> {
         loop {
-            let mut line = String::new();
+            let mut raw = Vec::new();
             self.line_no += 1;
             let read = self
                 .input
-                .read_line(&mut line)
-                .map_err(|e| ReaderError::Unavailable(format!("tap script: {e}")))?;
+                .read_until(b'\n', &mut raw)
+                .map_err(|e| ReaderError::Fatal(format!("tap script: {e}")))?;
             if read == 0 {
                 return Ok(None);
             }
+            let Ok(line) = String::from_utf8(raw) else {
+                return Err(ReaderError::Script {
+                    line: self.line_no,
+                    message: "not UTF-8 text".into(),
+                });
+            };
 
             match parse_line(&line) {
                 Ok(ScriptLine::Tap(tap)) => return Ok(Some(tap)),
@@ -125,6 +149,38 @@ mod tests {
         let rx = crate::spawn(Box::new(reader)).unwrap();
         assert!(matches!(rx.recv().unwrap(), crate::ReaderEvent::Tap(_)));
         assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ended);
+    }
+
+    #[test]
+    fn unknown_keys_long_lines_and_a_byte_order_mark() {
+        let err = parse_line("04E87577DE9811 sideways").unwrap_err();
+        assert!(err.contains("unknown key \"sideways\""), "{err}");
+        let err = parse_line(&"0".repeat(10_000)).unwrap_err();
+        assert!(err.len() < 100, "a long line is not echoed: {err}");
+        assert!(matches!(parse_line("\u{feff}04E87577DE9811 in"), Ok(ScriptLine::Tap(_))));
+        assert!(matches!(parse_line("04 E8 75 77 DE 98 11"), Ok(ScriptLine::Tap(_))));
+    }
+
+    #[test]
+    fn an_unreadable_script_ends_the_reader_instead_of_spinning() {
+        struct Broken;
+        impl std::io::Read for Broken {
+            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+                Err(std::io::Error::other("Is a directory"))
+            }
+        }
+        let reader = ScriptReader::new(std::io::BufReader::new(Broken));
+        let rx = crate::spawn(Box::new(reader)).unwrap();
+        assert!(matches!(rx.recv().unwrap(), crate::ReaderEvent::Error(ReaderError::Fatal(_))));
+        assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ended);
+        assert!(rx.recv().is_err(), "the reader thread is gone");
+    }
+
+    #[test]
+    fn invalid_utf8_is_a_skipped_line_with_its_number() {
+        let mut reader = ScriptReader::new(&b"\xff\xfe\n04E87577DE9811 in\n"[..]);
+        assert!(matches!(reader.next_tap(), Err(ReaderError::Script { line: 1, .. })));
+        assert!(reader.next_tap().unwrap().is_some());
     }
 
     #[test]

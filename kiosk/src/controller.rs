@@ -62,6 +62,12 @@ pub enum Feedback {
         /// The employee's number.
         number: String,
     },
+    /// The kiosk no longer syncs (revoked, or its history conflicts with the server's):
+    /// nothing is recorded, since nothing recorded here could reach payroll.
+    OutOfService {
+        /// Why.
+        reason: String,
+    },
     /// The event could not be stored: nothing was confirmed.
     StorageFailed {
         /// Why.
@@ -116,6 +122,11 @@ impl fmt::Display for Feedback {
                     "suspended employee={number} message=\"not allowed to check in; see your manager\""
                 )
             }
+            Self::OutOfService { reason } => write!(
+                f,
+                "out-of-service message=\"this kiosk is out of service; please use another\" \
+                 reason={reason:?}"
+            ),
             Self::StorageFailed { error } => {
                 write!(
                     f,
@@ -141,6 +152,7 @@ pub struct Controller {
     clock: Arc<dyn Clock>,
     boot: BootId,
     last: HashMap<Who, LastPunch>,
+    out_of_service: Option<String>,
 }
 
 impl Controller {
@@ -162,7 +174,9 @@ impl Controller {
             };
             last.insert(who, LastPunch { direction: event.direction, time: event.time });
         }
-        Ok(Self { kiosk, outbox, roster, zone, clock, boot, last })
+        let out_of_service =
+            outbox.halted()?.then(|| "uploading stopped; see the kiosk's log".to_owned());
+        Ok(Self { kiosk, outbox, roster, zone, clock, boot, last, out_of_service })
     }
 
     /// Takes a newer roster.
@@ -171,6 +185,11 @@ impl Controller {
             .map_err(|e| SyncError::Config(e.to_string()))?;
         self.roster = roster;
         Ok(())
+    }
+
+    /// Stops taking taps: nothing recorded here could reach the server any more.
+    pub fn stop_service(&mut self, reason: String) {
+        self.out_of_service = Some(reason);
     }
 
     /// The roster in use.
@@ -192,16 +211,38 @@ impl Controller {
             wall_trusted: now.wall_trusted,
         };
 
+        if let Some(reason) = &self.out_of_service {
+            return Feedback::OutOfService { reason: reason.clone() };
+        }
         let Some(employee) = self.roster.by_badge(&tap.uid).cloned() else {
             return self.unknown_badge(tap, reading);
         };
-        if !employee.active {
+
+        // The later of what this kiosk recorded and what the server knew from any kiosk.
+        let who = Who::Employee(employee.id);
+        let from_server = employee.last_punch.map(|p| LastPunch {
+            direction: p.direction,
+            time: TimeReading {
+                wall: p.at,
+                boot: BootId(uuid::Uuid::nil()),
+                monotonic: std::time::Duration::ZERO,
+                wall_trusted: true,
+            },
+        });
+        let last = match (self.last.get(&who).copied(), from_server) {
+            (Some(local), Some(server)) if server.time.wall > local.time.wall => Some(server),
+            (Some(local), _) => Some(local),
+            (None, server) => server,
+        };
+
+        let config = &self.roster.config;
+        let decision = decide::decide(last.as_ref(), tap.action, &reading, config);
+        // A suspended employee may still check out, but not in.
+        let checks_in = matches!(decision, TapDecision::Record { direction: Direction::In, .. });
+        if !employee.active && checks_in {
             return Feedback::Suspended { number: employee.number };
         }
-
-        let who = Who::Employee(employee.id);
-        let config = &self.roster.config;
-        match decide::decide(self.last.get(&who), tap.action, &reading, config) {
+        match decision {
             TapDecision::Repeat { direction, since } => Feedback::Repeat {
                 number: employee.number,
                 direction,

@@ -2,6 +2,7 @@
 //! with the sync loop running beside it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -16,7 +17,7 @@ use mtime_sync::client::Client;
 use mtime_sync::engine::{self, SyncEngine, SyncEvent};
 use mtime_sync::outbox::Outbox;
 
-use crate::controller::Controller;
+use crate::controller::{Controller, Feedback};
 use crate::paths::DataDir;
 
 /// Prints one line to stdout: the kiosk's feedback channel.
@@ -70,6 +71,11 @@ pub fn run(
         roster.employees.len()
     ));
 
+    if outbox.halted()? {
+        say(
+            "sync-halted reason=\"uploading stopped earlier (fork, gap or revoked); taps are refused\"",
+        );
+    }
     let controller = Arc::new(Mutex::new(Controller::new(
         identity.kiosk,
         outbox.clone(),
@@ -78,6 +84,7 @@ pub fn run(
         boot,
     )?));
     let wake = Arc::new(Notify::new());
+    let roster_wanted = Arc::new(AtomicBool::new(false));
     let (events_tx, mut events_rx) = mpsc::unbounded_channel();
     let sync = SyncEngine {
         outbox: outbox.clone(),
@@ -89,6 +96,7 @@ pub fn run(
         wake: wake.clone(),
         events: events_tx,
         roster_version,
+        roster_wanted: roster_wanted.clone(),
     };
     runtime.spawn(sync.run());
 
@@ -104,7 +112,10 @@ pub fn run(
                         "sync-failed attempts={attempts} pending={pending} error={error:?}"
                     ));
                 }
-                SyncEvent::Halted { reason } => say(format!("sync-halted reason={reason:?}")),
+                SyncEvent::Halted { reason } => {
+                    say(format!("sync-halted reason={reason:?}"));
+                    reporter.lock().unwrap_or_else(|e| e.into_inner()).stop_service(reason);
+                }
                 SyncEvent::RosterUpdated(roster) => {
                     let (version, employees) = (roster.version, roster.employees.len());
                     let mut controller = reporter.lock().unwrap_or_else(|e| e.into_inner());
@@ -118,16 +129,24 @@ pub fn run(
     });
 
     let taps = mtime_hardware::spawn(reader).context("starting the badge reader")?;
+    let mut reader_failed = None;
     for event in taps {
         match event {
             ReaderEvent::Tap(tap) => {
                 let feedback = controller.lock().unwrap_or_else(|e| e.into_inner()).tap(tap);
                 say(&feedback);
+                if matches!(feedback, Feedback::UnknownBadge { .. }) {
+                    // Perhaps the badge was just issued: ask for the roster now.
+                    roster_wanted.store(true, Ordering::Relaxed);
+                }
                 wake.notify_one();
             }
             ReaderEvent::Error(e) => {
                 tracing::warn!(error = %e, "badge reader");
                 say(format!("reader-error message={:?}", e.to_string()));
+                if matches!(e, mtime_hardware::ReaderError::Fatal(_)) {
+                    reader_failed = Some(e.to_string());
+                }
             }
             ReaderEvent::Ended => break,
         }
@@ -140,5 +159,8 @@ pub fn run(
     }
     say(format!("stopped pending={}", outbox.pending()?));
     runtime.shutdown_timeout(Duration::from_secs(1));
-    Ok(())
+    match reader_failed {
+        Some(e) => anyhow::bail!("{e}"),
+        None => Ok(()),
+    }
 }

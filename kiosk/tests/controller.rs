@@ -7,10 +7,13 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 
+use mtime_core::clock::Clock;
 use mtime_core::clock::ManualClock;
 use mtime_core::event::{Direction, RequestedAction, Subject};
 use mtime_core::ids::{BootId, EmployeeId, KioskId, OrgUnitId};
-use mtime_core::protocol::{KioskConfig, Roster, RosterEmployee, RosterReason, SiteInfo};
+use mtime_core::protocol::{
+    KioskConfig, KnownPunch, Roster, RosterEmployee, RosterReason, SiteInfo,
+};
 use mtime_hardware::Tap;
 use mtime_kiosk::controller::{Controller, Feedback};
 use mtime_sync::outbox::Outbox;
@@ -25,6 +28,7 @@ fn roster(kiosk: KioskId) -> Roster {
         name: format!("Name {number}"),
         badges: vec![badge.parse().unwrap()],
         active,
+        last_punch: None,
     };
     Roster {
         kiosk,
@@ -138,11 +142,55 @@ fn unknown_badges_are_kept_and_suspended_employees_are_not_recorded() {
     assert!(matches!(repeat, Feedback::UnknownBadge { seq: None, pending: 1 }), "{repeat}");
     let suspended = s.controller.tap(tap(BOB, RequestedAction::Toggle));
     assert!(matches!(suspended, Feedback::Suspended { .. }), "{suspended}");
+    let explicit_in = s.controller.tap(tap(BOB, RequestedAction::Explicit(Direction::In)));
+    assert!(matches!(explicit_in, Feedback::Suspended { .. }), "{explicit_in}");
 
     drop(s.controller);
     let events = Outbox::open(&s.path).unwrap().events().unwrap();
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].subject, Subject::UnknownBadge("DEADBEEF".parse().unwrap()));
+}
+
+#[test]
+fn a_suspended_employee_who_is_in_may_still_check_out() {
+    let mut s = setup();
+    let mut r = roster(s.kiosk);
+    r.employees[1].last_punch = Some(KnownPunch {
+        direction: Direction::In,
+        at: s.clock.now().wall - chrono::TimeDelta::hours(2),
+    });
+    s.controller.set_roster(r).unwrap();
+    let out = s.controller.tap(tap(BOB, RequestedAction::Toggle));
+    assert!(matches!(out, Feedback::Recorded { direction: Direction::Out, .. }), "{out}");
+}
+
+#[test]
+fn letting_the_kiosk_decide_continues_from_a_punch_at_another_kiosk() {
+    let mut s = setup();
+    let mut r = roster(s.kiosk);
+    // The server says Ann checked in at another kiosk an hour ago.
+    r.employees[0].last_punch = Some(KnownPunch {
+        direction: Direction::In,
+        at: s.clock.now().wall - chrono::TimeDelta::hours(1),
+    });
+    s.controller.set_roster(r).unwrap();
+    let out = s.controller.tap(tap(ANN, RequestedAction::Toggle));
+    assert!(matches!(out, Feedback::Recorded { direction: Direction::Out, .. }), "{out}");
+    // And this kiosk's own later punch wins over the roster's older one.
+    s.clock.advance(Duration::from_secs(600));
+    let next = s.controller.tap(tap(ANN, RequestedAction::Toggle));
+    assert!(matches!(next, Feedback::Recorded { direction: Direction::In, .. }), "{next}");
+}
+
+#[test]
+fn a_kiosk_out_of_service_records_nothing() {
+    let mut s = setup();
+    s.controller.stop_service("kiosk refused: kiosk_revoked".into());
+    let refused = s.controller.tap(tap(ANN, RequestedAction::Explicit(Direction::In)));
+    assert!(matches!(refused, Feedback::OutOfService { .. }), "{refused}");
+    assert!(refused.to_string().contains("out of service"));
+    drop(s.controller);
+    assert!(Outbox::open(&s.path).unwrap().events().unwrap().is_empty());
 }
 
 #[test]

@@ -41,6 +41,9 @@ impl AppState {
     /// The zone of an org unit and the site that carries it.
     pub fn site_of(&self, unit: OrgUnitId) -> ApiResult<(Tz, OrgUnit)> {
         let units = self.store.org_units()?;
+        if !units.iter().any(|u| u.unit.id == unit) {
+            return Err(ApiError::invalid(format!("org unit {unit} does not exist")));
+        }
         let (tz, site) =
             zone::zone_of(unit, |id| units.iter().find(|u| u.unit.id == id).map(|u| &u.unit))
                 .map_err(|e| ApiError::invalid(e.to_string()))?;

@@ -211,7 +211,14 @@ async fn clock_in_out_and_corrections_pair_into_intervals_with_author_and_note()
 async fn presence_pages_follow_a_cursor_and_flag_what_does_not_pair() {
     let server = TestServer::new();
     let site = server.site().await;
-    let id = server.employee(site, "E01", "04E87577DE9811").await;
+    let created = server
+        .ok(
+            "POST",
+            "/api/employees",
+            json!({"number": "E01", "name": "Ann", "org_unit_id": site, "effective_from": "2025-04-01", "retroactive": true}),
+        )
+        .await;
+    let id = created["id"].as_str().unwrap().to_owned();
     let timesheet = format!("/api/employees/{id}/timesheet");
     let punch = |dir: &str, at: String| json!({"direction": dir, "at": at});
     server
@@ -381,4 +388,128 @@ async fn metrics_count_requests_per_route_and_kiosks_by_state() {
         "{text}"
     );
     assert!(text.contains("mtime_kiosks{state=\"awaiting_enrollment\"} 1"), "{text}");
+}
+
+#[tokio::test]
+async fn paging_is_exact_to_the_nanosecond() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let id = server.employee(site, "E01", "04E87577DE9811").await;
+    let timesheet = format!("/api/employees/{id}/timesheet");
+    for (i, at) in ["08:00:00.123456789", "08:00:00.123456999", "09:00:00.5"].iter().enumerate() {
+        let body = json!({"direction": "in", "at": format!("2025-05-11T{at}-05:00")});
+        server.ok("POST", &format!("{timesheet}/corrections"), body).await;
+        let out = json!({"direction": "out", "at": format!("2025-05-11T1{i}:00:00-05:00")});
+        server.ok("POST", &format!("{timesheet}/corrections"), out).await;
+    }
+    let mut starts = Vec::new();
+    let mut cursor: Option<String> = None;
+    for _ in 0..10 {
+        let mut path = format!(
+            "{timesheet}/presence?from=2025-05-11T00:00:00Z&to=2025-05-12T00:00:00Z&limit=1"
+        );
+        if let Some(c) = &cursor {
+            path.push_str(&format!("&cursor={c}"));
+        }
+        let (_, page) = server.call("GET", &path, None).await;
+        starts.extend(page["items"].as_array().unwrap().iter().map(|i| i["start"].clone()));
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    // Three check-ins that each lack their check-out's pairing, and two lone check-outs.
+    assert_eq!(starts.len(), 5, "{starts:?}");
+    let named: Vec<&serde_json::Value> = starts.iter().filter(|s| !s.is_null()).collect();
+    assert_eq!(named.len(), 3, "each check-in once: {starts:?}");
+}
+
+#[tokio::test]
+async fn a_retried_punch_is_refused_as_a_repeat() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let id = server.employee(site, "E01", "04E87577DE9811").await;
+    let timesheet = format!("/api/employees/{id}/timesheet");
+    server.ok("POST", &format!("{timesheet}/clock-in"), json!({})).await;
+    server.clock.advance(Duration::from_secs(5));
+    let (status, body) =
+        server.call("POST", &format!("{timesheet}/clock-in"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "repeat");
+
+    let correction = json!({"direction": "out", "at": "2025-05-11T08:00:00-05:00"});
+    server.ok("POST", &format!("{timesheet}/corrections"), correction.clone()).await;
+    let (status, _) =
+        server.call("POST", &format!("{timesheet}/corrections"), Some(correction)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an identical correction is not stored twice");
+    let (_, page) = server
+        .call(
+            "GET",
+            &format!("{timesheet}/presence?from=2025-05-11T00:00:00Z&to=2025-05-12T00:00:00Z"),
+            None,
+        )
+        .await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn punches_outside_the_employees_existence_or_any_sane_range_are_refused() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let id = server.employee(site, "E01", "04E87577DE9811").await;
+    let corrections = format!("/api/employees/{id}/timesheet/corrections");
+    for at in ["2025-05-10T08:00:00-05:00", "1900-01-01T00:00:00Z", "0000-01-01T00:00:00+23:59"] {
+        let (status, body) =
+            server.call("POST", &corrections, Some(json!({"direction": "in", "at": at}))).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{at}: {body}");
+    }
+}
+
+#[tokio::test]
+async fn who_is_in_shows_the_name_valid_on_that_day() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let id = server.employee(site, "E30", "0A0B0C0D").await;
+    server
+        .ok(
+            "POST",
+            &format!("/api/employees/{id}/versions"),
+            json!({"effective_from": "2027-06-01", "name": "Bob Future"}),
+        )
+        .await;
+    server.ok("POST", &format!("/api/employees/{id}/timesheet/clock-in"), json!({})).await;
+    let (_, report) = server.call("GET", "/api/reports/presence", None).await;
+    assert_eq!(report["present"][0]["name"], "Name E30");
+}
+
+#[tokio::test]
+async fn clear_errors_for_unknown_units_wrong_methods_and_kiosks_without_reasons() {
+    let server = TestServer::new();
+    let site = server
+        .ok("POST", "/api/org-units", json!({"name": "Plant", "time_zone": "America/Chicago"}))
+        .await;
+    let (status, body) = server
+        .call("POST", "/api/kiosks", Some(json!({"name": "Door", "org_unit_id": site["id"]})))
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(body["error"]["code"], "no_reason");
+
+    let missing = uuid::Uuid::new_v4();
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E1", "name": "A", "org_unit_id": missing})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("does not exist"), "{body}");
+
+    let (status, body) = server.call("DELETE", "/api/employees", None).await;
+    assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(body["error"]["code"], "method_not_allowed");
+
+    let lower =
+        Request::get("/api/employees").header("authorization", format!("bearer {}", server.key));
+    assert_eq!(server.raw(lower.body(Body::empty()).unwrap()).await.0, StatusCode::OK);
 }

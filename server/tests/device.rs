@@ -313,4 +313,23 @@ async fn an_unknown_badge_is_kept_for_review() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(review["items"][0]["badge"], "DEADBEEF");
     assert_eq!(review["items"][0]["kiosk_id"], kiosk.to_string());
+
+    // The badge turns out to be E01's: once it is on their record, its taps follow.
+    let assign = serde_json::json!({"badge": "de:ad:be:ef", "employee_id": employee});
+    let (status, body) =
+        server.call("POST", "/api/reports/unknown-badges/assign", Some(assign.clone())).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let today = server.state.now().date_naive().to_string();
+    server
+        .ok(
+            "POST",
+            &format!("/api/employees/{employee}/versions"),
+            serde_json::json!({"effective_from": today, "badges": ["04E87577DE9811", "DEADBEEF"]}),
+        )
+        .await;
+    let moved = server.ok("POST", "/api/reports/unknown-badges/assign", assign).await;
+    assert_eq!(moved["assigned"], 1);
+    let (_, review) = server.call("GET", "/api/reports/unknown-badges", None).await;
+    assert_eq!(review["items"], serde_json::json!([]));
+    assert_eq!(server.store().employee_events(employee).unwrap().len(), 1);
 }

@@ -2,6 +2,7 @@
 //! to the server, and keep the roster fresh.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -77,6 +78,9 @@ pub struct SyncEngine {
     pub events: mpsc::UnboundedSender<SyncEvent>,
     /// The roster version held.
     pub roster_version: u64,
+    /// Set by the kiosk when it met a badge its roster does not know: the roster may be
+    /// stale, so fetch it now rather than at the next heartbeat.
+    pub roster_wanted: Arc<AtomicBool>,
 }
 
 impl SyncEngine {
@@ -117,6 +121,17 @@ impl SyncEngine {
                         continue; // more may be waiting
                     }
                     Ok(false) => {}
+                    Err(SyncError::Refused { status: 403, message }) => {
+                        // Revoked: nothing this kiosk holds will ever be accepted. Stop,
+                        // and say so, so that the kiosk stops confirming taps.
+                        if let Err(e) = self.outbox.halt() {
+                            tracing::error!(kiosk.id = %kiosk, error = %e, "cannot record the halt");
+                        }
+                        tracing::error!(kiosk.id = %kiosk, %message, "server refuses this kiosk; uploading stopped");
+                        self.report(SyncEvent::Halted {
+                            reason: format!("kiosk refused: {message}"),
+                        });
+                    }
                     Err(e) => {
                         attempts += 1;
                         let pending = self.outbox.pending().unwrap_or(0);
@@ -126,6 +141,12 @@ impl SyncEngine {
                         backoff = (backoff * 2).min(MAX_BACKOFF);
                     }
                 }
+            }
+
+            if self.roster_wanted.swap(false, Ordering::Relaxed)
+                && let Err(e) = self.refresh_roster().await
+            {
+                tracing::debug!(kiosk.id = %kiosk, error = %e, "roster refresh failed");
             }
 
             if now >= next_heartbeat {
@@ -222,9 +243,16 @@ impl SyncEngine {
             seal::open(HEARTBEAT_REPLY, &reply_bytes, &self.identity.server_key)
                 .map_err(|e| SyncError::Protocol(format!("heartbeat reply: {e}")))?;
         if reply.roster_version > self.roster_version {
-            let roster =
-                fetch_roster(&self.client, &self.identity, &self.key, self.reading(), &self.outbox)
-                    .await?;
+            self.refresh_roster().await?;
+        }
+        Ok(())
+    }
+
+    async fn refresh_roster(&mut self) -> Result<(), SyncError> {
+        let roster =
+            fetch_roster(&self.client, &self.identity, &self.key, self.reading(), &self.outbox)
+                .await?;
+        if roster.version != self.roster_version {
             self.roster_version = roster.version;
             self.report(SyncEvent::RosterUpdated(Box::new(roster)));
         }

@@ -33,9 +33,11 @@ async fn authenticate(
     })?;
     let value =
         header.to_str().map_err(|_| ApiError::unauthorized("malformed Authorization header"))?;
+    // The scheme's name is case-insensitive (RFC 9110).
     let key = value
-        .strip_prefix("Bearer ")
-        .map(str::trim)
+        .split_once(' ')
+        .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+        .map(|(_, key)| key.trim())
         .filter(|k| k.starts_with(API_KEY_PREFIX))
         .map(str::to_owned)
         .ok_or_else(|| ApiError::unauthorized("Authorization must be Bearer mtime_ak_…"))?;

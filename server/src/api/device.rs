@@ -14,8 +14,9 @@ use mtime_core::ids::KioskId;
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{Punch, PunchOrigin};
 use mtime_core::protocol::{
-    EnrollRequest, EnrollResponse, HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER,
-    ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest, SiteInfo,
+    EnrollRequest, EnrollResponse, HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply,
+    KnownPunch, ROSTER, ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest,
+    SiteInfo,
 };
 use mtime_core::seal::{self, SealError};
 use mtime_core::zone;
@@ -125,7 +126,15 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
         })
         .is_ok_and(|(_, s)| s.id == site_unit.id);
         if in_site {
+            let last_punch = state
+                .store
+                .employee_events(record.id)?
+                .into_iter()
+                .map(|e| e.punch)
+                .max_by_key(|p| (p.at, p.event))
+                .map(|p| KnownPunch { direction: p.direction, at: p.at });
             employees.push(RosterEmployee {
+                last_punch,
                 id: record.id,
                 number: record.number.clone(),
                 name: current.name.clone(),

@@ -138,6 +138,8 @@ pub async fn create(
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     state.site_of(body.org_unit_id)?;
+    // A kiosk's roster names a default reason; without one it could not enroll.
+    super::settings::default_reason(&state)?;
     let config = body.config.unwrap_or_default();
     check_config(&config)?;
 

@@ -453,6 +453,18 @@ pub fn operations() -> Vec<Operation> {
         .signed_body()
         .returns_content(200, Content::Signed)
         .errors(&[400, 403, 413]),
+        op(
+            M::POST,
+            "/api/reports/unknown-badges/assign",
+            "assignUnknownBadge",
+            "Reports",
+            "Give an unknown badge's taps to the employee who holds it",
+            Key(TIMESHEET_WRITE),
+            post(reports::assign_unknown_badge),
+        )
+        .json_body::<reports::AssignBadge>()
+        .returns::<reports::Assigned>(200)
+        .errors(&[400, 404, 409, 413]),
         // Reports
         op(
             M::GET,
@@ -486,6 +498,7 @@ pub fn router(state: AppState) -> Router {
     operation::router(&state, operations())
         .route("/api", get(health))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(middleware::from_fn(auth::refuse_key_in_query))
         .layer(middleware::from_fn_with_state(state.clone(), log_request))
         .layer(DefaultBodyLimit::max(MAX_BODY))
@@ -511,6 +524,14 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<String> {
         }
     }
     Ok(state.metrics.render(counts))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this route does not take that method; see /api/openapi.json",
+    )
 }
 
 async fn not_found() -> ApiError {

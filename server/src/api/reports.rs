@@ -59,7 +59,11 @@ pub async fn presence(
         let Some(interval) = intervals.iter().rev().find(|i| i.contains(at)) else { continue };
         let Some(start) = &interval.start else { continue };
         let tz = employee_zone(&state, &record)?;
-        let name = record.versions.last().map(|v| v.name.clone()).unwrap_or_default();
+        let name = record
+            .version_at(at.with_timezone(&tz).date_naive())
+            .or(record.versions.first())
+            .map(|v| v.name.clone())
+            .unwrap_or_default();
         present.push(PresentEmployee {
             employee_id: record.id,
             number: record.number.clone(),
@@ -112,4 +116,40 @@ pub async fn unknown_badges(
         .collect();
     let key = |t: &UnknownBadgeTap| format!("{}\n{}", sortable_instant(t.at), t.event_id);
     Ok(Json(paginate_by_text(taps, &query, key)?))
+}
+
+/// Gives an unknown badge's taps to an employee.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignBadge {
+    /// The badge, as the review queue shows it.
+    badge: String,
+    /// The employee it belongs to; the badge must be on their record.
+    employee_id: EmployeeId,
+}
+
+/// How many taps moved.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Assigned {
+    /// Taps that left the review queue for the employee's timesheet.
+    pub assigned: usize,
+}
+
+/// `POST /api/reports/unknown-badges/assign`
+pub async fn assign_unknown_badge(
+    State(state): State<AppState>,
+    super::extract::JsonBody(body): super::extract::JsonBody<AssignBadge>,
+) -> ApiResult<Json<Assigned>> {
+    let badge: mtime_core::badge::BadgeUid =
+        body.badge.parse().map_err(|e| super::error::ApiError::invalid(format!("{e}")))?;
+    let employee = super::employees::load(&state, body.employee_id)?;
+    if !employee.all_badges().any(|b| *b == badge) {
+        return Err(super::error::ApiError::conflict(
+            "badge_not_on_employee",
+            format!("add badge {badge} to employee {} first (a new version)", employee.number),
+        ));
+    }
+    let assigned = state.store.assign_unknown_badge(&badge, employee.id)?;
+    tracing::info!(employee.id = %employee.id, assigned, "unknown-badge taps assigned");
+    Ok(Json(Assigned { assigned }))
 }

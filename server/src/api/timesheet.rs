@@ -148,13 +148,17 @@ pub fn intervals_of(state: &AppState, employee: EmployeeId) -> ApiResult<Vec<Int
     Ok(pairing::pair(&punches, PairingRules::default()))
 }
 
+// The cursor keeps the instant to the nanosecond: kiosk clocks read nanoseconds, and a
+// rounded cursor would hand the boundary interval out again.
 fn encode_cursor(key: &(DateTime<Utc>, EventId)) -> String {
-    format!("{}.{}", key.0.timestamp_micros(), key.1)
+    format!("{}.{}.{}", key.0.timestamp(), key.0.timestamp_subsec_nanos(), key.1)
 }
 
 fn decode_cursor(text: &str) -> Option<(DateTime<Utc>, EventId)> {
-    let (micros, id) = text.split_once('.')?;
-    Some((DateTime::from_timestamp_micros(micros.parse().ok()?)?, id.parse().ok()?))
+    let mut parts = text.splitn(3, '.');
+    let secs = parts.next()?.parse().ok()?;
+    let nanos = parts.next()?.parse().ok()?;
+    Some((DateTime::from_timestamp(secs, nanos)?, parts.next()?.parse().ok()?))
 }
 
 /// `GET /api/employees/{id}/timesheet/presence?from=&to=`
@@ -225,6 +229,64 @@ fn clean_note(note: Option<String>) -> ApiResult<Option<String>> {
     Ok(note)
 }
 
+/// The earliest instant a punch may carry: no time clock predates this.
+const EARLIEST: &str = "1970-01-01T00:00:00Z";
+
+/// Refuses an instant outside the employee's existence or outside any sane range.
+fn check_instant(state: &AppState, record: &EmployeeRecord, at: DateTime<Utc>) -> ApiResult<()> {
+    let earliest: DateTime<Utc> = EARLIEST.parse().map_err(ApiError::internal)?;
+    if at < earliest || at.timestamp_subsec_nanos() >= 1_000_000_000 {
+        return Err(ApiError::invalid(format!("{} is not a usable instant", at.to_rfc3339())));
+    }
+    let tz = employee_zone(state, record)?;
+    let first_day = record.versions.first().map(|v| v.effective_from);
+    if first_day.is_some_and(|day| at.with_timezone(&tz).date_naive() < day) {
+        return Err(ApiError::invalid(format!(
+            "employee {} does not exist before {}; add a retroactive version first",
+            record.number,
+            first_day.map(|d| d.to_string()).unwrap_or_default()
+        )));
+    }
+    Ok(())
+}
+
+/// How close two punches of the same direction may be before the second is a repeat.
+const API_REPEAT_WINDOW: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
+
+/// Refuses a punch that repeats one already stored: a clock-in or -out in the same
+/// direction within the repeat window of the last punch, or a correction identical to a
+/// stored one. A client that retries a request cannot double a punch.
+fn refuse_duplicate(
+    state: &AppState,
+    employee: EmployeeId,
+    direction: Direction,
+    at: DateTime<Utc>,
+    correction: bool,
+) -> ApiResult<()> {
+    let punches: Vec<Punch> =
+        state.store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
+    let repeat = if correction {
+        punches.iter().find(|p| p.direction == direction && p.at == at)
+    } else {
+        punches
+            .iter()
+            .filter(|p| p.at <= at)
+            .max_by_key(|p| (p.at, p.event))
+            .filter(|p| p.direction == direction && at - p.at < API_REPEAT_WINDOW)
+    };
+    match repeat {
+        Some(p) => Err(ApiError::conflict(
+            "repeat",
+            format!(
+                "employee already checked {direction} at {} (event {})",
+                p.at.to_rfc3339(),
+                p.event
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn record_punch(
     state: &AppState,
@@ -237,6 +299,8 @@ fn record_punch(
     correction: bool,
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
     let record = load(state, employee)?;
+    check_instant(state, &record, at)?;
+    refuse_duplicate(state, employee, direction, at, correction)?;
     let reason = match reason {
         Some(code) => known_reason(state, &code)?,
         None => default_reason(state)?,

@@ -156,6 +156,13 @@ pub trait Store: Send + Sync + 'static {
     fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError>;
     /// Events whose badge no roster knew.
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError>;
+    /// Gives the taps of an unknown `badge` to `employee`: they leave the review queue and
+    /// join the employee's events. Returns how many moved.
+    fn assign_unknown_badge(
+        &self,
+        badge: &BadgeUid,
+        employee: EmployeeId,
+    ) -> Result<usize, StoreError>;
 
     /// Increases with every change that alters what a kiosk's roster holds.
     fn roster_version(&self) -> Result<u64, StoreError>;

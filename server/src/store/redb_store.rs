@@ -571,6 +571,44 @@ impl Store for RedbStore {
         self.events_by_id(ids)
     }
 
+    fn assign_unknown_badge(
+        &self,
+        badge: &BadgeUid,
+        employee: EmployeeId,
+    ) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let moved = {
+            let mut review = txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+            let mut events = txn.open_table(EVENTS).map_err(backend)?;
+            let mut index = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
+            let mut ids = Vec::new();
+            for row in review.iter().map_err(backend)? {
+                ids.push(row.map_err(backend)?.0.value());
+            }
+            let mut moved = 0;
+            for id in ids {
+                let bytes = events.get(id).map_err(backend)?.map(|v| v.value().to_vec());
+                let Some(bytes) = bytes else { continue };
+                let mut event: EventRecord = decode(&bytes, "event")?;
+                let tapped_with = match &event.detail {
+                    crate::model::EventDetail::Kiosk { badge, .. } => *badge,
+                    crate::model::EventDetail::Api => None,
+                };
+                if tapped_with.as_ref() != Some(badge) {
+                    continue;
+                }
+                event.employee = Some(employee);
+                events.insert(id, encode(&event)?.as_slice()).map_err(backend)?;
+                index.insert((employee.0.as_u128(), id), ()).map_err(backend)?;
+                review.remove(id).map_err(backend)?;
+                moved += 1;
+            }
+            moved
+        };
+        txn.commit().map_err(backend)?;
+        Ok(moved)
+    }
+
     fn roster_version(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let meta = txn.open_table(META).map_err(backend)?;
