@@ -1,6 +1,8 @@
 //! What every request handler shares.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use chrono_tz::Tz;
@@ -25,12 +27,20 @@ pub struct AppState {
     pub key: Arc<SigningKey>,
     /// Operating figures.
     pub metrics: Arc<Metrics>,
+    /// Failed enrollment attempts per client address, to slow down code guessing.
+    pub enroll_failures: Arc<Mutex<HashMap<IpAddr, Vec<DateTime<Utc>>>>>,
 }
 
 impl AppState {
     /// State over a store, a clock and the server's key.
     pub fn new(store: Arc<dyn Store>, clock: Arc<dyn Clock>, key: SigningKey) -> Self {
-        Self { store, clock, key: Arc::new(key), metrics: Arc::new(Metrics::default()) }
+        Self {
+            store,
+            clock,
+            key: Arc::new(key),
+            metrics: Arc::new(Metrics::default()),
+            enroll_failures: Arc::default(),
+        }
     }
 
     /// The current instant on the server's clock.

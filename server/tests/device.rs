@@ -333,3 +333,22 @@ async fn an_unknown_badge_is_kept_for_review() {
     assert_eq!(review["items"], serde_json::json!([]));
     assert_eq!(server.store().employee_events(employee).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn guessing_enrollment_codes_is_slowed_down() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let (_, code) = server.kiosk(site).await;
+    let key = SigningKey::generate().unwrap();
+    for guess in 0..10 {
+        let (status, _) = server.enroll(&format!("0000-0000-{guess:04}"), &key).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED);
+    }
+    let (status, body) = server.enroll(&code, &key).await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "even the right code waits: {body}");
+    assert_eq!(body["error"]["code"], "too_many_attempts");
+
+    server.clock.advance(Duration::from_secs(10 * 60));
+    let (status, _) = server.enroll(&code, &key).await;
+    assert_eq!(status, StatusCode::OK, "after the window the right code works");
+}

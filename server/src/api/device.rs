@@ -72,15 +72,51 @@ fn site_info(state: &AppState, kiosk: &KioskRecord) -> ApiResult<SiteInfo> {
     Ok(SiteInfo { org_unit: kiosk.org_unit, name: site.name, time_zone: tz.name().to_owned() })
 }
 
+/// Failed enrollments one client address may make within [`GUESS_WINDOW`].
+const MAX_FAILED_ENROLLMENTS: usize = 10;
+/// The window over which failed enrollments are counted.
+const GUESS_WINDOW: chrono::TimeDelta = chrono::TimeDelta::minutes(10);
+
+/// The client's address, when the server knows it (not in tests without a socket).
+fn client_ip(connect: Option<&ClientAddr>) -> std::net::IpAddr {
+    connect.map_or(std::net::IpAddr::from([0, 0, 0, 0]), |c| c.0.0.ip())
+}
+
+type ClientAddr = axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>;
+
 /// `POST /api/kiosk/enroll`
 pub async fn enroll(
     State(state): State<AppState>,
+    connect: Option<ClientAddr>,
     JsonBody(request): JsonBody<EnrollRequest>,
 ) -> ApiResult<Json<EnrollResponse>> {
+    // Codes carry 60 random bits; a client that keeps guessing is slowed to a few tries
+    // per window, before its guess is even looked at.
+    let ip = client_ip(connect.as_ref());
+    let now = state.now();
+    {
+        let mut failures = state.enroll_failures.lock().unwrap_or_else(|e| e.into_inner());
+        let recent = failures.entry(ip).or_default();
+        recent.retain(|t| now - *t < GUESS_WINDOW);
+        if recent.len() >= MAX_FAILED_ENROLLMENTS {
+            tracing::warn!(client.ip = %ip, "enrollment refused: too many failed attempts");
+            return Err(ApiError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "too_many_attempts",
+                "too many failed enrollment attempts from this address; wait ten minutes",
+            ));
+        }
+    }
+    let fail = |state: &AppState| {
+        let mut failures = state.enroll_failures.lock().unwrap_or_else(|e| e.into_inner());
+        failures.entry(ip).or_default().push(now);
+    };
+
     let hash = enrollment_code_hash(&request.code);
-    let kiosk = match state.store.enroll(&hash, request.public_key, state.now())? {
+    let kiosk = match state.store.enroll(&hash, request.public_key, now)? {
         EnrollOutcome::Enrolled(kiosk) => kiosk,
         EnrollOutcome::UnknownCode => {
+            fail(&state);
             tracing::warn!("enrollment refused: unknown or used code");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
@@ -89,6 +125,7 @@ pub async fn enroll(
             ));
         }
         EnrollOutcome::Expired => {
+            fail(&state);
             tracing::warn!("enrollment refused: expired code");
             return Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,

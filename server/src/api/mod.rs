@@ -416,7 +416,7 @@ pub fn operations() -> Vec<Operation> {
         )
         .json_body::<mtime_core::protocol::EnrollRequest>()
         .returns::<mtime_core::protocol::EnrollResponse>(200)
-        .errors(&[400, 413]),
+        .errors(&[400, 413, 429]),
         op(
             M::POST,
             "/api/kiosk/{id}/roster",

@@ -48,6 +48,7 @@ fn reason(status: u16) -> &'static str {
         404 => "No such resource.",
         409 => "Conflicts with the current state; nothing changed.",
         413 => "The body is too large.",
+        429 => "Too many failed attempts; wait before trying again.",
         _ => "Error",
     }
 }
