@@ -513,3 +513,39 @@ async fn clear_errors_for_unknown_units_wrong_methods_and_kiosks_without_reasons
         Request::get("/api/employees").header("authorization", format!("bearer {}", server.key));
     assert_eq!(server.raw(lower.body(Body::empty()).unwrap()).await.0, StatusCode::OK);
 }
+
+#[tokio::test]
+async fn the_evacuation_list_covers_one_site_and_its_units() {
+    let server = TestServer::new();
+    let plant = server.site().await;
+    let hall =
+        server.ok("POST", "/api/org-units", json!({"name": "Hall", "parent_id": plant})).await;
+    let mine = server
+        .ok("POST", "/api/org-units", json!({"name": "Mine", "time_zone": "America/Chicago"}))
+        .await;
+    let in_hall = server
+        .employee(serde_json::from_value(hall["id"].clone()).unwrap(), "E01", "01020304")
+        .await;
+    let in_mine = server
+        .employee(serde_json::from_value(mine["id"].clone()).unwrap(), "E02", "05060708")
+        .await;
+    for id in [in_hall, in_mine] {
+        server.ok("POST", &format!("/api/employees/{id}/timesheet/clock-in"), json!({})).await;
+    }
+
+    let (_, plant_list) =
+        server.call("GET", &format!("/api/reports/presence?org_unit_id={plant}"), None).await;
+    let numbers: Vec<&str> = plant_list["present"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["number"].as_str().unwrap())
+        .collect();
+    assert_eq!(numbers, ["E01"]);
+    let (_, all) = server.call("GET", "/api/reports/presence", None).await;
+    assert_eq!(all["present"].as_array().unwrap().len(), 2);
+    let (status, _) = server
+        .call("GET", &format!("/api/reports/presence?org_unit_id={}", uuid::Uuid::new_v4()), None)
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

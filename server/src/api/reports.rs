@@ -5,7 +5,7 @@ use axum::extract::State;
 use chrono::{DateTime, FixedOffset, Utc};
 use serde::{Deserialize, Serialize};
 
-use mtime_core::ids::{EmployeeId, EventId, KioskId};
+use mtime_core::ids::{EmployeeId, EventId, KioskId, OrgUnitId};
 use mtime_core::pairing::PunchOrigin;
 
 use super::error::ApiResult;
@@ -18,7 +18,10 @@ use crate::state::AppState;
 /// `?at=`
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AtInstant {
+    /// The instant; now when absent.
     at: Option<DateTime<FixedOffset>>,
+    /// Only employees of this org unit and the units below it (a site's evacuation list).
+    org_unit_id: Option<OrgUnitId>,
 }
 
 /// One employee present.
@@ -47,14 +50,44 @@ pub struct PresenceReport {
     pub present: Vec<PresentEmployee>,
 }
 
-/// `GET /api/reports/presence?at=`
+/// Whether `unit` is `ancestor` or below it.
+fn within(unit: OrgUnitId, ancestor: OrgUnitId, units: &[crate::model::OrgUnitRecord]) -> bool {
+    let mut current = Some(unit);
+    // The hierarchy is shallow; the bound guards against a cycle.
+    for _ in 0..64 {
+        match current {
+            Some(id) if id == ancestor => return true,
+            Some(id) => {
+                current = units.iter().find(|u| u.unit.id == id).and_then(|u| u.unit.parent)
+            }
+            None => return false,
+        }
+    }
+    false
+}
+
+/// `GET /api/reports/presence?at=&org_unit_id=`
 pub async fn presence(
     State(state): State<AppState>,
     QueryParams(query): QueryParams<AtInstant>,
 ) -> ApiResult<Json<PresenceReport>> {
     let at = query.at.map_or_else(|| state.now(), |t| t.with_timezone(&Utc));
     let mut present = Vec::new();
+    let units = state.store.org_units()?;
+    if let Some(unit) = query.org_unit_id
+        && !units.iter().any(|u| u.unit.id == unit)
+    {
+        return Err(super::error::ApiError::invalid(format!("org unit {unit} does not exist")));
+    }
     for record in state.store.employees()? {
+        if let Some(unit) = query.org_unit_id {
+            let tz = employee_zone(&state, &record)?;
+            let version = record.version_at(at.with_timezone(&tz).date_naive());
+            let inside = version.is_some_and(|v| within(v.org_unit, unit, &units));
+            if !inside {
+                continue;
+            }
+        }
         let intervals = intervals_of(&state, record.id)?;
         let Some(interval) = intervals.iter().rev().find(|i| i.contains(at)) else { continue };
         let Some(start) = &interval.start else { continue };
