@@ -55,6 +55,28 @@ pub struct ApiKeyRecord {
     pub revoked_at: Option<DateTime<Utc>>,
 }
 
+impl ApiKeyRecord {
+    /// A new key for `user`: the key itself, to show once, and the record to store.
+    pub fn issue(
+        user: UserId,
+        now: DateTime<Utc>,
+        expires_at: Option<DateTime<Utc>>,
+    ) -> anyhow::Result<(String, Self)> {
+        let key = crate::secret::new_api_key()?;
+        let record = Self {
+            id: uuid::Uuid::new_v4(),
+            hash: crate::secret::api_key_hash(&key),
+            prefix: crate::secret::api_key_display_prefix(&key),
+            user,
+            created_at: now,
+            last_used_at: None,
+            expires_at,
+            revoked_at: None,
+        };
+        Ok((key, record))
+    }
+}
+
 /// An org unit with its bookkeeping.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct OrgUnitRecord {

@@ -13,7 +13,6 @@ use mtime_core::ids::UserId;
 use mtime_core::keys::SigningKey;
 
 use crate::model::{ApiKeyRecord, ServiceUser};
-use crate::secret::{api_key_display_prefix, api_key_hash, new_api_key};
 use crate::store::Store;
 use crate::store::redb_store::RedbStore;
 
@@ -51,7 +50,6 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
     file.sync_all()?;
 
     let now = clock.now().wall;
-    let api_key = new_api_key()?;
     let user = ServiceUser {
         id: UserId::random(),
         name: "admin".into(),
@@ -59,16 +57,7 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
         permissions: crate::access::ALL.iter().map(|p| p.to_string()).collect(),
         created_at: now,
     };
-    let record = ApiKeyRecord {
-        id: uuid::Uuid::new_v4(),
-        hash: api_key_hash(&api_key),
-        prefix: api_key_display_prefix(&api_key),
-        user: user.id,
-        created_at: now,
-        last_used_at: None,
-        expires_at: None,
-        revoked_at: None,
-    };
+    let (api_key, record) = ApiKeyRecord::issue(user.id, now, None)?;
     store.create_service_user(&user, Some(&record))?;
     tracing::info!(user.id = %user.id, key.id = %record.id, "workspace created with an admin service user");
     Ok(api_key)

@@ -13,7 +13,6 @@ use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use crate::access::{self, ROLES};
 use crate::model::{ApiKeyRecord, ServiceUser};
-use crate::secret::{api_key_display_prefix, api_key_hash, new_api_key};
 use crate::state::AppState;
 
 /// A role as the API shows it.
@@ -210,17 +209,8 @@ pub async fn create_key(
     if body.expires_at.is_some_and(|t| t <= now) {
         return Err(ApiError::invalid("expires_at must lie in the future"));
     }
-    let api_key = new_api_key().map_err(ApiError::internal)?;
-    let record = ApiKeyRecord {
-        id: uuid::Uuid::new_v4(),
-        hash: api_key_hash(&api_key),
-        prefix: api_key_display_prefix(&api_key),
-        user: user.id,
-        created_at: now,
-        last_used_at: None,
-        expires_at: body.expires_at,
-        revoked_at: None,
-    };
+    let (api_key, record) =
+        ApiKeyRecord::issue(user.id, now, body.expires_at).map_err(ApiError::internal)?;
     state.store.put_api_key(&record)?;
     tracing::info!(user.id = %user.id, key.id = %record.id, "API key issued");
     Ok((StatusCode::CREATED, Json(ApiKeyCreated { key: key_view(&record), api_key })))
