@@ -29,4 +29,5 @@ pub mod keys;
 pub mod pairing;
 pub mod protocol;
 pub mod seal;
+pub mod totals;
 pub mod zone;

@@ -549,3 +549,77 @@ async fn the_evacuation_list_covers_one_site_and_its_units() {
         .await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+#[tokio::test]
+async fn payroll_reads_intervals_and_daily_totals_as_json_and_csv() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    server
+        .ok(
+            "POST",
+            "/api/settings/reasons",
+            json!({"code": "BREAK", "name": "Break", "counts_as_work": false}),
+        )
+        .await;
+    let id = server.employee(site, "E01", "04E87577DE9811").await;
+    let corrections = format!("/api/employees/{id}/timesheet/corrections");
+    server.clock.advance(Duration::from_secs(2 * 86_400));
+    for (direction, at, reason, note) in [
+        ("in", "2025-05-11T08:00:00-05:00", "WORK", None),
+        ("out", "2025-05-11T12:00:00-05:00", "WORK", None),
+        ("in", "2025-05-11T12:00:30-05:00", "BREAK", None),
+        ("out", "2025-05-11T12:30:00-05:00", "BREAK", None),
+        ("in", "2025-05-11T22:00:00-05:00", "WORK", None),
+        ("out", "2025-05-12T02:00:00-05:00", "WORK", Some("night shift, \"late\"")),
+    ] {
+        let body = json!({"direction": direction, "at": at, "reason": reason, "note": note});
+        let (status, v) = server.call("POST", &corrections, Some(body)).await;
+        assert!(status.is_success(), "{v}");
+    }
+
+    let (status, totals) =
+        server.call("GET", "/api/reports/daily-totals?from=2025-05-11&to=2025-05-12", None).await;
+    assert_eq!(status, StatusCode::OK, "{totals}");
+    let days: Vec<(String, u64)> = totals["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| (t["date"].as_str().unwrap().to_owned(), t["worked_seconds"].as_u64().unwrap()))
+        .collect();
+    // 4 h in the morning and 2 h before midnight; the break does not count; 2 h after.
+    assert_eq!(days, [("2025-05-11".to_owned(), 6 * 3600), ("2025-05-12".to_owned(), 2 * 3600)]);
+
+    let request = Request::get("/api/reports/daily-totals.csv?from=2025-05-11&to=2025-05-12")
+        .header("authorization", format!("Bearer {}", server.key));
+    let (status, body) = server.raw(request.body(Body::empty()).unwrap()).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(
+        String::from_utf8(body.to_vec()).unwrap(),
+        "employee,date,worked_seconds,worked_hours\nE01,2025-05-11,21600,6.00\nE01,2025-05-12,7200,2.00\n"
+    );
+
+    let range = "from=2025-05-11T00:00:00-05:00&to=2025-05-13T00:00:00-05:00";
+    let (_, page) =
+        server.call("GET", &format!("/api/reports/intervals?{range}&limit=2"), None).await;
+    assert_eq!(page["items"].as_array().unwrap().len(), 2);
+    assert_eq!(page["items"][0]["number"], "E01");
+    assert!(page["next_cursor"].is_string());
+
+    let request = Request::get(format!("/api/reports/intervals.csv?{range}"))
+        .header("authorization", format!("Bearer {}", server.key));
+    let (_, body) = server.raw(request.body(Body::empty()).unwrap()).await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 4, "{text}");
+    assert_eq!(
+        lines[3],
+        "E01,2025-05-11T22:00:00-05:00,2025-05-12T02:00:00-05:00,14400,WORK,,admin,\"night shift, \"\"late\"\"\""
+    );
+
+    let (status, _) =
+        server.call("GET", "/api/reports/daily-totals?from=2025-05-12&to=2025-05-11", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) =
+        server.call("GET", "/api/reports/daily-totals?from=2024-01-01&to=2025-05-11", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "at most a year");
+}

@@ -13,6 +13,7 @@ pub mod page;
 pub mod reports;
 pub mod settings;
 pub mod timesheet;
+pub mod totals;
 pub mod users;
 
 use std::time::Instant;
@@ -453,6 +454,54 @@ pub fn operations() -> Vec<Operation> {
         .signed_body()
         .returns_content(200, Content::Signed)
         .errors(&[400, 403, 413]),
+        op(
+            M::GET,
+            "/api/reports/intervals",
+            "reportIntervals",
+            "Reports",
+            "Every presence interval overlapping a period, by employee",
+            Key(REPORTS_READ),
+            get(totals::intervals),
+        )
+        .query::<totals::IntervalsQuery>()
+        .returns::<page::Page<totals::ReportInterval>>(200)
+        .errors(&[400]),
+        op(
+            M::GET,
+            "/api/reports/intervals.csv",
+            "reportIntervalsCsv",
+            "Reports",
+            "The same intervals as one CSV file",
+            Key(REPORTS_READ),
+            get(totals::intervals_csv),
+        )
+        .query::<totals::IntervalsQuery>()
+        .returns_content(200, Content::Csv)
+        .errors(&[400]),
+        op(
+            M::GET,
+            "/api/reports/daily-totals",
+            "reportDailyTotals",
+            "Reports",
+            "Worked time per employee and local day",
+            Key(REPORTS_READ),
+            get(totals::daily_totals),
+        )
+        .query::<totals::TotalsQuery>()
+        .returns::<page::Page<totals::DailyTotal>>(200)
+        .errors(&[400]),
+        op(
+            M::GET,
+            "/api/reports/daily-totals.csv",
+            "reportDailyTotalsCsv",
+            "Reports",
+            "The same totals as one CSV file",
+            Key(REPORTS_READ),
+            get(totals::daily_totals_csv),
+        )
+        .query::<totals::TotalsQuery>()
+        .returns_content(200, Content::Csv)
+        .errors(&[400]),
         op(
             M::POST,
             "/api/reports/unknown-badges/assign",

@@ -48,6 +48,8 @@ pub enum Content {
     Text,
     /// YAML text.
     Yaml,
+    /// A CSV file.
+    Csv,
 }
 
 /// One operation of the API.

@@ -51,7 +51,7 @@ pub struct PresenceReport {
 }
 
 /// Whether `unit` is `ancestor` or below it.
-fn within(unit: OrgUnitId, ancestor: OrgUnitId, units: &[crate::model::OrgUnitRecord]) -> bool {
+pub fn within(unit: OrgUnitId, ancestor: OrgUnitId, units: &[crate::model::OrgUnitRecord]) -> bool {
     let mut current = Some(unit);
     // The hierarchy is shallow; the bound guards against a cycle.
     for _ in 0..64 {

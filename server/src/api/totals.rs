@@ -1,0 +1,256 @@
+//! Reports for payroll and HR: every interval in a period, and worked time per employee
+//! and local day, as JSON pages or as CSV files.
+
+use std::collections::HashSet;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::header;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::ids::{EmployeeId, OrgUnitId};
+use mtime_core::pairing::Interval;
+use mtime_core::totals;
+
+use super::error::{ApiError, ApiResult};
+use super::extract::QueryParams;
+use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
+use super::reports::within;
+use super::timesheet::{IntervalView, employee_zone, interval_view, intervals_of};
+use crate::model::EmployeeRecord;
+use crate::state::AppState;
+
+/// The longest period one report covers.
+const MAX_DAYS: i64 = 366;
+
+/// `?from=&to=` instants, an optional org unit, paging.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct IntervalsQuery {
+    /// Start of the period (RFC 3339).
+    from: DateTime<FixedOffset>,
+    /// End of the period, excluded.
+    to: DateTime<FixedOffset>,
+    /// Only employees of this unit and the units below it.
+    org_unit_id: Option<OrgUnitId>,
+    /// Items per page: 1 to 1000 (JSON only).
+    #[schemars(range(min = 1, max = 1000))]
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page (JSON only).
+    cursor: Option<String>,
+}
+
+/// `?from=&to=` local dates (both included), an optional org unit, paging.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct TotalsQuery {
+    /// First local day.
+    from: NaiveDate,
+    /// Last local day, included.
+    to: NaiveDate,
+    /// Only employees of this unit and the units below it.
+    org_unit_id: Option<OrgUnitId>,
+    /// Items per page: 1 to 1000 (JSON only).
+    #[schemars(range(min = 1, max = 1000))]
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page (JSON only).
+    cursor: Option<String>,
+}
+
+/// One interval, with whose it is.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ReportInterval {
+    /// The employee's external number.
+    pub number: String,
+    /// The interval.
+    #[serde(flatten)]
+    pub interval: IntervalView,
+}
+
+/// Worked time of one employee on one local day.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DailyTotal {
+    /// The employee.
+    pub employee_id: EmployeeId,
+    /// Their external number.
+    pub number: String,
+    /// The local day in the employee's site zone.
+    pub date: NaiveDate,
+    /// Seconds present with a reason that counts as work, intervals split at local midnight.
+    pub worked_seconds: u64,
+}
+
+/// The employees a report covers, with the zone of each.
+fn covered(
+    state: &AppState,
+    unit: Option<OrgUnitId>,
+    on: Option<NaiveDate>,
+) -> ApiResult<Vec<(EmployeeRecord, chrono_tz::Tz)>> {
+    let units = state.store.org_units()?;
+    if let Some(unit) = unit
+        && !units.iter().any(|u| u.unit.id == unit)
+    {
+        return Err(ApiError::invalid(format!("org unit {unit} does not exist")));
+    }
+    let mut out = Vec::new();
+    for record in state.store.employees()? {
+        let tz = employee_zone(state, &record)?;
+        if let Some(unit) = unit {
+            let date = on.unwrap_or_else(|| state.now().with_timezone(&tz).date_naive());
+            let version = record.version_at(date).or(record.versions.last());
+            if !version.is_some_and(|v| within(v.org_unit, unit, &units)) {
+                continue;
+            }
+        }
+        out.push((record, tz));
+    }
+    Ok(out)
+}
+
+fn interval_rows(
+    state: &AppState,
+    query: &IntervalsQuery,
+) -> ApiResult<Vec<(String, ReportInterval)>> {
+    let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
+    if from >= to {
+        return Err(ApiError::invalid("from must be before to"));
+    }
+    if (to - from).num_days() > MAX_DAYS {
+        return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
+    }
+
+    let mut rows = Vec::new();
+    for (record, tz) in covered(state, query.org_unit_id, Some(to.date_naive()))? {
+        for interval in intervals_of(state, record.id)?.into_iter().filter(|i| i.overlaps(from, to))
+        {
+            let (at, event) = interval.anchor();
+            let key = format!("{}\n{}\n{event}", record.number, sortable_instant(at));
+            let view = interval_view(record.id, &interval, tz);
+            rows.push((key, ReportInterval { number: record.number.clone(), interval: view }));
+        }
+    }
+    Ok(rows)
+}
+
+/// `GET /api/reports/intervals`
+pub async fn intervals(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<IntervalsQuery>,
+) -> ApiResult<Json<Page<ReportInterval>>> {
+    let rows = interval_rows(&state, &query)?;
+    let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
+    let page = paginate_by_text(rows, &params, |(key, _)| key.clone())?;
+    Ok(Json(Page {
+        items: page.items.into_iter().map(|(_, r)| r).collect(),
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One CSV field, quoted when it needs to be.
+fn field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_owned()
+    }
+}
+
+fn csv(name: &str, text: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+        ],
+        text,
+    )
+        .into_response()
+}
+
+/// `GET /api/reports/intervals.csv`: the whole period in one file.
+pub async fn intervals_csv(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<IntervalsQuery>,
+) -> ApiResult<Response> {
+    let mut rows = interval_rows(&state, &query)?;
+    rows.sort_by(|a, b| a.0.cmp(&b.0));
+    let mut out =
+        String::from("employee,start,end,duration_seconds,reason,flags,corrected_by,note\n");
+    for (_, row) in rows {
+        let i = &row.interval;
+        let flags: Vec<String> = i.flags.iter().map(|f| format!("{f:?}")).collect();
+        let correction = i.corrections.iter().find(|c| c.punch == "end").or(i.corrections.first());
+        let line = [
+            field(&row.number),
+            i.start.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            i.end.map(|t| t.to_rfc3339()).unwrap_or_default(),
+            i.duration_seconds.map(|d| d.to_string()).unwrap_or_default(),
+            field(&i.reason),
+            field(&flags.join(" ")),
+            field(correction.map(|c| c.author.as_str()).unwrap_or("")),
+            field(correction.and_then(|c| c.note.as_deref()).unwrap_or("")),
+        ];
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    Ok(csv("intervals.csv", out))
+}
+
+fn total_rows(state: &AppState, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal>> {
+    if query.from > query.to {
+        return Err(ApiError::invalid("from must not be after to"));
+    }
+    if (query.to - query.from).num_days() >= MAX_DAYS {
+        return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
+    }
+    let working: HashSet<String> = state
+        .store
+        .reasons()?
+        .into_iter()
+        .filter(|r| r.counts_as_work)
+        .map(|r| r.code.to_string())
+        .collect();
+
+    let mut rows = Vec::new();
+    for (record, tz) in covered(state, query.org_unit_id, Some(query.to))? {
+        let intervals = intervals_of(state, record.id)?;
+        let counts = |i: &Interval| working.contains(i.reason.as_str());
+        for (date, worked) in totals::daily(&intervals, tz, query.from, query.to, counts) {
+            rows.push(DailyTotal {
+                employee_id: record.id,
+                number: record.number.clone(),
+                date,
+                worked_seconds: worked.as_secs(),
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.number, a.date).cmp(&(&b.number, b.date)));
+    Ok(rows)
+}
+
+/// `GET /api/reports/daily-totals`
+pub async fn daily_totals(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<TotalsQuery>,
+) -> ApiResult<Json<Page<DailyTotal>>> {
+    let rows = total_rows(&state, &query)?;
+    let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
+    Ok(Json(paginate_by_text(rows, &params, |r| format!("{}\n{}", r.number, r.date))?))
+}
+
+/// `GET /api/reports/daily-totals.csv`
+pub async fn daily_totals_csv(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<TotalsQuery>,
+) -> ApiResult<Response> {
+    let mut out = String::from("employee,date,worked_seconds,worked_hours\n");
+    for row in total_rows(&state, &query)? {
+        let hours = row.worked_seconds as f64 / 3600.0;
+        out.push_str(&format!(
+            "{},{},{},{hours:.2}\n",
+            field(&row.number),
+            row.date,
+            row.worked_seconds
+        ));
+    }
+    Ok(csv("daily-totals.csv", out))
+}
