@@ -104,6 +104,22 @@ async fn a_batch_is_stored_once_and_a_resend_gets_the_same_receipt() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(value["items"].as_array().unwrap().len(), 2, "{value}");
     assert_eq!(value["items"][0]["start_punch"]["kiosk_id"], kiosk.to_string());
+
+    // The audit trail: every event with where it came from.
+    let (status, trail) = server
+        .call("GET", &format!("/api/employees/{employee}/timesheet/events?from=2025-05-11T00:00:00Z&to=2025-05-13T00:00:00Z"), None)
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let seqs: Vec<u64> = trail["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kiosk_seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs, [1, 2, 3, 4]);
+    assert_eq!(trail["items"][0]["source"], "kiosk");
+    assert_eq!(trail["items"][0]["wall_trusted"], true);
+    assert_eq!(trail["items"][0]["direction_source"], "explicit");
 }
 
 #[tokio::test]

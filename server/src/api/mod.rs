@@ -285,6 +285,18 @@ pub fn operations() -> Vec<Operation> {
         .returns::<page::Page<timesheet::IntervalView>>(200)
         .errors(&[400, 404]),
         op(
+            M::GET,
+            "/api/employees/{id}/timesheet/events",
+            "listPresenceEvents",
+            "Timesheet",
+            "The presence events of a period: the audit trail behind the intervals",
+            Key(TIMESHEET_READ),
+            get(timesheet::events),
+        )
+        .query::<timesheet::EventsQuery>()
+        .returns::<page::Page<timesheet::EventView>>(200)
+        .errors(&[400]),
+        op(
             M::POST,
             "/api/employees/{id}/timesheet/clock-in",
             "clockIn",

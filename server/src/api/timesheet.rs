@@ -370,3 +370,84 @@ pub async fn correct(
     }
     record_punch(&state, &caller, id, body.direction, at, body.reason, body.note, true)
 }
+
+/// `?from=&to=` plus paging, for events.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct EventsQuery {
+    /// Start of the period (RFC 3339).
+    from: DateTime<FixedOffset>,
+    /// End of the period, excluded.
+    to: DateTime<FixedOffset>,
+    /// Items per page: 1 to 1000.
+    #[schemars(range(min = 1, max = 1000))]
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One presence event as stored: the audit trail behind the intervals. Events are never
+/// changed; a correction is a new event with its author and note.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct EventView {
+    /// The punch.
+    #[serde(flatten)]
+    pub punch: PunchView,
+    /// In or out.
+    pub direction: Direction,
+    /// The reason.
+    pub reason: String,
+    /// The kiosk's own sequence number, for a tap.
+    pub kiosk_seq: Option<u64>,
+    /// Whether the kiosk's wall clock was trusted when it recorded the tap.
+    pub wall_trusted: Option<bool>,
+    /// How the direction was chosen at the kiosk: `explicit` or `toggle`.
+    pub direction_source: Option<mtime_core::event::DirectionSource>,
+    /// When the server stored it.
+    pub received_at: DateTime<Utc>,
+}
+
+/// `GET /api/employees/{id}/timesheet/events?from=&to=`
+pub async fn events(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<EmployeeId>,
+    QueryParams(query): QueryParams<EventsQuery>,
+) -> ApiResult<Json<Page<EventView>>> {
+    let record = load(&state, id)?;
+    let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
+    if from >= to {
+        return Err(ApiError::invalid("from must be before to"));
+    }
+    let tz = employee_zone(&state, &record)?;
+    let events: Vec<EventRecord> = state
+        .store
+        .employee_events(id)?
+        .into_iter()
+        .filter(|e| e.punch.at >= from && e.punch.at < to)
+        .collect();
+    let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
+    let page =
+        paginate(events, &params, |e| (e.punch.at, e.punch.event), encode_cursor, decode_cursor)?;
+    let items = page
+        .items
+        .iter()
+        .map(|e| {
+            let (seq, trusted, source) = match (&e.detail, &e.punch.origin) {
+                (
+                    EventDetail::Kiosk { time, direction_source, .. },
+                    PunchOrigin::Kiosk { seq, .. },
+                ) => (Some(*seq), Some(time.wall_trusted), Some(*direction_source)),
+                _ => (None, None, None),
+            };
+            EventView {
+                punch: punch_view(&e.punch, tz),
+                direction: e.punch.direction,
+                reason: e.punch.reason.to_string(),
+                kiosk_seq: seq,
+                wall_trusted: trusted,
+                direction_source: source,
+                received_at: e.received_at,
+            }
+        })
+        .collect();
+    Ok(Json(Page { items, next_cursor: page.next_cursor }))
+}
