@@ -623,3 +623,34 @@ async fn payroll_reads_intervals_and_daily_totals_as_json_and_csv() {
         server.call("GET", "/api/reports/daily-totals?from=2024-01-01&to=2025-05-11", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST, "at most a year");
 }
+
+#[tokio::test]
+async fn every_list_pages_in_a_stable_order() {
+    let server = TestServer::new();
+    for name in ["Zeta", "Alpha", "Mid", "Beta"] {
+        server
+            .ok("POST", "/api/org-units", json!({"name": name, "time_zone": "Europe/Oslo"}))
+            .await;
+    }
+    let mut names = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/org-units?limit=1&cursor={c}"),
+            None => "/api/org-units?limit=1".to_owned(),
+        };
+        let (_, page) = server.call("GET", &path, None).await;
+        names.extend(
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|u| u["name"].as_str().unwrap().to_owned()),
+        );
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(names, ["Alpha", "Beta", "Mid", "Zeta"]);
+}

@@ -29,10 +29,11 @@ pub struct Page<T> {
     pub next_cursor: Option<String>,
 }
 
-/// Pages through `items`, which are sorted by the key `key` gives; a cursor is the key of
-/// the last item of a page, so a page stays correct when items are added before it.
+/// Pages through `items` in the order of the key `key` gives; a cursor is the key of the
+/// last item of a page, so a page stays correct when items are added before it. Keys must
+/// be unique.
 pub fn paginate<T, K: Ord>(
-    items: Vec<T>,
+    mut items: Vec<T>,
     params: &PageParams,
     key: impl Fn(&T) -> K,
     encode: impl Fn(&K) -> String,
@@ -47,6 +48,7 @@ pub fn paginate<T, K: Ord>(
         None => None,
     };
 
+    items.sort_by_key(|item| key(item));
     let mut rest: Vec<T> =
         items.into_iter().filter(|item| after.as_ref().is_none_or(|a| key(item) > *a)).collect();
     let more = rest.len() > limit;
