@@ -148,6 +148,56 @@ pub struct ReasonRecord {
     pub counts_as_work: bool,
     /// Whether taps without a chosen reason get this one.
     pub is_default: bool,
+    /// The kiosks that may offer it; every kiosk when empty.
+    pub allowed_kiosks: Vec<KioskId>,
+    /// The org units (and units below) whose kiosks may offer it; all when empty.
+    pub allowed_org_units: Vec<OrgUnitId>,
+    /// The first day it exists.
+    pub effective_from: NaiveDate,
+}
+
+/// A custom dimension (a vehicle, a machine) with its allowed values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DimensionRecord {
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// The values a registration may pick.
+    pub values: Vec<String>,
+    /// The first day it exists.
+    pub effective_from: NaiveDate,
+}
+
+/// What kind of time an activity is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ActivityType {
+    /// Worked time.
+    Work,
+    /// Leave.
+    Timeoff,
+    /// Present but not working.
+    NonWork,
+    /// The target of an allowance.
+    Allowance,
+}
+
+/// A category time is registered against.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ActivityRecord {
+    /// Its code.
+    pub code: String,
+    /// Its name.
+    pub name: String,
+    /// Its type; a child shares its parent's.
+    pub kind: ActivityType,
+    /// Its parent's code.
+    pub parent: Option<String>,
+    /// Whether a registration must name a project.
+    pub requires_project: bool,
+    /// Dimensions a registration must give a value for.
+    pub required_dimensions: Vec<String>,
     /// The first day it exists.
     pub effective_from: NaiveDate,
 }

@@ -654,3 +654,48 @@ async fn every_list_pages_in_a_stable_order() {
     }
     assert_eq!(names, ["Alpha", "Beta", "Mid", "Zeta"]);
 }
+
+#[tokio::test]
+async fn activities_nest_within_one_type_and_require_known_dimensions() {
+    let server = TestServer::new();
+    let dimension = json!({"code": "VEHICLE", "name": "Vehicle", "values": ["Truck 1", "Truck 2"]});
+    server.ok("POST", "/api/settings/dimensions", dimension).await;
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/settings/dimensions",
+            Some(json!({"code": "EMPTY", "name": "E", "values": []})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a dimension needs values");
+
+    server.ok("POST", "/api/settings/activities", json!({"code": "DRIVING", "name": "Driving", "type": "work", "required_dimensions": ["VEHICLE"]})).await;
+    server
+        .ok(
+            "POST",
+            "/api/settings/activities",
+            json!({"code": "DELIVERY", "name": "Delivery", "type": "work", "parent": "DRIVING"}),
+        )
+        .await;
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/settings/activities",
+            Some(json!({"code": "SICK", "name": "Sick", "type": "timeoff", "parent": "DRIVING"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(body["error"]["message"].as_str().unwrap().contains("parent's type"), "{body}");
+    let (status, _) = server
+        .call("POST", "/api/settings/activities", Some(json!({"code": "X", "name": "X", "type": "work", "required_dimensions": ["COLOUR"]})))
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    let (_, one) = server.call("GET", "/api/settings/activities/DELIVERY", None).await;
+    assert_eq!(one["parent"], "DRIVING");
+    assert_eq!(one["type"], "work");
+    let (_, all) = server.call("GET", "/api/settings/activities", None).await;
+    assert_eq!(all["items"].as_array().unwrap().len(), 2);
+    let (status, _) = server.call("GET", "/api/settings/activities/NOPE", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}

@@ -271,6 +271,31 @@ async fn the_roster_and_heartbeat_are_signed_by_the_server() {
     assert_eq!(roster.employees[0].id, employee);
     assert_eq!(roster.employees[0].badges[0].to_string(), "04E87577DE9811");
     assert_eq!(roster.default_reason.as_str(), "WORK");
+    assert_eq!(roster.reasons.len(), 1);
+
+    // A reason for another site's kiosks only is not offered here.
+    let other = server
+        .ok("POST", "/api/org-units", serde_json::json!({"name": "Yard", "time_zone": "UTC"}))
+        .await;
+    server
+        .ok(
+            "POST",
+            "/api/settings/reasons",
+            serde_json::json!({"code": "YARD", "name": "Yard duty", "allowed_org_units": [other["id"]]}),
+        )
+        .await;
+    server
+        .ok(
+            "POST",
+            "/api/settings/reasons",
+            serde_json::json!({"code": "TRAVEL", "name": "Travel"}),
+        )
+        .await;
+    let (_, bytes) =
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/roster"), request.clone()).await;
+    let roster: Roster = seal::open(ROSTER, &bytes, &answer.server_public_key).unwrap();
+    let codes: Vec<&str> = roster.reasons.iter().map(|r| r.code.as_str()).collect();
+    assert_eq!(codes, ["TRAVEL", "WORK"]);
 
     let forged = seal::seal(
         ROSTER_REQUEST,

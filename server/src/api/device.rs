@@ -181,8 +181,26 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
         }
     }
 
-    let reasons = state.store.reasons()?;
-    let default_reason = super::settings::default_reason(state)?;
+    // Only the reasons this kiosk may offer: named for it, for its unit or one above, or
+    // for everyone.
+    let reasons: Vec<_> = state
+        .store
+        .reasons()?
+        .into_iter()
+        .filter(|r| r.allowed_kiosks.is_empty() || r.allowed_kiosks.contains(&kiosk.id))
+        .filter(|r| {
+            r.allowed_org_units.is_empty()
+                || r.allowed_org_units
+                    .iter()
+                    .any(|u| super::reports::within(kiosk.org_unit, *u, &units))
+        })
+        .collect();
+    let global_default = super::settings::default_reason(state)?;
+    let default_reason = if reasons.iter().any(|r| r.code == global_default) {
+        global_default
+    } else {
+        reasons.first().map_or(global_default, |r| r.code.clone())
+    };
     Ok(Roster {
         kiosk: kiosk.id,
         version,

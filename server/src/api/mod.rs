@@ -357,6 +357,65 @@ pub fn operations() -> Vec<Operation> {
         .json_body::<settings::NewReason>()
         .returns::<settings::ReasonView>(201)
         .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/settings/dimensions",
+            "listDimensions",
+            "Settings",
+            "List dimensions and their allowed values",
+            Key(SETTINGS_READ),
+            get(settings::list_dimensions),
+        )
+        .query::<page::PageParams>()
+        .returns::<page::Page<settings::DimensionView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/settings/dimensions",
+            "createDimension",
+            "Settings",
+            "Create a dimension with its allowed values",
+            Key(SETTINGS_CREATE),
+            post(settings::create_dimension),
+        )
+        .json_body::<settings::NewDimension>()
+        .returns::<settings::DimensionView>(201)
+        .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/settings/activities",
+            "listActivities",
+            "Settings",
+            "List activities",
+            Key(SETTINGS_READ),
+            get(settings::list_activities),
+        )
+        .query::<page::PageParams>()
+        .returns::<page::Page<settings::ActivityView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/settings/activities",
+            "createActivity",
+            "Settings",
+            "Create an activity; a child shares its parent's type",
+            Key(SETTINGS_CREATE),
+            post(settings::create_activity),
+        )
+        .json_body::<settings::NewActivity>()
+        .returns::<settings::ActivityView>(201)
+        .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/settings/activities/{code}",
+            "getActivity",
+            "Settings",
+            "One activity",
+            Key(SETTINGS_READ),
+            get(settings::show_activity),
+        )
+        .returns::<settings::ActivityView>(200)
+        .errors(&[404]),
         // Kiosks
         op(
             M::GET,

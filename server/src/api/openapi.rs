@@ -58,10 +58,13 @@ fn parameters(operation: &Operation, generator: &mut schemars::SchemaGenerator) 
     let mut out = Vec::new();
     for segment in operation.path.split('/') {
         if let Some(name) = segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
-            out.push(json!({
-                "name": name, "in": "path", "required": true,
-                "schema": {"type": "string", "format": "uuid"}
-            }));
+            // Ids are UUIDs; settings are named by their code.
+            let schema = if name == "id" || name.ends_with("_id") {
+                json!({"type": "string", "format": "uuid"})
+            } else {
+                json!({"type": "string", "pattern": "^[A-Z0-9_-]{1,32}$"})
+            };
+            out.push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
         }
     }
 

@@ -13,8 +13,8 @@ use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
 use mtime_core::keys::PublicKey;
 
 use crate::model::{
-    ApiKeyRecord, EmployeeRecord, EventRecord, KioskRecord, OrgUnitRecord, ReasonRecord,
-    ServiceUser,
+    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, KioskRecord,
+    OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 /// A storage failure.
@@ -121,6 +121,15 @@ pub trait Store: Send + Sync + 'static {
     fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError>;
     /// All reasons.
     fn reasons(&self) -> Result<Vec<ReasonRecord>, StoreError>;
+
+    /// Creates a dimension; refuses a known code.
+    fn insert_dimension(&self, dimension: &DimensionRecord) -> Result<(), StoreError>;
+    /// All dimensions.
+    fn dimensions(&self) -> Result<Vec<DimensionRecord>, StoreError>;
+    /// Creates an activity; refuses a known code.
+    fn insert_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError>;
+    /// All activities.
+    fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError>;
 
     /// Creates a kiosk.
     fn insert_kiosk(&self, kiosk: &KioskRecord) -> Result<(), StoreError>;

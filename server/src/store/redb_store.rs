@@ -14,8 +14,8 @@ use mtime_core::keys::PublicKey;
 
 use super::{BatchOutcome, EnrollOutcome, Store, StoreError};
 use crate::model::{
-    ApiKeyRecord, EmployeeRecord, EventRecord, KioskRecord, OrgUnitRecord, ReasonRecord,
-    ServiceUser,
+    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, KioskRecord,
+    OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -26,6 +26,8 @@ const EMPLOYEES: TableDefinition<u128, &[u8]> = TableDefinition::new("employees"
 const EMPLOYEE_NUMBERS: TableDefinition<&str, u128> = TableDefinition::new("employee_numbers");
 const BADGES: TableDefinition<&[u8], u128> = TableDefinition::new("badges");
 const REASONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reasons");
+const DIMENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("dimensions");
+const ACTIVITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("activities");
 const KIOSKS: TableDefinition<u128, &[u8]> = TableDefinition::new("kiosks");
 const ENROLLMENT_CODES: TableDefinition<&[u8], u128> = TableDefinition::new("enrollment_codes");
 /// (kiosk, first seq) → the stored batch's hash, last seq and receipt.
@@ -87,6 +89,8 @@ impl RedbStore {
         txn.open_table(BADGES).map_err(backend)?;
         txn.open_table(REASONS).map_err(backend)?;
         txn.open_table(KIOSKS).map_err(backend)?;
+        txn.open_table(DIMENSIONS).map_err(backend)?;
+        txn.open_table(ACTIVITIES).map_err(backend)?;
         txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
         txn.open_table(BATCHES).map_err(backend)?;
         txn.open_table(EVENTS).map_err(backend)?;
@@ -129,6 +133,25 @@ impl RedbStore {
             out.push(decode(value.value(), what)?);
         }
         Ok(out)
+    }
+
+    /// Inserts a record under a unique code, in one transaction.
+    fn insert_by_code<T: Serialize>(
+        &self,
+        table: TableDefinition<&str, &[u8]>,
+        code: &str,
+        record: &T,
+        what: &str,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut rows = txn.open_table(table).map_err(backend)?;
+            if rows.get(code).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!("{what} {code} exists")));
+            }
+            rows.insert(code, encode(record)?.as_slice()).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
     }
 
     fn events_by_id(&self, ids: Vec<u128>) -> Result<Vec<EventRecord>, StoreError> {
@@ -375,6 +398,22 @@ impl Store for RedbStore {
 
     fn reasons(&self) -> Result<Vec<ReasonRecord>, StoreError> {
         self.all(REASONS, "reason")
+    }
+
+    fn insert_dimension(&self, dimension: &DimensionRecord) -> Result<(), StoreError> {
+        self.insert_by_code(DIMENSIONS, &dimension.code, dimension, "dimension")
+    }
+
+    fn dimensions(&self) -> Result<Vec<DimensionRecord>, StoreError> {
+        self.all(DIMENSIONS, "dimension")
+    }
+
+    fn insert_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError> {
+        self.insert_by_code(ACTIVITIES, &activity.code, activity, "activity")
+    }
+
+    fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
+        self.all(ACTIVITIES, "activity")
     }
 
     fn insert_kiosk(&self, kiosk: &KioskRecord) -> Result<(), StoreError> {
