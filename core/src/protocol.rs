@@ -42,6 +42,8 @@ pub struct KioskConfig {
     pub max_batch_events: u32,
     /// An interval open longer than this is treated as a forgotten check-out.
     pub max_open_hours: u32,
+    /// The language the kiosk speaks (a BCP 47 tag such as `en` or `nb-NO`).
+    pub language: String,
 }
 
 impl Default for KioskConfig {
@@ -51,6 +53,7 @@ impl Default for KioskConfig {
             heartbeat_secs: 300,
             max_batch_events: 500,
             max_open_hours: 16,
+            language: "en".to_owned(),
         }
     }
 }

@@ -297,6 +297,24 @@ async fn the_roster_and_heartbeat_are_signed_by_the_server() {
     let codes: Vec<&str> = roster.reasons.iter().map(|r| r.code.as_str()).collect();
     assert_eq!(codes, ["TRAVEL", "WORK"]);
 
+    // New settings reach the kiosk with its next roster.
+    let config = serde_json::json!({"repeat_window_secs": 30, "heartbeat_secs": 60, "max_batch_events": 100, "max_open_hours": 12, "language": "nb-NO"});
+    let updated = server
+        .ok("POST", &format!("/api/kiosks/{kiosk}/settings"), serde_json::json!({"config": config}))
+        .await;
+    assert_eq!(updated["config"]["language"], "nb-NO");
+    let (_, bytes) =
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/roster"), request.clone()).await;
+    let newer: Roster = seal::open(ROSTER, &bytes, &answer.server_public_key).unwrap();
+    assert!(newer.version > roster.version);
+    assert_eq!(newer.config.repeat_window_secs, 30);
+    assert_eq!(newer.config.language, "nb-NO");
+    let bad = serde_json::json!({"config": {"repeat_window_secs": 0, "heartbeat_secs": 60, "max_batch_events": 100, "max_open_hours": 12, "language": "nb-NO"}});
+    assert_eq!(
+        server.call("POST", &format!("/api/kiosks/{kiosk}/settings"), Some(bad)).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
     let forged = seal::seal(
         ROSTER_REQUEST,
         &RosterRequest { kiosk, have_version: 0, sent: now },

@@ -109,12 +109,17 @@ fn check_config(config: &KioskConfig) -> ApiResult<()> {
         && (5..=86_400).contains(&config.heartbeat_secs)
         && (1..=mtime_core::batch::MAX_BATCH_EVENTS as u32).contains(&config.max_batch_events)
         && (1..=72).contains(&config.max_open_hours);
-    if ok {
+    // A language tag: letters, digits and dashes, starting with a letter.
+    let language = &config.language;
+    let tag_ok = (2..=35).contains(&language.len())
+        && language.starts_with(|c: char| c.is_ascii_alphabetic())
+        && language.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if ok && tag_ok {
         Ok(())
     } else {
         Err(ApiError::invalid(
             "config out of range: repeat_window_secs 1-3600, heartbeat_secs 5-86400, \
-             max_batch_events 1-5000, max_open_hours 1-72",
+             max_batch_events 1-5000, max_open_hours 1-72, language a tag such as en or nb-NO",
         ))
     }
 }
@@ -221,6 +226,51 @@ pub async fn new_code(
             expires_at,
         }),
     ))
+}
+
+/// New settings for a kiosk; fields left out keep their value.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KioskSettings {
+    /// How it behaves.
+    config: Option<KioskConfig>,
+    /// A new name.
+    #[schemars(length(min = 1, max = 200))]
+    name: Option<String>,
+}
+
+/// `POST /api/kiosks/{id}/settings`: the kiosk picks the change up with its next roster.
+pub async fn update_settings(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+    JsonBody(body): JsonBody<KioskSettings>,
+) -> ApiResult<Json<KioskView>> {
+    state
+        .store
+        .kiosk(id)?
+        .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    if let Some(config) = &body.config {
+        check_config(config)?;
+    }
+    let name = match &body.name {
+        Some(name) if name.trim().is_empty() || name.len() > 200 => {
+            return Err(ApiError::invalid("name must be 1 to 200 characters"));
+        }
+        Some(name) => Some(name.trim().to_owned()),
+        None => None,
+    };
+    let (mut config, mut name) = (body.config, name);
+    let updated = state.store.update_kiosk(id, &mut |k| {
+        if let Some(config) = config.take() {
+            k.config = config;
+        }
+        if let Some(name) = name.take() {
+            k.name = name;
+        }
+    })?;
+    state.store.touch_roster()?;
+    tracing::info!(kiosk.id = %id, "kiosk settings changed");
+    Ok(Json(view(&updated, state.now())))
 }
 
 /// `POST /api/kiosks/{id}/revoke`: the kiosk's batches are refused from now on.

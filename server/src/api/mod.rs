@@ -468,6 +468,18 @@ pub fn operations() -> Vec<Operation> {
         .errors(&[404, 409]),
         op(
             M::POST,
+            "/api/kiosks/{id}/settings",
+            "updateKioskSettings",
+            "Kiosks",
+            "Change a kiosk's name or behaviour (repeat window, maximum open interval, language)",
+            Key(KIOSKS_WRITE),
+            post(kiosks::update_settings),
+        )
+        .json_body::<kiosks::KioskSettings>()
+        .returns::<kiosks::KioskView>(200)
+        .errors(&[400, 404, 413]),
+        op(
+            M::POST,
             "/api/kiosks/{id}/revoke",
             "revokeKiosk",
             "Kiosks",

@@ -175,4 +175,6 @@ pub trait Store: Send + Sync + 'static {
 
     /// Increases with every change that alters what a kiosk's roster holds.
     fn roster_version(&self) -> Result<u64, StoreError>;
+    /// Increases the roster version, so that kiosks fetch their roster again.
+    fn touch_roster(&self) -> Result<(), StoreError>;
 }

@@ -648,6 +648,12 @@ impl Store for RedbStore {
         Ok(moved)
     }
 
+    fn touch_roster(&self) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        bump_roster_version(&txn)?;
+        txn.commit().map_err(backend)
+    }
+
     fn roster_version(&self) -> Result<u64, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let meta = txn.open_table(META).map_err(backend)?;
