@@ -18,9 +18,14 @@
 //!
 //! - Intervals are paired from all of an employee's events on every read; reads grow with
 //!   an employee's history until intervals are materialised on ingest.
-//! - Every API key has every permission; roles and per-operation permissions, and the
-//!   OpenAPI document, are not built yet.
-//! - Enrollment codes are not rate-limited; a code has 60 random bits and lives 24 hours.
+//! - Permissions carry the scope `*` only: a site admin's role is not yet limited to their
+//!   own org units.
+//! - There is no durable event feed, server-sent events or outbound webhooks yet, no
+//!   interactive users (`/api/users`, `/auth`), and a kiosk cannot rotate its key.
+//! - A badge belongs to one employee for good: it cannot be passed on to another employee
+//!   from a later date.
+//! - After an I/O error (a full disk) the redb store refuses further writes until the
+//!   server restarts.
 
 pub mod access;
 pub mod api;
