@@ -15,8 +15,9 @@
 //! - The heartbeat interval and batch size are those of enrollment; other settings (repeat
 //!   window, maximum open interval, language) follow each new roster.
 //! - After a storage error such as a full disk, taps are refused until the node restarts.
-//! - A tap that lets the kiosk decide continues from the employee's last punch at any kiosk
-//!   only as far as the last roster knew it (rosters refresh on every change).
+//! - A tap that lets the kiosk decide continues from the employee's last punch at another
+//!   kiosk only as far as the last roster knew it: rosters are fetched when employees,
+//!   reasons or settings change and when an unknown badge is read, not after every punch.
 
 pub mod cli;
 pub mod clock;
