@@ -699,3 +699,23 @@ async fn activities_nest_within_one_type_and_require_known_dimensions() {
     let (status, _) = server.call("GET", "/api/settings/activities/NOPE", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn an_employee_cannot_join_a_unit_before_it_exists() {
+    let server = TestServer::new();
+    let future = server
+        .ok("POST", "/api/org-units", json!({"name": "New plant", "time_zone": "America/Chicago", "effective_from": "2099-01-01"}))
+        .await;
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E09", "name": "Early", "org_unit_id": future["id"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("exists only from 2099-01-01"),
+        "{body}"
+    );
+}

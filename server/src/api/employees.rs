@@ -140,6 +140,7 @@ pub async fn create(
     let badges = parse_badges(&body.badges)?;
     let today = state.today_in(body.org_unit_id)?;
     let from = effective_from(body.effective_from, body.retroactive, today)?;
+    unit_exists_on(&state, body.org_unit_id, from)?;
     if state.store.employee_by_number(&number)?.is_some() {
         return Err(ApiError::conflict("conflict", format!("employee number {number:?} exists")));
     }
@@ -179,6 +180,7 @@ pub async fn add_version(
     let org_unit = body.org_unit_id.unwrap_or(base.org_unit);
     let today = state.today_in(org_unit)?;
     effective_from(Some(body.effective_from), body.retroactive, today)?;
+    unit_exists_on(&state, org_unit, body.effective_from)?;
     let version = EmployeeVersion {
         effective_from: body.effective_from,
         name: match &body.name {
@@ -199,6 +201,21 @@ pub async fn add_version(
     let shown =
         view(&record, body.effective_from).ok_or_else(|| ApiError::internal("no version"))?;
     Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// Refuses to place an employee in an org unit before the unit exists.
+fn unit_exists_on(state: &AppState, unit: OrgUnitId, date: NaiveDate) -> ApiResult<()> {
+    let record = state
+        .store
+        .org_unit(unit)?
+        .ok_or_else(|| ApiError::invalid(format!("org unit {unit} does not exist")))?;
+    if record.effective_from > date {
+        return Err(ApiError::invalid(format!(
+            "org unit {} exists only from {}; the employee's version starts {date}",
+            record.unit.name, record.effective_from
+        )));
+    }
+    Ok(())
 }
 
 /// Loads an employee or answers 404.
