@@ -81,9 +81,10 @@ impl TestServer {
 
     /// A site in America/Chicago with a WORK reason.
     pub async fn site(&self) -> OrgUnitId {
-        let site = self
-            .ok("POST", "/api/org-units", json!({"name": "Plant", "time_zone": "America/Chicago"}))
-            .await;
+        // The site exists since January, so tests may add retroactive records.
+        let body = json!({"name": "Plant", "time_zone": "America/Chicago",
+            "effective_from": "2025-01-01", "retroactive": true});
+        let site = self.ok("POST", "/api/org-units", body).await;
         self.ok(
             "POST",
             "/api/settings/reasons",
