@@ -32,6 +32,13 @@ enum Command {
         #[arg(long, env = "MTIME_DATA_DIR", default_value = "./mtime-data")]
         data_dir: PathBuf,
     },
+    /// Issue a new API key for the admin service user (when every admin key is lost or
+    /// revoked). Run it with the server stopped; the key is printed once, on the last line.
+    IssueAdminKey {
+        /// Where the workspace lives.
+        #[arg(long, env = "MTIME_DATA_DIR", default_value = "./mtime-data")]
+        data_dir: PathBuf,
+    },
     /// Serve the API. Each setting comes from its flag, else its environment variable,
     /// else the configuration file, else its default.
     Serve(ServeArgs),
@@ -117,6 +124,13 @@ pub fn run(args: Vec<OsString>, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             writeln!(out, "Workspace created in {}.", data_dir.display())?;
             writeln!(out, "The admin service user's API key follows. It is shown only this once:")?;
+            writeln!(out, "{key}")?;
+            Ok(())
+        }
+        Command::IssueAdminKey { data_dir } => {
+            let key = workspace::issue_admin_key(&data_dir, clock)?;
+            let mut out = std::io::stdout().lock();
+            writeln!(out, "A new API key for the admin service user; it is shown only this once:")?;
             writeln!(out, "{key}")?;
             Ok(())
         }
@@ -213,7 +227,7 @@ mod tests {
         full.extend_from_slice(args);
         match Cli::parse_from(full).command {
             Command::Serve(args) => args,
-            Command::Init { .. } => unreachable!("parsed serve"),
+            _ => unreachable!("parsed serve"),
         }
     }
 

@@ -85,3 +85,18 @@ pub fn open(dir: &Path) -> anyhow::Result<(RedbStore, SigningKey)> {
     }
     Ok((store, key))
 }
+
+/// Issues a new key for the admin service user, for the operator of the server's machine
+/// when no working admin key is left. The server must be stopped (the store is locked).
+pub fn issue_admin_key(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
+    let (store, _) = open(dir)?;
+    let admin = store
+        .service_users()?
+        .into_iter()
+        .find(|u| u.name == "admin")
+        .ok_or_else(|| anyhow::anyhow!("no service user named admin in {}", dir.display()))?;
+    let (api_key, record) = ApiKeyRecord::issue(admin.id, clock.now().wall, None)?;
+    store.put_api_key(&record)?;
+    tracing::warn!(user.id = %admin.id, key.id = %record.id, "admin key issued from the command line");
+    Ok(api_key)
+}

@@ -227,3 +227,77 @@ async fn me_refuses_service_user_keys() {
     assert_eq!(status, StatusCode::FORBIDDEN);
     assert_eq!(body["error"]["code"], "service_user_not_allowed");
 }
+
+#[tokio::test]
+async fn nobody_hands_out_more_than_they_hold() {
+    let server = TestServer::new();
+    let (_, manager) =
+        key_with(&server, "manager", json!({"permissions": ["users:write:*", "users:read:*"]}))
+            .await;
+
+    let (status, body) = call_as(
+        &server,
+        &manager,
+        "POST",
+        "/api/service-users",
+        Some(json!({"name": "evil", "role": "admin"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "exceeds_caller");
+
+    let (_, users) = server.call("GET", "/api/service-users", None).await;
+    let admin =
+        users["items"].as_array().unwrap().iter().find(|u| u["name"] == "admin").unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    let (status, _) = call_as(
+        &server,
+        &manager,
+        "POST",
+        &format!("/api/service-users/{admin}/api-keys"),
+        Some(json!({})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::FORBIDDEN, "no key for a stronger user");
+
+    let (status, _) = call_as(
+        &server,
+        &manager,
+        "POST",
+        "/api/service-users",
+        Some(json!({"name": "helper", "permissions": ["users:read:*"]})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "a weaker user is fine");
+}
+
+#[tokio::test]
+async fn the_last_key_that_manages_users_cannot_be_revoked() {
+    let server = TestServer::new();
+    let (_, users) = server.call("GET", "/api/service-users", None).await;
+    let admin = users["items"][0]["id"].as_str().unwrap().to_owned();
+    let (_, keys) = server.call("GET", &format!("/api/service-users/{admin}/api-keys"), None).await;
+    let key_id = keys["items"][0]["id"].as_str().unwrap().to_owned();
+
+    let revoke = format!("/api/service-users/{admin}/api-keys/{key_id}/revoke");
+    let (status, body) = server.call("POST", &revoke, None).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(body["error"]["code"], "last_admin_key");
+
+    let spare = server.ok("POST", &format!("/api/service-users/{admin}/api-keys"), json!({})).await;
+    assert!(spare["api_key"].is_string());
+    let (status, _) = server.call("POST", &revoke, None).await;
+    assert_eq!(status, StatusCode::OK, "with a spare key the old one may go");
+}
+
+#[test]
+fn the_operator_can_issue_a_new_admin_key_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let clock = std::sync::Arc::new(mtime_core::clock::SystemClock::new());
+    let first = mtime_server::workspace::init(dir.path(), clock.clone()).unwrap();
+    let second = mtime_server::workspace::issue_admin_key(dir.path(), clock).unwrap();
+    assert!(second.starts_with("mtime_ak_"));
+    assert_ne!(first, second);
+}

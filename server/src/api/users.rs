@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use mtime_core::ids::UserId;
 
+use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
@@ -121,6 +122,47 @@ fn load_user(state: &AppState, id: UserId) -> ApiResult<ServiceUser> {
         .ok_or_else(|| ApiError::not_found(format!("service user {id} does not exist")))
 }
 
+/// Refuses to let a caller act for a service user holding a permission the caller does
+/// not: creating one, issuing its keys or revoking them would hand out more than the
+/// caller has.
+fn may_act_for(caller: &Caller, user: &ServiceUser) -> ApiResult<()> {
+    match user.permissions.iter().find(|p| !caller.user.may(p)) {
+        Some(missing) => Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "exceeds_caller",
+            format!(
+                "{:?} holds {missing}, which the caller does not; only a caller holding every permission of a user may act for it",
+                user.name
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Refuses to revoke the last working key that can manage users: the workspace would be
+/// locked for good (`mtime-server issue-admin-key` on the server's machine is the way back).
+fn refuse_last_admin_key(state: &AppState, key: &ApiKeyRecord) -> ApiResult<()> {
+    let now = state.now();
+    let users = state.store.service_users()?;
+    let manages = |k: &ApiKeyRecord| {
+        k.revoked_at.is_none()
+            && k.expires_at.is_none_or(|t| t > now)
+            && users.iter().any(|u| u.id == k.user && u.may(access::USERS_WRITE))
+    };
+    if !manages(key) {
+        return Ok(());
+    }
+    let others =
+        state.store.api_keys()?.into_iter().filter(|k| k.id != key.id && manages(k)).count();
+    if others == 0 {
+        return Err(ApiError::conflict(
+            "last_admin_key",
+            "this is the last working key that can manage users; issue another first",
+        ));
+    }
+    Ok(())
+}
+
 /// `GET /api/roles`
 pub async fn roles() -> Json<Vec<RoleView>> {
     Json(
@@ -138,10 +180,11 @@ pub async fn roles() -> Json<Vec<RoleView>> {
 /// `POST /api/service-users`
 pub async fn create(
     State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
     JsonBody(body): JsonBody<NewServiceUser>,
 ) -> ApiResult<(StatusCode, Json<ServiceUserView>)> {
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 100 {
+    if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::invalid("name must be 1 to 100 characters"));
     }
     let (role, permissions) = match (&body.role, &body.permissions) {
@@ -176,6 +219,7 @@ pub async fn create(
         permissions,
         created_at: state.now(),
     };
+    may_act_for(&caller, &user)?;
     state.store.create_service_user(&user, None)?;
     tracing::info!(user.id = %user.id, role = %user.role, "service user created");
     Ok((StatusCode::CREATED, Json(user_view(&user))))
@@ -201,11 +245,16 @@ pub async fn show(
 /// `POST /api/service-users/{id}/api-keys`
 pub async fn create_key(
     State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
     PathParams(id): PathParams<UserId>,
     super::extract::OptionalJson(body): super::extract::OptionalJson<NewApiKey>,
 ) -> ApiResult<(StatusCode, Json<ApiKeyCreated>)> {
     let user = load_user(&state, id)?;
+    may_act_for(&caller, &user)?;
     let now = state.now();
+    if body.expires_at.is_some_and(|t| chrono::Datelike::year(&t) > 9999) {
+        return Err(ApiError::invalid("expires_at must lie before the year 10000"));
+    }
     if body.expires_at.is_some_and(|t| t <= now) {
         return Err(ApiError::invalid("expires_at must lie in the future"));
     }
@@ -232,14 +281,18 @@ pub async fn list_keys(
 /// `POST /api/service-users/{id}/api-keys/{key_id}/revoke`
 pub async fn revoke_key(
     State(state): State<AppState>,
+    caller: axum::Extension<Caller>,
     PathParams(path): PathParams<KeyPath>,
 ) -> ApiResult<Json<ApiKeyView>> {
+    let owner = load_user(&state, path.id)?;
+    may_act_for(&caller, &owner)?;
     let mut key = state
         .store
         .api_keys()?
         .into_iter()
         .find(|k| k.id == path.key_id && k.user == path.id)
         .ok_or_else(|| ApiError::not_found(format!("API key {} does not exist", path.key_id)))?;
+    refuse_last_admin_key(&state, &key)?;
     key.revoked_at.get_or_insert(state.now());
     state.store.put_api_key(&key)?;
     tracing::warn!(user.id = %path.id, key.id = %key.id, "API key revoked");
