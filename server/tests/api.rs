@@ -719,3 +719,42 @@ async fn an_employee_cannot_join_a_unit_before_it_exists() {
         "{body}"
     );
 }
+
+#[tokio::test]
+async fn a_transfer_to_another_zone_does_not_rewrite_the_past() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let berlin = server
+        .ok("POST", "/api/org-units", json!({"name": "Berlin", "time_zone": "Europe/Berlin"}))
+        .await;
+    let id = server.employee(site, "E06", "06060606").await;
+    server.clock.advance(Duration::from_secs(3 * 86_400));
+    let corrections = format!("/api/employees/{id}/timesheet/corrections");
+    server
+        .ok("POST", &corrections, json!({"direction": "in", "at": "2025-05-12T22:00:00-05:00"}))
+        .await;
+    server
+        .ok("POST", &corrections, json!({"direction": "out", "at": "2025-05-13T06:30:00-05:00"}))
+        .await;
+    server
+        .ok(
+            "POST",
+            &format!("/api/employees/{id}/versions"),
+            json!({"effective_from": "2027-03-01", "org_unit_id": berlin["id"]}),
+        )
+        .await;
+
+    let (_, totals) =
+        server.call("GET", "/api/reports/daily-totals?from=2025-05-12&to=2025-05-13", None).await;
+    let seconds: Vec<u64> = totals["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["worked_seconds"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seconds, [2 * 3600, 6 * 3600 + 1800], "days cut at Chicago midnight");
+    let (_, page) = server
+        .call("GET", &format!("/api/employees/{id}/timesheet/presence?from=2025-05-12T00:00:00Z&to=2025-05-14T00:00:00Z"), None)
+        .await;
+    assert_eq!(page["items"][0]["start"], "2025-05-12T22:00:00-05:00");
+}

@@ -11,7 +11,7 @@ use mtime_core::pairing::PunchOrigin;
 use super::error::ApiResult;
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
-use super::timesheet::{employee_zone, intervals_of};
+use super::timesheet::{Zones, intervals_of};
 use crate::model::EventDetail;
 use crate::state::AppState;
 
@@ -81,7 +81,7 @@ pub async fn presence(
     }
     for record in state.store.employees()? {
         if let Some(unit) = query.org_unit_id {
-            let tz = employee_zone(&state, &record)?;
+            let tz = Zones::of(&state, &record)?.at(at);
             let version = record.version_at(at.with_timezone(&tz).date_naive());
             let inside = version.is_some_and(|v| within(v.org_unit, unit, &units));
             if !inside {
@@ -91,7 +91,7 @@ pub async fn presence(
         let intervals = intervals_of(&state, record.id)?;
         let Some(interval) = intervals.iter().rev().find(|i| i.contains(at)) else { continue };
         let Some(start) = &interval.start else { continue };
-        let tz = employee_zone(&state, &record)?;
+        let tz = Zones::of(&state, &record)?.at(at);
         let name = record
             .version_at(at.with_timezone(&tz).date_naive())
             .or(record.versions.first())

@@ -103,8 +103,8 @@ fn punch_view(p: &Punch, tz: Tz) -> PunchView {
     }
 }
 
-/// Renders an interval in the zone `tz`.
-pub fn interval_view(employee: EmployeeId, interval: &Interval, tz: Tz) -> IntervalView {
+/// Renders an interval, each instant in the employee's zone at that instant.
+pub fn interval_view(employee: EmployeeId, interval: &Interval, zones: &Zones) -> IntervalView {
     let corrections = [("start", &interval.start), ("end", &interval.end)]
         .into_iter()
         .filter_map(|(end, punch)| match punch.as_ref().map(|p| &p.origin) {
@@ -120,24 +120,70 @@ pub fn interval_view(employee: EmployeeId, interval: &Interval, tz: Tz) -> Inter
     let end = interval.end.as_ref().map(|p| p.at);
     IntervalView {
         employee_id: employee,
-        start: start.map(|t| t.with_timezone(&tz).fixed_offset()),
-        end: end.map(|t| t.with_timezone(&tz).fixed_offset()),
+        start: start.map(|t| t.with_timezone(&zones.at(t)).fixed_offset()),
+        end: end.map(|t| t.with_timezone(&zones.at(t)).fixed_offset()),
         open: interval.is_open(),
         reason: interval.reason.to_string(),
         flags: interval.flags.clone(),
         duration_seconds: start.zip(end).map(|(s, e)| (e - s).num_seconds()),
-        start_punch: interval.start.as_ref().map(|p| punch_view(p, tz)),
-        end_punch: interval.end.as_ref().map(|p| punch_view(p, tz)),
+        start_punch: interval.start.as_ref().map(|p| punch_view(p, zones.at(p.at))),
+        end_punch: interval.end.as_ref().map(|p| punch_view(p, zones.at(p.at))),
         corrections,
     }
 }
 
-/// The employee's zone: that of the org unit of their latest version.
-pub fn employee_zone(state: &AppState, record: &EmployeeRecord) -> ApiResult<Tz> {
-    let unit = record.versions.last().map(|v| v.org_unit);
-    match unit {
-        Some(unit) => Ok(state.site_of(unit)?.0),
-        None => Ok(chrono_tz::UTC),
+/// The zones an employee's record passes through: one per version, from its first day.
+/// A transfer to a site elsewhere changes the zone from that day on, never before.
+#[derive(Debug, Clone)]
+pub struct Zones(Vec<(chrono::NaiveDate, Tz)>);
+
+impl Zones {
+    /// The zones of `record`'s versions.
+    pub fn of(state: &AppState, record: &EmployeeRecord) -> ApiResult<Self> {
+        let mut zones = Vec::with_capacity(record.versions.len());
+        for version in &record.versions {
+            zones.push((version.effective_from, state.site_of(version.org_unit)?.0));
+        }
+        Ok(Self(zones))
+    }
+
+    /// The zone on a local `date`.
+    pub fn on(&self, date: chrono::NaiveDate) -> Tz {
+        let found = self.0.iter().rev().find(|(from, _)| *from <= date).or(self.0.first());
+        found.map_or(chrono_tz::UTC, |(_, tz)| *tz)
+    }
+
+    /// The zone at an instant: that of the newest version begun by then, each version's
+    /// first day read in its own zone.
+    pub fn at(&self, instant: DateTime<Utc>) -> Tz {
+        let found = self
+            .0
+            .iter()
+            .rev()
+            .find(|(from, tz)| *from <= instant.with_timezone(tz).date_naive())
+            .or(self.0.first());
+        found.map_or(chrono_tz::UTC, |(_, tz)| *tz)
+    }
+
+    /// The stretches of `from..=to` that each lie in one zone.
+    pub fn segments(
+        &self,
+        from: chrono::NaiveDate,
+        to: chrono::NaiveDate,
+    ) -> Vec<(chrono::NaiveDate, chrono::NaiveDate, Tz)> {
+        let mut out = Vec::new();
+        let mut start = from;
+        while start <= to {
+            let tz = self.on(start);
+            let next_change = self.0.iter().map(|(d, _)| *d).filter(|d| *d > start).min();
+            let end = next_change.and_then(|d| d.pred_opt()).map_or(to, |d| d.min(to));
+            out.push((start, end, tz));
+            match end.succ_opt() {
+                Some(next) => start = next,
+                None => break,
+            }
+        }
+        out
     }
 }
 
@@ -173,7 +219,7 @@ pub async fn presence(
         return Err(ApiError::invalid("from must be before to"));
     }
 
-    let tz = employee_zone(&state, &record)?;
+    let zones = Zones::of(&state, &record)?;
     let overlapping: Vec<Interval> =
         intervals_of(&state, id)?.into_iter().filter(|i| i.overlaps(from, to)).collect();
     let page = paginate(
@@ -184,7 +230,7 @@ pub async fn presence(
         decode_cursor,
     )?;
     Ok(Json(Page {
-        items: page.items.iter().map(|i| interval_view(id, i, tz)).collect(),
+        items: page.items.iter().map(|i| interval_view(id, i, &zones)).collect(),
         next_cursor: page.next_cursor,
     }))
 }
@@ -238,7 +284,7 @@ fn check_instant(state: &AppState, record: &EmployeeRecord, at: DateTime<Utc>) -
     if at < earliest || at.timestamp_subsec_nanos() >= 1_000_000_000 {
         return Err(ApiError::invalid(format!("{} is not a usable instant", at.to_rfc3339())));
     }
-    let tz = employee_zone(state, record)?;
+    let tz = Zones::of(state, record)?.at(at);
     let first_day = record.versions.first().map(|v| v.effective_from);
     if first_day.is_some_and(|day| at.with_timezone(&tz).date_naive() < day) {
         return Err(ApiError::invalid(format!(
@@ -325,7 +371,7 @@ fn record_punch(
     state.store.insert_event(&event)?;
     tracing::info!(employee.id = %employee, event.id = %punch.event, direction = %direction, correction, "punch entered through the API");
 
-    let tz = employee_zone(state, &record)?;
+    let tz = Zones::of(state, &record)?.at(punch.at);
     Ok((
         StatusCode::CREATED,
         Json(PunchCreated {
@@ -417,7 +463,7 @@ pub async fn events(
     if from >= to {
         return Err(ApiError::invalid("from must be before to"));
     }
-    let tz = employee_zone(&state, &record)?;
+    let zones = Zones::of(&state, &record)?;
     let events: Vec<EventRecord> = state
         .store
         .employee_events(id)?
@@ -439,7 +485,7 @@ pub async fn events(
                 _ => (None, None, None),
             };
             EventView {
-                punch: punch_view(&e.punch, tz),
+                punch: punch_view(&e.punch, zones.at(e.punch.at)),
                 direction: e.punch.direction,
                 reason: e.punch.reason.to_string(),
                 kiosk_seq: seq,

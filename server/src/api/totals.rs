@@ -18,7 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use super::reports::within;
-use super::timesheet::{IntervalView, employee_zone, interval_view, intervals_of};
+use super::timesheet::{IntervalView, Zones, interval_view, intervals_of};
 use crate::model::EmployeeRecord;
 use crate::state::AppState;
 
@@ -85,7 +85,7 @@ fn covered(
     state: &AppState,
     unit: Option<OrgUnitId>,
     on: Option<NaiveDate>,
-) -> ApiResult<Vec<(EmployeeRecord, chrono_tz::Tz)>> {
+) -> ApiResult<Vec<(EmployeeRecord, Zones)>> {
     let units = state.store.org_units()?;
     if let Some(unit) = unit
         && !units.iter().any(|u| u.unit.id == unit)
@@ -94,15 +94,16 @@ fn covered(
     }
     let mut out = Vec::new();
     for record in state.store.employees()? {
-        let tz = employee_zone(state, &record)?;
+        let zones = Zones::of(state, &record)?;
         if let Some(unit) = unit {
-            let date = on.unwrap_or_else(|| state.now().with_timezone(&tz).date_naive());
+            let now = state.now();
+            let date = on.unwrap_or_else(|| now.with_timezone(&zones.at(now)).date_naive());
             let version = record.version_at(date).or(record.versions.last());
             if !version.is_some_and(|v| within(v.org_unit, unit, &units)) {
                 continue;
             }
         }
-        out.push((record, tz));
+        out.push((record, zones));
     }
     Ok(out)
 }
@@ -120,12 +121,12 @@ fn interval_rows(
     }
 
     let mut rows = Vec::new();
-    for (record, tz) in covered(state, query.org_unit_id, Some(to.date_naive()))? {
+    for (record, zones) in covered(state, query.org_unit_id, Some(to.date_naive()))? {
         for interval in intervals_of(state, record.id)?.into_iter().filter(|i| i.overlaps(from, to))
         {
             let (at, event) = interval.anchor();
             let key = format!("{}\n{}\n{event}", record.number, sortable_instant(at));
-            let view = interval_view(record.id, &interval, tz);
+            let view = interval_view(record.id, &interval, &zones);
             rows.push((key, ReportInterval { number: record.number.clone(), interval: view }));
         }
     }
@@ -211,10 +212,15 @@ fn total_rows(state: &AppState, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal
         .collect();
 
     let mut rows = Vec::new();
-    for (record, tz) in covered(state, query.org_unit_id, Some(query.to))? {
+    for (record, zones) in covered(state, query.org_unit_id, Some(query.to))? {
         let intervals = intervals_of(state, record.id)?;
         let counts = |i: &Interval| working.contains(i.reason.as_str());
-        for (date, worked) in totals::daily(&intervals, tz, query.from, query.to, counts) {
+        // Days are cut at midnight in the zone of the site the employee belonged to then.
+        let days = zones
+            .segments(query.from, query.to)
+            .into_iter()
+            .flat_map(|(from, to, tz)| totals::daily(&intervals, tz, from, to, counts));
+        for (date, worked) in days {
             rows.push(DailyTotal {
                 employee_id: record.id,
                 number: record.number.clone(),
