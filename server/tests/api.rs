@@ -88,6 +88,9 @@ async fn bad_input_gets_a_clear_error_and_changes_nothing() {
 
     let (status, _) = server.call("POST", "/api/employees", Some(json!({"number": "E3"}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, body) =
+        server.call("POST", "/api/settings/reasons", Some(json!(["ARR", "From an array"]))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "only objects: {body}");
     let (status, _) = server.call("GET", "/api/employees/not-an-id", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
@@ -613,7 +616,7 @@ async fn payroll_reads_intervals_and_daily_totals_as_json_and_csv() {
     assert_eq!(lines.len(), 4, "{text}");
     assert_eq!(
         lines[3],
-        "E01,2025-05-11T22:00:00-05:00,2025-05-12T02:00:00-05:00,14400,WORK,,admin,\"night shift, \"\"late\"\"\""
+        "E01,2025-05-11T22:00:00-05:00,2025-05-12T02:00:00-05:00,14400,WORK,,admin,,admin,\"night shift, \"\"late\"\"\""
     );
 
     let (status, _) =

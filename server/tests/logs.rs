@@ -59,6 +59,7 @@ async fn no_api_key_reaches_any_log_line_even_from_the_query_string() {
     get_as(&server, &key, "/api/settings/reasons").await;
     let in_query = format!("/api/employees?api_key={key}&x={}", server.key);
     server.raw(Request::get(in_query).body(Body::empty()).unwrap()).await;
+    server.raw(Request::get(format!("/api/employees/{key}")).body(Body::empty()).unwrap()).await;
     let wrong = Request::get("/api/employees").header("authorization", format!("Bearer {key}x"));
     server.raw(wrong.body(Body::empty()).unwrap()).await;
 

@@ -96,6 +96,8 @@ pub async fn enroll(
     let now = state.now();
     {
         let mut failures = state.enroll_failures.lock().unwrap_or_else(|e| e.into_inner());
+        // Forget addresses whose failures have all aged out.
+        failures.retain(|_, times| times.iter().any(|t| now - *t < GUESS_WINDOW));
         let recent = failures.entry(ip).or_default();
         recent.retain(|t| now - *t < GUESS_WINDOW);
         if recent.len() >= MAX_FAILED_ENROLLMENTS {

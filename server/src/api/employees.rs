@@ -49,7 +49,10 @@ pub struct NewVersion {
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct AtDate {
     at: Option<NaiveDate>,
+    /// Items per page: 1 to 1000, 100 when absent.
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -120,7 +123,7 @@ fn parse_badges(badges: &[String]) -> ApiResult<Vec<BadgeUid>> {
 
 fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     Ok(name.to_owned())
@@ -133,7 +136,7 @@ pub async fn create(
     JsonBody(body): JsonBody<NewEmployee>,
 ) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
     let number = body.number.trim().to_owned();
-    if number.is_empty() || number.len() > 64 {
+    if number.is_empty() || number.chars().count() > 64 {
         return Err(ApiError::invalid("number must be 1 to 64 characters"));
     }
     let name = check_name(&body.name)?;

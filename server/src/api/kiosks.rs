@@ -139,7 +139,7 @@ pub async fn create(
     JsonBody(body): JsonBody<NewKiosk>,
 ) -> ApiResult<(StatusCode, Json<EnrollmentCodeView>)> {
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     state.site_of(body.org_unit_id)?;
@@ -253,7 +253,7 @@ pub async fn update_settings(
         check_config(config)?;
     }
     let name = match &body.name {
-        Some(name) if name.trim().is_empty() || name.len() > 200 => {
+        Some(name) if name.trim().is_empty() || name.chars().count() > 200 => {
             return Err(ApiError::invalid("name must be 1 to 200 characters"));
         }
         Some(name) => Some(name.trim().to_owned()),

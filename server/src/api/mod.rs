@@ -179,7 +179,7 @@ pub fn operations() -> Vec<Operation> {
             Key(ME_READ),
             get(users::me),
         )
-        .returns::<error::ErrorBody>(200),
+        .returns::<error::ErrorBody>(403),
         // Organization
         op(
             M::GET,
@@ -679,14 +679,18 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let path = request.uri().path().to_owned();
+    // A key pasted into a URL by mistake must not reach the log.
+    let path = redact(request.uri().path());
     let slot = auth::CallerSlot::default();
     request.extensions_mut().insert(slot.clone());
 
     let response = next.run(request).await;
     let status = response.status().as_u16();
     let seconds = started.elapsed().as_secs_f64();
-    state.metrics.request(method.as_str(), &route, status, seconds);
+    // Unknown methods share one series, so callers cannot grow the metrics at will.
+    let known = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    let metric_method = if known.contains(&method.as_str()) { method.as_str() } else { "OTHER" };
+    state.metrics.request(metric_method, &route, status, seconds);
     let ms = seconds * 1000.0;
     let key = slot.key_id().map(|k| k.to_string()).unwrap_or_else(|| "-".to_owned());
     if status >= 500 {
@@ -695,6 +699,14 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
         tracing::info!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, caller.key_id = %key, "request");
     }
     response
+}
+
+/// The path with anything that looks like an API key masked.
+fn redact(path: &str) -> String {
+    path.split('/')
+        .map(|segment| if segment.contains("mtime_ak_") { "[redacted]" } else { segment })
+        .collect::<Vec<_>>()
+        .join("/")
 }
 
 /// The effective date of a new record: the one given, or `today`. A date in the past

@@ -66,7 +66,7 @@ pub async fn create(
     JsonBody(body): JsonBody<NewOrgUnit>,
 ) -> ApiResult<(StatusCode, Json<OrgUnitView>)> {
     let name = body.name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     if let Some(parent) = body.parent_id {

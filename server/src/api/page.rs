@@ -22,6 +22,7 @@ pub struct PageParams {
 
 /// One page of a list.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+#[schemars(rename = "PageOf{T}")]
 pub struct Page<T> {
     /// The items.
     pub items: Vec<T>,

@@ -77,7 +77,7 @@ fn view(r: &ReasonRecord) -> ReasonView {
 
 fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
-    if name.is_empty() || name.len() > 200 {
+    if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
     }
     Ok(name.to_owned())
@@ -209,7 +209,7 @@ pub async fn create_dimension(
     let mut values: Vec<String> = Vec::new();
     for value in &body.values {
         let value = value.trim();
-        if value.is_empty() || value.len() > 100 {
+        if value.is_empty() || value.chars().count() > 100 {
             return Err(ApiError::invalid("each value must be 1 to 100 characters"));
         }
         if values.iter().any(|v| v == value) {

@@ -26,7 +26,10 @@ use crate::state::AppState;
 pub struct PresenceQuery {
     from: DateTime<FixedOffset>,
     to: DateTime<FixedOffset>,
+    /// Items per page: 1 to 1000, 100 when absent.
+    #[schemars(range(min = 1, max = 1000))]
     limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
@@ -269,7 +272,7 @@ pub struct PunchCreated {
 
 fn clean_note(note: Option<String>) -> ApiResult<Option<String>> {
     let note = note.map(|n| n.trim().to_owned()).filter(|n| !n.is_empty());
-    if note.as_ref().is_some_and(|n| n.len() > 2000) {
+    if note.as_ref().is_some_and(|n| n.chars().count() > 2000) {
         return Err(ApiError::invalid("note must be at most 2000 characters"));
     }
     Ok(note)

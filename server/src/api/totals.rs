@@ -116,7 +116,7 @@ fn interval_rows(
     if from >= to {
         return Err(ApiError::invalid("from must be before to"));
     }
-    if (to - from).num_days() > MAX_DAYS {
+    if to - from > chrono::TimeDelta::days(MAX_DAYS) {
         return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
     }
 
@@ -147,12 +147,18 @@ pub async fn intervals(
     }))
 }
 
-/// One CSV field, quoted when it needs to be.
+/// One CSV text field, quoted when it needs to be. Text that a spreadsheet would take for
+/// a formula (starting with = + - @ or a tab) gets a leading apostrophe.
 fn field(text: &str) -> String {
+    let text = if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+        format!("'{text}")
+    } else {
+        text.to_owned()
+    };
     if text.contains([',', '"', '\n', '\r']) {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
-        text.to_owned()
+        text
     }
 }
 
@@ -178,8 +184,19 @@ pub async fn intervals_csv(
         String::from("employee,start,end,duration_seconds,reason,flags,corrected_by,note\n");
     for (_, row) in rows {
         let i = &row.interval;
-        let flags: Vec<String> = i.flags.iter().map(|f| format!("{f:?}")).collect();
-        let correction = i.corrections.iter().find(|c| c.punch == "end").or(i.corrections.first());
+        // Flags as the JSON spells them.
+        let flags: Vec<String> = i
+            .flags
+            .iter()
+            .map(|f| {
+                serde_json::to_value(f)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_owned))
+                    .unwrap_or_default()
+            })
+            .collect();
+        let correction = |end: &str| i.corrections.iter().find(|c| c.punch == end);
+        let (start_fix, end_fix) = (correction("start"), correction("end"));
         let line = [
             field(&row.number),
             i.start.map(|t| t.to_rfc3339()).unwrap_or_default(),
@@ -187,8 +204,10 @@ pub async fn intervals_csv(
             i.duration_seconds.map(|d| d.to_string()).unwrap_or_default(),
             field(&i.reason),
             field(&flags.join(" ")),
-            field(correction.map(|c| c.author.as_str()).unwrap_or("")),
-            field(correction.and_then(|c| c.note.as_deref()).unwrap_or("")),
+            field(start_fix.map(|c| c.author.as_str()).unwrap_or("")),
+            field(start_fix.and_then(|c| c.note.as_deref()).unwrap_or("")),
+            field(end_fix.map(|c| c.author.as_str()).unwrap_or("")),
+            field(end_fix.and_then(|c| c.note.as_deref()).unwrap_or("")),
         ];
         out.push_str(&line.join(","));
         out.push('\n');
@@ -259,4 +278,18 @@ pub async fn daily_totals_csv(
         ));
     }
     Ok(csv("daily-totals.csv", out))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::field;
+
+    #[test]
+    fn csv_fields_are_quoted_and_never_formulas() {
+        assert_eq!(field("E01"), "E01");
+        assert_eq!(field("a, \"b\""), "\"a, \"\"b\"\"\"");
+        assert_eq!(field("=HYPERLINK(\"x\")"), "\"'=HYPERLINK(\"\"x\"\")\"");
+        assert_eq!(field("+SUM(A1)"), "'+SUM(A1)");
+        assert_eq!(field("line\nbreak"), "\"line\nbreak\"");
+    }
 }
