@@ -2,20 +2,23 @@
 # Conformance: start the real server, then run schemathesis (pinned) against the OpenAPI
 # document it serves, with a key holding every permission, and a typed client generated
 # from the same document (openapi-python-client, pinned) that lists employees.
-# Needs the release binaries (cargo build --release) and Python 3 with venv and pip.
+# Needs Python 3 with venv and pip; builds the release server binary itself.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 SCHEMATHESIS=4.32.5
 CLIENT_GENERATOR=0.29.1
 BIN=target/release/mtime-server
+cargo build --release --locked --bin mtime-server
 work=$(mktemp -d)
-trap 'kill "$server" 2>/dev/null || true; rm -rf "$work"' EXIT
+server=
+trap '[ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"' EXIT
 
 python3 -m venv "$work/venv"
 "$work/venv/bin/pip" install -q "schemathesis==$SCHEMATHESIS" "openapi-python-client==$CLIENT_GENERATOR"
 
-key=$("$BIN" init --data-dir "$work/data" 2>/dev/null | tail -n 1)
+key=$("$BIN" init --data-dir "$work/data" | tail -n 1)
+case "$key" in mtime_ak_*) ;; *) echo "mtime-server init printed no key"; exit 1 ;; esac
 "$BIN" serve --data-dir "$work/data" --listen 127.0.0.1:0 >"$work/serve.out" 2>"$work/serve.log" &
 server=$!
 for _ in $(seq 100); do
