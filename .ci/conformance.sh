@@ -43,13 +43,25 @@ if [ "$tested" != "$selected" ]; then
 fi
 
 # A typed client generated from the served document lists an employee created through it.
-auth="Authorization: Bearer $key"
-json="content-type: application/json"
-site=$(curl -sf -H "$auth" -H "$json" -d '{"name": "Plant", "time_zone": "America/Chicago"}' \
-  "$url/api/org-units" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')
-curl -sf -o /dev/null -H "$auth" -H "$json" "$url/api/employees" \
-  -d "{\"number\": \"E01\", \"name\": \"Ann\", \"org_unit_id\": \"$site\"}"
-curl -sf -H "$auth" "$url/api/openapi.json" >"$work/openapi.json"
+"$work/venv/bin/python" - "$url" "$key" "$work/openapi.json" <<'PY'
+import json, sys, urllib.request
+
+url, key, out = sys.argv[1:4]
+
+def call(method, path, body=None):
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, method=method)
+    request.add_header("Authorization", f"Bearer {key}")
+    if data is not None:
+        request.add_header("Content-Type", "application/json")
+    with urllib.request.urlopen(request) as response:
+        return response.read()
+
+site = json.loads(call("POST", "/api/org-units", {"name": "Plant", "time_zone": "America/Chicago"}))
+call("POST", "/api/employees", {"number": "E01", "name": "Ann", "org_unit_id": site["id"]})
+with open(out, "wb") as f:
+    f.write(call("GET", "/api/openapi.json"))
+PY
 (cd "$work" && "$work/venv/bin/openapi-python-client" generate --path openapi.json \
   --output-path client --meta setup >/dev/null 2>&1 || true)
 test -d "$work/client/mtime_client" || { echo "client generation failed"; exit 1; }
