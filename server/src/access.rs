@@ -30,6 +30,8 @@ pub const USERS_READ: Permission = "users:read:*";
 pub const USERS_WRITE: Permission = "users:write:*";
 /// Read the API's own description: the OpenAPI document.
 pub const API_READ: Permission = "api:read:*";
+/// Follow the feed of domain events.
+pub const EVENTS_READ: Permission = "events:read:*";
 /// Read operating metrics.
 pub const METRICS_READ: Permission = "metrics:read:*";
 /// The signed-in user's own data.
@@ -49,6 +51,7 @@ pub const ALL: &[Permission] = &[
     USERS_READ,
     USERS_WRITE,
     API_READ,
+    EVENTS_READ,
     METRICS_READ,
     ME_READ,
 ];
@@ -88,7 +91,7 @@ pub const ROLES: &[Role] = &[
     Role {
         name: "integration_reader",
         description: "Reads presence, employees and reports; changes nothing.",
-        permissions: &[ORGANIZATION_READ, TIMESHEET_READ, REPORTS_READ],
+        permissions: &[ORGANIZATION_READ, TIMESHEET_READ, REPORTS_READ, EVENTS_READ],
     },
     Role {
         name: "payroll",

@@ -281,3 +281,20 @@ pub struct EventRecord {
     /// When the server stored it.
     pub received_at: DateTime<Utc>,
 }
+
+/// One entry of the durable feed of domain events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntry {
+    /// Its place in the feed: gapless, from 1.
+    pub seq: u64,
+    /// When the server recorded it.
+    pub at: DateTime<Utc>,
+    /// What happened, such as `presence.recorded` or `kiosk.enrolled`.
+    pub kind: String,
+    /// The employee concerned.
+    pub employee: Option<EmployeeId>,
+    /// The kiosk concerned.
+    pub kiosk: Option<KioskId>,
+    /// The presence event concerned.
+    pub event: Option<mtime_core::ids::EventId>,
+}

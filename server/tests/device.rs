@@ -411,3 +411,58 @@ async fn guessing_enrollment_codes_is_slowed_down() {
     let (status, _) = server.enroll(&code, &key).await;
     assert_eq!(status, StatusCode::OK, "after the window the right code works");
 }
+
+#[tokio::test]
+async fn the_event_feed_follows_what_was_stored_in_order_with_a_cursor() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, _) = server.enrolled().await;
+    let sealed = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=3), &key);
+    assert_eq!(
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), sealed.bytes.clone()).await.0,
+        StatusCode::OK
+    );
+    // A resend adds nothing to the feed.
+    assert_eq!(
+        server.post_bytes(&format!("/api/kiosk/{kiosk}/batches"), sealed.bytes).await.0,
+        StatusCode::OK
+    );
+    let (status, _) = server.call("POST", &format!("/api/kiosks/{kiosk}/revoke"), None).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut kinds = Vec::new();
+    let mut seqs = Vec::new();
+    let mut after = String::new();
+    loop {
+        let path = if after.is_empty() {
+            "/api/events?limit=2".to_owned()
+        } else {
+            format!("/api/events?limit=2&after={after}")
+        };
+        let (status, page) = server.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for entry in page["items"].as_array().unwrap() {
+            kinds.push(entry["kind"].as_str().unwrap().to_owned());
+            seqs.push(entry["seq"].as_u64().unwrap());
+        }
+        match page["next_cursor"].as_str() {
+            Some(next) => after = next.to_owned(),
+            None => break,
+        }
+    }
+    assert_eq!(
+        kinds,
+        [
+            "kiosk.enrolled",
+            "presence.recorded",
+            "presence.recorded",
+            "presence.recorded",
+            "kiosk.revoked"
+        ]
+    );
+    assert_eq!(seqs, [1, 2, 3, 4, 5]);
+
+    let (_, rest) = server.call("GET", "/api/events?after=5", None).await;
+    assert_eq!(rest["items"], serde_json::json!([]));
+    let (status, _) = server.call("GET", "/api/events?after=minus-one", None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}

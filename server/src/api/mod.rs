@@ -5,6 +5,7 @@ pub mod device;
 pub mod employees;
 pub mod error;
 pub mod extract;
+pub mod feed;
 pub mod kiosks;
 pub mod openapi;
 pub mod operation;
@@ -85,6 +86,18 @@ pub fn operations() -> Vec<Operation> {
             get(metrics),
         )
         .returns_content(200, Content::Text),
+        op(
+            M::GET,
+            "/api/events",
+            "listEvents",
+            "Events",
+            "The durable feed of what happened, in order, after a cursor",
+            Key(EVENTS_READ),
+            get(feed::list),
+        )
+        .query::<feed::FeedQuery>()
+        .returns::<page::Page<feed::FeedEntryView>>(200)
+        .errors(&[400]),
         // Users
         op(
             M::GET,

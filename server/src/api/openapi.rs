@@ -20,6 +20,7 @@ pub const TAGS: &[(&str, &str)] = &[
     ("Reports", "Presence now or at an instant; review queues."),
     ("Kiosks", "Shared check-in terminals: admin routes and device routes."),
     ("Me", "The signed-in interactive user."),
+    ("Events", "The durable feed of domain events."),
     ("Meta", "The API itself: health check and this document."),
 ];
 

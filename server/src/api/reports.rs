@@ -182,7 +182,7 @@ pub async fn assign_unknown_badge(
             format!("add badge {badge} to employee {} first (a new version)", employee.number),
         ));
     }
-    let assigned = state.store.assign_unknown_badge(&badge, employee.id)?;
+    let assigned = state.store.assign_unknown_badge(&badge, employee.id, state.now())?;
     tracing::info!(employee.id = %employee.id, assigned, "unknown-badge taps assigned");
     Ok(Json(Assigned { assigned }))
 }

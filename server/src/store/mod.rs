@@ -13,8 +13,8 @@ use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
 use mtime_core::keys::PublicKey;
 
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, KioskRecord,
-    OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
+    KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 /// A storage failure.
@@ -171,7 +171,11 @@ pub trait Store: Send + Sync + 'static {
         &self,
         badge: &BadgeUid,
         employee: EmployeeId,
+        now: DateTime<Utc>,
     ) -> Result<usize, StoreError>;
+
+    /// Feed entries after `after`, oldest first, at most `limit`.
+    fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
 
     /// Increases with every change that alters what a kiosk's roster holds.
     fn roster_version(&self) -> Result<u64, StoreError>;

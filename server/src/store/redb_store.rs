@@ -11,11 +11,12 @@ use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
 use mtime_core::keys::PublicKey;
+use mtime_core::pairing::PunchOrigin;
 
 use super::{BatchOutcome, EnrollOutcome, Store, StoreError};
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, KioskRecord,
-    OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
+    KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -38,7 +39,11 @@ const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new(
 /// Events of badges no roster knew, for review.
 const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("unknown_badges");
 
+/// seq → a feed entry: what happened, in the order it was stored.
+const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
+
 const INITIALIZED: &str = "initialized";
+const FEED_SEQ: &str = "feed_seq";
 const ROSTER_VERSION: &str = "roster_version";
 
 /// A batch as kept for answering resends.
@@ -90,6 +95,7 @@ impl RedbStore {
         txn.open_table(REASONS).map_err(backend)?;
         txn.open_table(KIOSKS).map_err(backend)?;
         txn.open_table(DIMENSIONS).map_err(backend)?;
+        txn.open_table(FEED).map_err(backend)?;
         txn.open_table(ACTIVITIES).map_err(backend)?;
         txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
         txn.open_table(BATCHES).map_err(backend)?;
@@ -167,6 +173,25 @@ impl RedbStore {
     }
 }
 
+/// Appends to the feed in the transaction that makes the change, so the feed holds exactly
+/// what was stored.
+fn append_feed(
+    txn: &WriteTransaction,
+    at: DateTime<Utc>,
+    kind: &str,
+    employee: Option<EmployeeId>,
+    kiosk: Option<KioskId>,
+    event: Option<mtime_core::ids::EventId>,
+) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(backend)?;
+    let seq = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value()) + 1;
+    meta.insert(FEED_SEQ, seq).map_err(backend)?;
+    let entry = FeedEntry { seq, at, kind: kind.to_owned(), employee, kiosk, event };
+    let mut feed = txn.open_table(FEED).map_err(backend)?;
+    feed.insert(seq, encode(&entry)?.as_slice()).map_err(backend)?;
+    Ok(())
+}
+
 fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
     let id = event.punch.event.0.as_u128();
     let mut events = txn.open_table(EVENTS).map_err(backend)?;
@@ -188,7 +213,14 @@ fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), Store
             review.insert(id, ()).map_err(backend)?;
         }
     }
-    Ok(())
+
+    let (kind, kiosk) = match (&event.punch.origin, event.employee) {
+        (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) => ("presence.recorded", Some(*kiosk)),
+        (PunchOrigin::Kiosk { kiosk, .. }, None) => ("presence.unknown_badge", Some(*kiosk)),
+        (PunchOrigin::Api { correction: true, .. }, _) => ("presence.corrected", None),
+        (PunchOrigin::Api { .. }, _) => ("presence.entered", None),
+    };
+    append_feed(txn, event.received_at, kind, event.employee, kiosk, Some(event.punch.event))
 }
 
 impl Store for RedbStore {
@@ -446,7 +478,11 @@ impl Store for RedbStore {
                 .ok_or_else(|| StoreError::NotFound(format!("kiosk {id} does not exist")))?;
             let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
             let old_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
+            let was_revoked = kiosk.revoked_at.is_some();
             change(&mut kiosk);
+            if let (false, Some(at)) = (was_revoked, kiosk.revoked_at) {
+                append_feed(&txn, at, "kiosk.revoked", None, Some(id), None)?;
+            }
 
             let new_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
             if old_code != new_code {
@@ -509,6 +545,7 @@ impl Store for RedbStore {
                     kiosk.public_key = Some(key);
                     kiosk.enrolled_at = Some(now);
                     kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
+                    append_feed(&txn, now, "kiosk.enrolled", None, Some(kiosk.id), None)?;
                     EnrollOutcome::Enrolled(Box::new(kiosk))
                 }
             }
@@ -614,6 +651,7 @@ impl Store for RedbStore {
         &self,
         badge: &BadgeUid,
         employee: EmployeeId,
+        now: DateTime<Utc>,
     ) -> Result<usize, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let moved = {
@@ -640,12 +678,35 @@ impl Store for RedbStore {
                 events.insert(id, encode(&event)?.as_slice()).map_err(backend)?;
                 index.insert((employee.0.as_u128(), id), ()).map_err(backend)?;
                 review.remove(id).map_err(backend)?;
+                let kiosk = match event.punch.origin {
+                    PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
+                    PunchOrigin::Api { .. } => None,
+                };
+                append_feed(
+                    &txn,
+                    now,
+                    "presence.assigned",
+                    Some(employee),
+                    kiosk,
+                    Some(event.punch.event),
+                )?;
                 moved += 1;
             }
             moved
         };
         txn.commit().map_err(backend)?;
         Ok(moved)
+    }
+
+    fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let feed = txn.open_table(FEED).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in feed.range(after.saturating_add(1)..).map_err(backend)?.take(limit) {
+            let (_, value) = row.map_err(backend)?;
+            out.push(decode(value.value(), "feed entry")?);
+        }
+        Ok(out)
     }
 
     fn touch_roster(&self) -> Result<(), StoreError> {
