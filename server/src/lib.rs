@@ -20,8 +20,10 @@
 //!   an employee's history until intervals are materialised on ingest.
 //! - Permissions carry the scope `*` only: a site admin's role is not yet limited to their
 //!   own org units.
-//! - There is no durable event feed, server-sent events or outbound webhooks yet, no
-//!   interactive users (`/api/users`, `/auth`), and a kiosk cannot rotate its key.
+//! - The event feed is read by polling `/api/events`; there are no server-sent events or
+//!   outbound webhooks yet, no interactive users (`/api/users`, `/auth`), and a kiosk
+//!   cannot rotate its key. The feed has no entries for intervals closed or flagged, or
+//!   for kiosks falling silent.
 //! - A badge belongs to one employee for good: it cannot be passed on to another employee
 //!   from a later date.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
