@@ -12,8 +12,6 @@
 //! - Headless: feedback is a line on standard output; the touch UI is not built yet.
 //! - Only the simulated reader is wired in; NFC through libnfc is not.
 //! - Events made while the wall clock is untrusted are recorded as such but not corrected.
-//! - The heartbeat interval and batch size are those of enrollment; other settings (repeat
-//!   window, maximum open interval, language) follow each new roster.
 //! - After a storage error such as a full disk, taps are refused until the node restarts.
 //! - A tap that lets the kiosk decide continues from the employee's last punch at another
 //!   kiosk only as far as the last roster knew it: rosters are fetched when employees,

@@ -106,10 +106,12 @@ impl SyncEngine {
         let mut backoff = FIRST_BACKOFF;
         let mut next_upload = self.clock.now().wall;
         let mut next_heartbeat = self.clock.now().wall;
-        let heartbeat_every = Duration::from_secs(u64::from(self.identity.config.heartbeat_secs));
-        let max_events = self.identity.config.max_batch_events as usize;
 
         loop {
+            // Settings may change with any roster.
+            let heartbeat_every =
+                Duration::from_secs(u64::from(self.identity.config.heartbeat_secs));
+            let max_events = self.identity.config.max_batch_events as usize;
             let now = self.clock.now().wall;
             let halted = self.outbox.halted().unwrap_or(true);
 
@@ -254,6 +256,11 @@ impl SyncEngine {
                 .await?;
         if roster.version != self.roster_version {
             self.roster_version = roster.version;
+            if roster.config != self.identity.config {
+                self.identity.config = roster.config.clone();
+                // Kept, so a restart before the next roster behaves the same.
+                self.outbox.save_identity(&self.identity)?;
+            }
             self.report(SyncEvent::RosterUpdated(Box::new(roster)));
         }
         Ok(())

@@ -111,8 +111,13 @@ fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SyncError> {
 impl Outbox {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, SyncError> {
-        let db = open_repairing(path)
-            .map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
+        let db = open_repairing(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => SyncError::Storage(format!(
+                "{} is in use by another mtime-kiosk; stop it first",
+                path.display()
+            )),
+            other => SyncError::Storage(format!("{}: {other}", path.display())),
+        })?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(EVENTS).map_err(storage)?;
         txn.open_table(META).map_err(storage)?;
@@ -372,6 +377,15 @@ mod tests {
         assert_eq!((next.first_seq, next.last_seq), (3, 3));
         let opened = SealedBatch::open(&next.bytes, kiosk, &key.public()).unwrap();
         assert_eq!(opened.batch.prev, batch.hash, "batches form a chain");
+    }
+
+    #[test]
+    fn a_second_node_on_the_same_store_is_refused_clearly() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.redb");
+        let _first = Outbox::open(&path).unwrap();
+        let second = Outbox::open(&path).err().unwrap();
+        assert!(second.to_string().contains("in use by another mtime-kiosk"), "{second}");
     }
 
     #[test]

@@ -81,8 +81,13 @@ fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
 impl RedbStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = open_repairing(path)
-            .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
+        let db = open_repairing(path).map_err(|e| match e {
+            redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
+                "{} is in use by another mtime-server; stop it first",
+                path.display()
+            )),
+            other => StoreError::Backend(format!("{}: {other}", path.display())),
+        })?;
 
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(META).map_err(backend)?;
