@@ -118,16 +118,21 @@ impl ReasonCode {
     }
 }
 
+/// Whether `code` is a valid code for a reason or another setting: 1 to 32 of
+/// `A-Z 0-9 _ -`.
+pub fn is_code(code: &str) -> bool {
+    !code.is_empty()
+        && code.len() <= 32
+        && code
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
 impl TryFrom<String> for ReasonCode {
     type Error = String;
 
     fn try_from(code: String) -> Result<Self, String> {
-        let valid = !code.is_empty()
-            && code.len() <= 32
-            && code
-                .bytes()
-                .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-        if valid {
+        if is_code(&code) {
             Ok(Self(code))
         } else {
             Err(format!("reason code {code:?} must be 1 to 32 characters of A-Z, 0-9, '_' and '-'"))

@@ -306,7 +306,7 @@ pub fn operations() -> Vec<Operation> {
             Key(TIMESHEET_READ),
             get(timesheet::events),
         )
-        .query::<timesheet::EventsQuery>()
+        .query::<timesheet::PresenceQuery>()
         .returns::<page::Page<timesheet::EventView>>(200)
         .errors(&[400]),
         op(

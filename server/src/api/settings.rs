@@ -85,12 +85,7 @@ fn check_name(name: &str) -> ApiResult<String> {
 
 /// A settings code: 1 to 32 of A-Z, 0-9, '_' and '-'.
 fn check_code(code: &str) -> ApiResult<String> {
-    let valid = !code.is_empty()
-        && code.len() <= 32
-        && code
-            .bytes()
-            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-');
-    if valid {
+    if mtime_core::event::is_code(code) {
         Ok(code.to_owned())
     } else {
         Err(ApiError::invalid(format!(

@@ -21,10 +21,12 @@ use super::settings::{default_reason, known_reason};
 use crate::model::{EmployeeRecord, EventDetail, EventRecord};
 use crate::state::AppState;
 
-/// `?from=&to=` plus paging.
+/// `?from=&to=` plus paging, for intervals and for events.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 pub struct PresenceQuery {
+    /// Start of the period (RFC 3339, with an offset).
     from: DateTime<FixedOffset>,
+    /// End of the period, excluded.
     to: DateTime<FixedOffset>,
     /// Items per page: 1 to 1000, 100 when absent.
     #[schemars(range(min = 1, max = 1000))]
@@ -420,20 +422,6 @@ pub async fn correct(
     record_punch(&state, &caller, id, body.direction, at, body.reason, body.note, true)
 }
 
-/// `?from=&to=` plus paging, for events.
-#[derive(Debug, Deserialize, schemars::JsonSchema)]
-pub struct EventsQuery {
-    /// Start of the period (RFC 3339).
-    from: DateTime<FixedOffset>,
-    /// End of the period, excluded.
-    to: DateTime<FixedOffset>,
-    /// Items per page: 1 to 1000.
-    #[schemars(range(min = 1, max = 1000))]
-    limit: Option<usize>,
-    /// The `next_cursor` of the previous page.
-    cursor: Option<String>,
-}
-
 /// One presence event as stored: the audit trail behind the intervals. Events are never
 /// changed; a correction is a new event with its author and note.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
@@ -459,7 +447,7 @@ pub struct EventView {
 pub async fn events(
     State(state): State<AppState>,
     PathParams(id): PathParams<EmployeeId>,
-    QueryParams(query): QueryParams<EventsQuery>,
+    QueryParams(query): QueryParams<PresenceQuery>,
 ) -> ApiResult<Json<Page<EventView>>> {
     let record = load(&state, id)?;
     let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
