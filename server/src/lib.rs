@@ -24,8 +24,6 @@
 //!   outbound webhooks yet, no interactive users (`/api/users`, `/auth`), and a kiosk
 //!   cannot rotate its key. The feed has no entries for intervals closed or flagged, or
 //!   for kiosks falling silent.
-//! - A badge belongs to one employee for good: it cannot be passed on to another employee
-//!   from a later date.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.
 

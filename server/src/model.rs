@@ -135,6 +135,40 @@ impl EmployeeRecord {
     pub fn all_badges(&self) -> impl Iterator<Item = &BadgeUid> {
         self.versions.iter().flat_map(|v| v.badges.iter())
     }
+
+    /// The days the employee holds `badge`: from a version's first day (included) to the
+    /// first day of the next version without it (excluded, `None` for open-ended).
+    pub fn badge_periods(&self, badge: &BadgeUid) -> Vec<(NaiveDate, Option<NaiveDate>)> {
+        let mut periods: Vec<(NaiveDate, Option<NaiveDate>)> = Vec::new();
+        let mut open: Option<NaiveDate> = None;
+        for version in &self.versions {
+            match (open, version.badges.contains(badge)) {
+                (None, true) => open = Some(version.effective_from),
+                (Some(from), false) => {
+                    periods.push((from, Some(version.effective_from)));
+                    open = None;
+                }
+                _ => {}
+            }
+        }
+        if let Some(from) = open {
+            periods.push((from, None));
+        }
+        periods
+    }
+
+    /// The first day on which this employee and `other` would both hold `badge`.
+    pub fn badge_overlap(&self, other: &EmployeeRecord, badge: &BadgeUid) -> Option<NaiveDate> {
+        let mine = self.badge_periods(badge);
+        let theirs = other.badge_periods(badge);
+        mine.iter()
+            .flat_map(|a| theirs.iter().map(move |b| (a, b)))
+            .filter(|((a_from, a_to), (b_from, b_to))| {
+                a_to.is_none_or(|to| *b_from < to) && b_to.is_none_or(|to| *a_from < to)
+            })
+            .map(|((a_from, _), (b_from, _))| (*a_from).max(*b_from))
+            .min()
+    }
 }
 
 /// A reason employees give for presence.

@@ -761,3 +761,49 @@ async fn a_transfer_to_another_zone_does_not_rewrite_the_past() {
         .await;
     assert_eq!(page["items"][0]["start"], "2025-05-12T22:00:00-05:00");
 }
+
+#[tokio::test]
+async fn a_badge_passes_to_another_employee_from_the_day_the_first_gives_it_up() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let first = server.employee(site, "E22", "AA000002").await;
+    server
+        .ok(
+            "POST",
+            &format!("/api/employees/{first}/versions"),
+            json!({"effective_from": "2026-12-30", "badges": []}),
+        )
+        .await;
+
+    let (status, body) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E24", "name": "Early", "org_unit_id": site, "badges": ["AA000002"], "effective_from": "2026-12-29"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("employee E22 on 2026-12-29"),
+        "{body}"
+    );
+
+    let second = server
+        .ok(
+            "POST",
+            "/api/employees",
+            json!({"number": "E23", "name": "Next", "org_unit_id": site, "badges": ["AA000002"], "effective_from": "2026-12-30"}),
+        )
+        .await;
+    assert_eq!(second["versions"][0]["badges"], json!(["AA000002"]));
+
+    // Giving it back to the first employee while the second holds it is refused.
+    let (status, _) = server
+        .call(
+            "POST",
+            &format!("/api/employees/{first}/versions"),
+            Some(json!({"effective_from": "2027-02-01", "badges": ["AA000002"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT);
+}

@@ -106,7 +106,8 @@ pub trait Store: Send + Sync + 'static {
     /// All org units.
     fn org_units(&self) -> Result<Vec<OrgUnitRecord>, StoreError>;
 
-    /// Creates or updates an employee; refuses a number or badge held by another employee.
+    /// Creates or updates an employee; refuses a number held by another employee, or a
+    /// badge another employee holds on any of the same days.
     fn put_employee(&self, employee: &EmployeeRecord) -> Result<(), StoreError>;
     /// One employee.
     fn employee(&self, id: EmployeeId) -> Result<Option<EmployeeRecord>, StoreError>;
@@ -114,8 +115,6 @@ pub trait Store: Send + Sync + 'static {
     fn employee_by_number(&self, number: &str) -> Result<Option<EmployeeRecord>, StoreError>;
     /// All employees, by external number.
     fn employees(&self) -> Result<Vec<EmployeeRecord>, StoreError>;
-    /// The employee holding a badge.
-    fn badge_holder(&self, badge: &BadgeUid) -> Result<Option<EmployeeId>, StoreError>;
 
     /// Creates a reason; refuses a known code. A new default replaces the old default.
     fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError>;

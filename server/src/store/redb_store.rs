@@ -25,7 +25,8 @@ const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys")
 const ORG_UNITS: TableDefinition<u128, &[u8]> = TableDefinition::new("org_units");
 const EMPLOYEES: TableDefinition<u128, &[u8]> = TableDefinition::new("employees");
 const EMPLOYEE_NUMBERS: TableDefinition<&str, u128> = TableDefinition::new("employee_numbers");
-const BADGES: TableDefinition<&[u8], u128> = TableDefinition::new("badges");
+/// (badge, employee) → nothing: who has held each badge, in any version.
+const BADGES: TableDefinition<(&[u8], u128), ()> = TableDefinition::new("badge_holders");
 const REASONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reasons");
 const DIMENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("dimensions");
 const ACTIVITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("activities");
@@ -346,13 +347,35 @@ impl Store for RedbStore {
                 .map(|v| decode(v.value(), "employee"))
                 .transpose()?;
 
+            // A badge may pass from one employee to another, but two never hold it on the
+            // same day.
             let mut badges = txn.open_table(BADGES).map_err(backend)?;
-            for badge in employee.all_badges() {
-                let holder = badges.get(badge.as_bytes()).map_err(backend)?.map(|v| v.value());
-                if holder.is_some_and(|h| h != id) {
-                    return Err(StoreError::Conflict(format!(
-                        "badge {badge} belongs to another employee"
-                    )));
+            let mut held: Vec<BadgeUid> = employee.all_badges().copied().collect();
+            held.sort();
+            held.dedup();
+            for badge in &held {
+                let key = badge.as_bytes();
+                let mut holders = Vec::new();
+                for row in badges.range((key, 0)..=(key, u128::MAX)).map_err(backend)? {
+                    let holder = row.map_err(backend)?.0.value().1;
+                    if holder != id {
+                        holders.push(holder);
+                    }
+                }
+                for holder in holders {
+                    let other: Option<EmployeeRecord> = employees
+                        .get(holder)
+                        .map_err(backend)?
+                        .map(|v| decode(v.value(), "employee"))
+                        .transpose()?;
+                    if let Some(other) = other
+                        && let Some(day) = employee.badge_overlap(&other, badge)
+                    {
+                        return Err(StoreError::Conflict(format!(
+                            "badge {badge} belongs to employee {} on {day}; end it there first",
+                            other.number
+                        )));
+                    }
                 }
             }
             if let Some(previous) = &previous {
@@ -360,13 +383,13 @@ impl Store for RedbStore {
                     numbers.remove(previous.number.as_str()).map_err(backend)?;
                 }
                 for badge in previous.all_badges() {
-                    if !employee.all_badges().any(|b| b == badge) {
-                        badges.remove(badge.as_bytes()).map_err(backend)?;
+                    if !held.contains(badge) {
+                        badges.remove((badge.as_bytes(), id)).map_err(backend)?;
                     }
                 }
             }
-            for badge in employee.all_badges() {
-                badges.insert(badge.as_bytes(), id).map_err(backend)?;
+            for badge in &held {
+                badges.insert((badge.as_bytes(), id), ()).map_err(backend)?;
             }
             numbers.insert(employee.number.as_str(), id).map_err(backend)?;
             employees.insert(id, encode(employee)?.as_slice()).map_err(backend)?;
@@ -395,13 +418,6 @@ impl Store for RedbStore {
         let mut all: Vec<EmployeeRecord> = self.all(EMPLOYEES, "employee")?;
         all.sort_by(|a, b| a.number.cmp(&b.number));
         Ok(all)
-    }
-
-    fn badge_holder(&self, badge: &BadgeUid) -> Result<Option<EmployeeId>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let badges = txn.open_table(BADGES).map_err(backend)?;
-        let found = badges.get(badge.as_bytes()).map_err(backend)?;
-        Ok(found.map(|v| EmployeeId(uuid::Uuid::from_u128(v.value()))))
     }
 
     fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError> {
