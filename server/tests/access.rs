@@ -301,3 +301,69 @@ fn the_operator_can_issue_a_new_admin_key_from_the_command_line() {
     assert!(second.starts_with("mtime_ak_"));
     assert_ne!(first, second);
 }
+
+/// Everything a write could change, counted through the API.
+async fn footprint(server: &TestServer) -> Vec<usize> {
+    let mut counts = Vec::new();
+    for list in [
+        "/api/org-units",
+        "/api/employees",
+        "/api/kiosks",
+        "/api/settings/reasons",
+        "/api/settings/dimensions",
+        "/api/settings/activities",
+        "/api/service-users",
+        "/api/events",
+        "/api/reports/unknown-badges",
+    ] {
+        let (status, page) = server.call("GET", &format!("{list}?limit=1000"), None).await;
+        assert_eq!(status, StatusCode::OK, "{list}");
+        counts.push(page["items"].as_array().unwrap().len());
+    }
+    counts
+}
+
+#[tokio::test]
+async fn every_operation_with_a_body_refuses_bad_input_and_changes_nothing() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let employee = server.employee(site, "E01", "04E87577DE9811").await;
+    let (kiosk, _) = server.kiosk(site).await;
+    let spec = spec(&server).await;
+    let before = footprint(&server).await;
+
+    let mut checked = 0;
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let Some(body) = operation.get("requestBody") else { continue };
+            // Real ids, so that the refusal is about the body, not a missing resource.
+            let concrete = path
+                .replace(
+                    "{id}",
+                    &if path.contains("/kiosk") { kiosk.to_string() } else { employee.to_string() },
+                )
+                .replace("{key_id}", &uuid::Uuid::new_v4().to_string());
+            let json_body = body["content"].get("application/json").is_some();
+            let request = Request::builder()
+                .method(method.to_uppercase().as_str())
+                .uri(&concrete)
+                .header("authorization", format!("Bearer {}", server.key));
+            let request = if json_body {
+                request
+                    .header("content-type", "application/json")
+                    .body(Body::from("[1, \"two\", null]"))
+            } else {
+                request
+                    .header("content-type", "application/octet-stream")
+                    .body(Body::from(vec![0xFFu8; 40]))
+            };
+            let (status, answer) = server.raw(request.unwrap()).await;
+            assert!(status.is_client_error(), "{method} {path}: {status}");
+            let answer: Value = serde_json::from_slice(&answer).unwrap();
+            assert!(answer["error"]["code"].is_string(), "{method} {path}: one error shape");
+            checked += 1;
+        }
+    }
+    assert!(checked >= 15, "{checked} operations with a body");
+    assert_eq!(footprint(&server).await, before, "bad input changed nothing");
+}
