@@ -20,9 +20,9 @@
 //!   an employee's history until intervals are materialised on ingest.
 //! - Permissions carry the scope `*` only: a site admin's role is not yet limited to their
 //!   own org units.
-//! - The event feed is read by polling `/api/events`; there are no server-sent events or
-//!   outbound webhooks yet, no interactive users (`/api/users`, `/auth`), and a kiosk
-//!   cannot rotate its key. The feed has no entries for intervals closed or flagged, or
+//! - The event feed is read from `/api/events` or `/api/sse` (which polls the store every
+//!   quarter second); there are no outbound webhooks yet, no interactive users
+//!   (`/api/users`, `/auth`), and a kiosk cannot rotate its key. The feed has no entries for intervals closed or flagged, or
 //!   for kiosks falling silent.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.

@@ -465,4 +465,29 @@ async fn the_event_feed_follows_what_was_stored_in_order_with_a_cursor() {
     assert_eq!(rest["items"], serde_json::json!([]));
     let (status, _) = server.call("GET", "/api/events?after=minus-one", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+
+    // The same entries as server-sent events, resuming where the client left off.
+    let sse = |query: &str, last_event: Option<&str>| {
+        let mut request = axum::http::Request::get(format!("/api/sse?{query}"))
+            .header("authorization", format!("Bearer {}", server.key));
+        if let Some(id) = last_event {
+            request = request.header("last-event-id", id);
+        }
+        request.body(axum::body::Body::empty()).unwrap()
+    };
+    let (status, body) = server.raw(sse("after=3&wait=0", None)).await;
+    assert_eq!(status, StatusCode::OK);
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(
+        text.contains("event: presence.recorded\nid: 4\n")
+            || text.contains("id: 4\nevent: presence.recorded"),
+        "{text}"
+    );
+    assert!(text.contains("kiosk.revoked"), "{text}");
+    assert!(!text.contains("id: 3\n"), "{text}");
+    let (_, body) = server.raw(sse("wait=0", Some("4"))).await;
+    let text = String::from_utf8(body.to_vec()).unwrap();
+    assert!(text.contains("id: 5") && !text.contains("id: 4\n"), "Last-Event-ID resumes: {text}");
+    let (status, _) = server.raw(sse("wait=11", None)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
 }

@@ -1,9 +1,15 @@
 //! The durable feed of domain events: what was stored, in order, for consumers that
 //! follow the workspace with a cursor.
 
+use std::convert::Infallible;
+use std::time::Duration;
+
 use axum::Json;
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use chrono::{DateTime, Utc};
+use futures_util::stream::{self, Stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::ids::{EmployeeId, EventId, KioskId};
@@ -75,4 +81,89 @@ pub async fn list(
         })
         .collect();
     Ok(Json(Page { items, next_cursor }))
+}
+
+/// `?after=&wait=` for the live stream.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct StreamQuery {
+    /// Resume after this seq; a `Last-Event-ID` header, as browsers send on reconnecting,
+    /// wins over it.
+    after: Option<String>,
+    /// Seconds to wait for new entries before the stream ends: 0 to 10, 10 when absent.
+    /// Clients reconnect with `Last-Event-ID` and miss nothing.
+    #[schemars(range(min = 0, max = 10))]
+    wait: Option<u64>,
+}
+
+/// The longest a stream waits for news before it ends.
+const MAX_WAIT_SECS: u64 = 10;
+
+fn entry_event(entry: &crate::model::FeedEntry) -> Event {
+    let view = FeedEntryView {
+        seq: entry.seq,
+        at: entry.at,
+        kind: entry.kind.clone(),
+        employee_id: entry.employee,
+        kiosk_id: entry.kiosk,
+        event_id: entry.event,
+    };
+    let data = serde_json::to_string(&view).unwrap_or_default();
+    Event::default().id(entry.seq.to_string()).event(entry.kind.clone()).data(data)
+}
+
+/// `GET /api/sse`: the feed as server-sent events, from a cursor, then live until `wait`
+/// seconds pass without news.
+pub async fn stream(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    QueryParams(query): QueryParams<StreamQuery>,
+) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    let parse = |text: &str| {
+        text.trim()
+            .parse::<u64>()
+            .map_err(|_| ApiError::invalid("a cursor must be the seq of a feed entry"))
+    };
+    let from_header = match headers.get("last-event-id").map(|v| v.to_str()) {
+        Some(Ok(text)) => Some(parse(text)?),
+        Some(Err(_)) => return Err(ApiError::invalid("Last-Event-ID must be a seq")),
+        None => None,
+    };
+    let after = match (from_header, &query.after) {
+        (Some(seq), _) => seq,
+        (None, Some(text)) => parse(text)?,
+        (None, None) => 0,
+    };
+    let wait = query.wait.unwrap_or(MAX_WAIT_SECS);
+    if wait > MAX_WAIT_SECS {
+        return Err(ApiError::invalid(format!("wait is at most {MAX_WAIT_SECS} seconds")));
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(wait);
+
+    let batches = stream::unfold((state, after), move |(state, last)| async move {
+        loop {
+            let store = state.store.clone();
+            let read = tokio::task::spawn_blocking(move || store.feed_after(last, 100)).await;
+            match read {
+                Ok(Ok(entries)) if !entries.is_empty() => {
+                    let next = entries.last().map_or(last, |e| e.seq);
+                    let events: Vec<Result<Event, Infallible>> =
+                        entries.iter().map(|e| Ok(entry_event(e))).collect();
+                    return Some((stream::iter(events), (state, next)));
+                }
+                Ok(Ok(_)) if tokio::time::Instant::now() < deadline => {
+                    tokio::time::sleep(Duration::from_millis(250)).await;
+                }
+                Ok(Ok(_)) => return None,
+                Ok(Err(e)) => {
+                    tracing::error!(error = %e, "event stream ended: storage failed");
+                    return None;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "event stream ended");
+                    return None;
+                }
+            }
+        }
+    });
+    Ok(Sse::new(batches.flatten()).keep_alive(KeepAlive::default()))
 }

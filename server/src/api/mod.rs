@@ -98,6 +98,18 @@ pub fn operations() -> Vec<Operation> {
         .query::<feed::FeedQuery>()
         .returns::<page::Page<feed::FeedEntryView>>(200)
         .errors(&[400]),
+        op(
+            M::GET,
+            "/api/sse",
+            "streamEvents",
+            "Events",
+            "The feed as server-sent events: from a cursor or Last-Event-ID, then live",
+            Key(EVENTS_READ),
+            get(feed::stream),
+        )
+        .query::<feed::StreamQuery>()
+        .returns_content(200, Content::EventStream)
+        .errors(&[400]),
         // Users
         op(
             M::GET,

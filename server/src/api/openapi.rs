@@ -32,6 +32,7 @@ fn content(kind: Content, generator: &mut schemars::SchemaGenerator) -> Option<V
             "schema": {"type": "string", "contentMediaType": "application/octet-stream"}
         }})),
         Content::Text => Some(json!({"text/plain": {"schema": {"type": "string"}}})),
+        Content::EventStream => Some(json!({"text/event-stream": {"schema": {"type": "string"}}})),
         Content::Csv => Some(json!({"text/csv": {"schema": {"type": "string"}}})),
         Content::Yaml => Some(json!({"application/yaml": {"schema": {
             "type": "object",

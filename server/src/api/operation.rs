@@ -50,6 +50,8 @@ pub enum Content {
     Yaml,
     /// A CSV file.
     Csv,
+    /// Server-sent events.
+    EventStream,
 }
 
 /// One operation of the API.
