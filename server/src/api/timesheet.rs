@@ -212,6 +212,18 @@ fn decode_cursor(text: &str) -> Option<(DateTime<Utc>, EventId)> {
     Some((DateTime::from_timestamp(secs, nanos)?, parts.next()?.parse().ok()?))
 }
 
+/// A period `[from, to)` in UTC, refused when empty or backwards.
+pub fn instant_range(
+    from: DateTime<FixedOffset>,
+    to: DateTime<FixedOffset>,
+) -> ApiResult<(DateTime<Utc>, DateTime<Utc>)> {
+    let (from, to) = (from.with_timezone(&Utc), to.with_timezone(&Utc));
+    if from >= to {
+        return Err(ApiError::invalid("from must be before to"));
+    }
+    Ok((from, to))
+}
+
 /// `GET /api/employees/{id}/timesheet/presence?from=&to=`
 pub async fn presence(
     State(state): State<AppState>,
@@ -219,10 +231,7 @@ pub async fn presence(
     QueryParams(query): QueryParams<PresenceQuery>,
 ) -> ApiResult<Json<Page<IntervalView>>> {
     let record = load(&state, id)?;
-    let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
-    if from >= to {
-        return Err(ApiError::invalid("from must be before to"));
-    }
+    let (from, to) = instant_range(query.from, query.to)?;
 
     let zones = Zones::of(&state, &record)?;
     let overlapping: Vec<Interval> =
@@ -450,10 +459,7 @@ pub async fn events(
     QueryParams(query): QueryParams<PresenceQuery>,
 ) -> ApiResult<Json<Page<EventView>>> {
     let record = load(&state, id)?;
-    let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
-    if from >= to {
-        return Err(ApiError::invalid("from must be before to"));
-    }
+    let (from, to) = instant_range(query.from, query.to)?;
     let zones = Zones::of(&state, &record)?;
     let events: Vec<EventRecord> = state
         .store

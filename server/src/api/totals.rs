@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::ids::{EmployeeId, OrgUnitId};
@@ -18,7 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use super::reports::within;
-use super::timesheet::{IntervalView, Zones, interval_view, intervals_of};
+use super::timesheet::{IntervalView, Zones, instant_range, interval_view, intervals_of};
 use crate::model::EmployeeRecord;
 use crate::state::AppState;
 
@@ -112,10 +112,7 @@ fn interval_rows(
     state: &AppState,
     query: &IntervalsQuery,
 ) -> ApiResult<Vec<(String, ReportInterval)>> {
-    let (from, to) = (query.from.with_timezone(&Utc), query.to.with_timezone(&Utc));
-    if from >= to {
-        return Err(ApiError::invalid("from must be before to"));
-    }
+    let (from, to) = instant_range(query.from, query.to)?;
     if to - from > chrono::TimeDelta::days(MAX_DAYS) {
         return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
     }

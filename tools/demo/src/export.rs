@@ -217,34 +217,26 @@ mod tests {
         assert_eq!(export.taps[0].minute.to_rfc3339(), "2025-05-12T12:54:00+00:00");
     }
 
+    /// The error a single-tap export gets, as text.
+    fn refusal(taps: &str) -> String {
+        let taps = format!("local_time,employee,badge_uid,direction,source,note\n{taps}");
+        let pairs = "employee,in_local,out_local\n";
+        let err = Export::parse(EMPLOYEES, &taps, pairs, chrono_tz::America::Chicago).unwrap_err();
+        format!("{err:#}")
+    }
+
     #[test]
     fn a_skipped_local_time_is_refused_naming_the_row() {
-        let taps = "local_time,employee,badge_uid,direction,source,note\n\
-                    2025-03-09T01:59,E01,04E87577DE9811,in,tap,\n\
-                    2025-03-09T02:30,E01,04E87577DE9811,out,tap,\n";
-        let err = Export::parse(
-            EMPLOYEES,
-            taps,
-            "employee,in_local,out_local\n",
-            chrono_tz::America::Chicago,
-        )
-        .unwrap_err();
-        let text = format!("{err:#}");
+        let text = refusal(
+            "2025-03-09T01:59,E01,04E87577DE9811,in,tap,\n\
+             2025-03-09T02:30,E01,04E87577DE9811,out,tap,\n",
+        );
         assert!(text.contains("taps.csv row 2") && text.contains("does not exist"), "{text}");
     }
 
     #[test]
     fn a_repeated_local_time_is_refused_naming_the_row() {
-        let taps = "local_time,employee,badge_uid,direction,source,note\n\
-                    2025-11-02T01:30,E01,04E87577DE9811,in,tap,\n";
-        let err = Export::parse(
-            EMPLOYEES,
-            taps,
-            "employee,in_local,out_local\n",
-            chrono_tz::America::Chicago,
-        )
-        .unwrap_err();
-        let text = format!("{err:#}");
+        let text = refusal("2025-11-02T01:30,E01,04E87577DE9811,in,tap,\n");
         assert!(text.contains("taps.csv row 1") && text.contains("ambiguous"), "{text}");
     }
 }
