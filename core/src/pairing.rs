@@ -125,9 +125,12 @@ impl Default for PairingRules {
 }
 
 /// Pairs one employee's punches into intervals, in time order.
+///
+/// An `out` and an `in` at the same instant are a shift change: the `out` closes what was
+/// open before the `in` opens the next. Ties are never left to event ids, which are random.
 pub fn pair(punches: &[Punch], rules: PairingRules) -> Vec<Interval> {
     let mut sorted: Vec<&Punch> = punches.iter().collect();
-    sorted.sort_by_key(|p| (p.at, p.event));
+    sorted.sort_by_key(|p| (p.at, p.direction == Direction::In, p.event));
 
     let mut intervals = Vec::new();
     let mut open: Option<&Punch> = None;
@@ -209,6 +212,20 @@ mod tests {
         assert_eq!(shape(&intervals), vec![(Some(1), Some(2), vec![]), (Some(3), None, vec![])]);
         assert!(intervals[1].is_open());
         assert!(!intervals[0].is_open());
+    }
+
+    #[test]
+    fn an_out_and_an_in_at_the_same_instant_close_before_they_open() {
+        use Direction::*;
+        // Event ids ordered both ways round: the result must not depend on them.
+        for (out_id, in_id) in [(2, 3), (3, 2)] {
+            let punches = [punch(1, 8, 0, In), punch(out_id, 12, 0, Out), punch(in_id, 12, 0, In)];
+            let intervals = pair(&punches, PairingRules::default());
+            assert_eq!(
+                shape(&intervals),
+                vec![(Some(1), Some(out_id), vec![]), (Some(in_id), None, vec![])]
+            );
+        }
     }
 
     #[test]

@@ -164,6 +164,7 @@ async fn stop_signal() {
 async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let (store, key) = workspace::open(&config.data_dir)?;
     let state = AppState::new(Arc::new(store), clock, key);
+    crate::watch::spawn(state.clone(), crate::watch::Cadence::default());
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let listen = config.listen;

@@ -287,6 +287,60 @@ pub struct KioskRecord {
     pub last_batch_at: Option<DateTime<Utc>>,
 }
 
+impl KioskRecord {
+    /// Enrolled and not revoked: a kiosk that is expected to keep in touch.
+    pub fn is_active(&self) -> bool {
+        self.public_key.is_some() && self.revoked_at.is_none()
+    }
+
+    /// Whether the server heard from it (enrollment, heartbeat or batch) within three
+    /// heartbeat periods before `now`. One missed heartbeat is noise; three are silence.
+    pub fn heard_within(&self, now: DateTime<Utc>) -> bool {
+        let last_contact = [
+            self.enrolled_at,
+            self.last_heartbeat.as_ref().map(|h| h.received_at),
+            self.last_batch_at,
+        ]
+        .into_iter()
+        .flatten()
+        .max();
+        let window = chrono::TimeDelta::seconds(3 * i64::from(self.config.heartbeat_secs));
+        last_contact.is_some_and(|at| now - at <= window)
+    }
+}
+
+/// A closed interval as the feed announced it: its check-in and check-out events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IntervalKey {
+    /// The check-in, if it had one.
+    pub start: Option<mtime_core::ids::EventId>,
+    /// The check-out, if it had one.
+    pub end: Option<mtime_core::ids::EventId>,
+}
+
+impl IntervalKey {
+    /// The key of an interval.
+    pub fn of(interval: &mtime_core::pairing::Interval) -> Self {
+        Self {
+            start: interval.start.as_ref().map(|p| p.event),
+            end: interval.end.as_ref().map(|p| p.event),
+        }
+    }
+}
+
+/// An interval to announce in the feed as closed (and as flagged, when it is).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntervalAnnouncement {
+    /// Whose interval.
+    pub employee: EmployeeId,
+    /// Which interval.
+    pub key: IntervalKey,
+    /// Whether it carries a flag for an admin.
+    pub flagged: bool,
+    /// When the server noticed.
+    pub at: DateTime<Utc>,
+}
+
 /// Where a stored event came from, beyond what pairing needs.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EventDetail {

@@ -38,13 +38,15 @@ pub struct FeedEntryView {
     /// When the server stored it.
     pub at: DateTime<Utc>,
     /// `presence.recorded`, `presence.unknown_badge`, `presence.entered`,
-    /// `presence.corrected`, `presence.assigned`, `kiosk.enrolled` or `kiosk.revoked`.
+    /// `presence.corrected`, `presence.assigned`, `interval.closed`, `interval.flagged`,
+    /// `kiosk.enrolled`, `kiosk.revoked`, `kiosk.silent` or `kiosk.resumed`.
     pub kind: String,
     /// The employee concerned.
     pub employee_id: Option<EmployeeId>,
     /// The kiosk concerned.
     pub kiosk_id: Option<KioskId>,
-    /// The presence event concerned.
+    /// The presence event concerned; for `interval.*`, the interval's check-in, or its
+    /// check-out when it has no check-in.
     pub event_id: Option<EventId>,
 }
 

@@ -96,10 +96,7 @@ fn view(k: &KioskRecord, now: DateTime<Utc>) -> KioskView {
             .as_ref()
             .map(|h| (h.received_at - h.kiosk_time.wall).num_milliseconds()),
         software_version: k.last_heartbeat.as_ref().map(|h| h.software.clone()),
-        online: k.revoked_at.is_none()
-            && k.last_heartbeat.as_ref().is_some_and(|h| {
-                now - h.received_at <= TimeDelta::seconds(3 * i64::from(k.config.heartbeat_secs))
-            }),
+        online: k.is_active() && k.heard_within(now),
         config: k.config.clone(),
     }
 }

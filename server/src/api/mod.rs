@@ -671,13 +671,11 @@ async fn metrics(State(state): State<AppState>) -> ApiResult<String> {
     let now = state.now();
     let mut counts = crate::metrics::KioskCounts::default();
     for kiosk in state.store.kiosks()? {
-        let silent_after = chrono::TimeDelta::seconds(3 * i64::from(kiosk.config.heartbeat_secs));
-        let heard = kiosk.last_heartbeat.as_ref().map(|h| now - h.received_at);
-        match (kiosk.revoked_at, kiosk.public_key, heard) {
-            (Some(_), _, _) => counts.revoked += 1,
-            (None, None, _) => counts.awaiting_enrollment += 1,
-            (None, Some(_), Some(age)) if age <= silent_after => counts.online += 1,
-            (None, Some(_), _) => counts.silent += 1,
+        match (kiosk.revoked_at, kiosk.public_key) {
+            (Some(_), _) => counts.revoked += 1,
+            (None, None) => counts.awaiting_enrollment += 1,
+            (None, Some(_)) if kiosk.heard_within(now) => counts.online += 1,
+            (None, Some(_)) => counts.silent += 1,
         }
     }
     Ok(state.metrics.render(counts))

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use mtime_core::event::Direction;
 use mtime_core::ids::{EmployeeId, EventId, KioskId};
-use mtime_core::pairing::{self, Flag, Interval, PairingRules, Punch, PunchOrigin};
+use mtime_core::pairing::{Flag, Interval, Punch, PunchOrigin};
 
 use super::auth::Caller;
 use super::employees::load;
@@ -194,9 +194,7 @@ impl Zones {
 
 /// Every interval of one employee, in time order.
 pub fn intervals_of(state: &AppState, employee: EmployeeId) -> ApiResult<Vec<Interval>> {
-    let punches: Vec<Punch> =
-        state.store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
-    Ok(pairing::pair(&punches, PairingRules::default()))
+    Ok(crate::store::employee_intervals(state.store.as_ref(), employee)?)
 }
 
 // The cursor keeps the instant to the nanosecond: kiosk clocks read nanoseconds, and a

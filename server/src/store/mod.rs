@@ -5,16 +5,19 @@
 
 pub mod redb_store;
 
+use std::collections::HashSet;
+
 use chrono::{DateTime, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
 use mtime_core::keys::PublicKey;
+use mtime_core::pairing::{self, Interval, PairingRules, Punch};
 
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
-    KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 /// A storage failure.
@@ -75,6 +78,17 @@ pub enum EnrollOutcome {
     UnknownCode,
     /// The code expired.
     Expired,
+}
+
+/// Every interval of one employee, in time order: their events paired by the one rule
+/// every reader uses.
+pub fn employee_intervals(
+    store: &dyn Store,
+    employee: EmployeeId,
+) -> Result<Vec<Interval>, StoreError> {
+    let punches: Vec<Punch> =
+        store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
+    Ok(pairing::pair(&punches, PairingRules::default()))
 }
 
 /// Where records live.
@@ -175,6 +189,32 @@ pub trait Store: Send + Sync + 'static {
 
     /// Feed entries after `after`, oldest first, at most `limit`.
     fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
+
+    /// The seq of the last feed entry the interval watcher handled (0 before the first).
+    fn interval_watch_cursor(&self) -> Result<u64, StoreError>;
+    /// The closed intervals of `employee` that the feed has announced.
+    fn announced_intervals(&self, employee: EmployeeId)
+    -> Result<HashSet<IntervalKey>, StoreError>;
+    /// In one transaction: appends `interval.closed` (and `interval.flagged` for a flagged
+    /// one) per announcement, remembers them as announced, and moves the interval watcher's
+    /// cursor from `from` to `through`. Refuses with [`StoreError::Conflict`] when the
+    /// cursor is no longer at `from`, so an announcement is never made twice.
+    fn announce_intervals(
+        &self,
+        from: u64,
+        through: u64,
+        announcements: &[IntervalAnnouncement],
+    ) -> Result<(), StoreError>;
+    /// Kiosks currently marked silent.
+    fn silent_kiosks(&self) -> Result<HashSet<KioskId>, StoreError>;
+    /// Marks a kiosk silent (`kiosk.silent` in the feed) or heard again (`kiosk.resumed`),
+    /// in one transaction. Returns false, changing nothing, when it was already so.
+    fn set_kiosk_silent(
+        &self,
+        id: KioskId,
+        silent: bool,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
 
     /// Increases with every change that alters what a kiosk's roster holds.
     fn roster_version(&self) -> Result<u64, StoreError>;

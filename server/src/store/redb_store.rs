@@ -1,5 +1,6 @@
 //! The embedded store: one redb file, nothing to install.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -16,7 +17,7 @@ use mtime_core::pairing::PunchOrigin;
 use super::{BatchOutcome, EnrollOutcome, Store, StoreError};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
-    KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -43,7 +44,15 @@ const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("un
 /// seq → a feed entry: what happened, in the order it was stored.
 const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
 
+/// (employee, which events are present: bit 0 check-in, bit 1 check-out, check-in event,
+/// check-out event) → nothing: closed intervals the feed has announced.
+const ANNOUNCED_INTERVALS: TableDefinition<(u128, u8, u128, u128), ()> =
+    TableDefinition::new("announced_intervals");
+/// Kiosks marked silent → when they were marked.
+const SILENT_KIOSKS: TableDefinition<u128, i64> = TableDefinition::new("silent_kiosks");
+
 const INITIALIZED: &str = "initialized";
+const INTERVAL_WATCH: &str = "interval_watch";
 const FEED_SEQ: &str = "feed_seq";
 const ROSTER_VERSION: &str = "roster_version";
 
@@ -108,6 +117,8 @@ impl RedbStore {
         txn.open_table(EVENTS).map_err(backend)?;
         txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+        txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
+        txn.open_table(SILENT_KIOSKS).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db })
     }
@@ -730,6 +741,99 @@ impl Store for RedbStore {
         Ok(out)
     }
 
+    fn interval_watch_cursor(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let meta = txn.open_table(META).map_err(backend)?;
+        Ok(meta.get(INTERVAL_WATCH).map_err(backend)?.map_or(0, |v| v.value()))
+    }
+
+    fn announced_intervals(
+        &self,
+        employee: EmployeeId,
+    ) -> Result<HashSet<IntervalKey>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
+        let id = employee.0.as_u128();
+        let mut out = HashSet::new();
+        let all = (id, 0, 0, 0)..=(id, u8::MAX, u128::MAX, u128::MAX);
+        for row in table.range(all).map_err(backend)? {
+            let (key, _) = row.map_err(backend)?;
+            out.insert(interval_key_of(key.value()));
+        }
+        Ok(out)
+    }
+
+    fn announce_intervals(
+        &self,
+        from: u64,
+        through: u64,
+        announcements: &[IntervalAnnouncement],
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut meta = txn.open_table(META).map_err(backend)?;
+            let at = meta.get(INTERVAL_WATCH).map_err(backend)?.map_or(0, |v| v.value());
+            if at != from {
+                return Err(StoreError::Conflict(format!(
+                    "the interval watcher stands at {at}, not {from}"
+                )));
+            }
+            meta.insert(INTERVAL_WATCH, through).map_err(backend)?;
+        }
+        for a in announcements {
+            let key = announced_key(a.employee, a.key);
+            let mut table = txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
+            if table.insert(key, ()).map_err(backend)?.is_some() {
+                continue;
+            }
+            drop(table);
+
+            // The event that names the interval: its check-in, or its check-out without one.
+            let event = a.key.start.or(a.key.end);
+            append_feed(&txn, a.at, "interval.closed", Some(a.employee), None, event)?;
+            if a.flagged {
+                append_feed(&txn, a.at, "interval.flagged", Some(a.employee), None, event)?;
+            }
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn silent_kiosks(&self) -> Result<HashSet<KioskId>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(SILENT_KIOSKS).map_err(backend)?;
+        let mut out = HashSet::new();
+        for row in table.iter().map_err(backend)? {
+            let (id, _) = row.map_err(backend)?;
+            out.insert(KioskId(uuid::Uuid::from_u128(id.value())));
+        }
+        Ok(out)
+    }
+
+    fn set_kiosk_silent(
+        &self,
+        id: KioskId,
+        silent: bool,
+        at: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let changed = {
+            let mut table = txn.open_table(SILENT_KIOSKS).map_err(backend)?;
+            let key = id.0.as_u128();
+            if silent {
+                table.insert(key, at.timestamp()).map_err(backend)?.is_none()
+            } else {
+                table.remove(key).map_err(backend)?.is_some()
+            }
+        };
+        if !changed {
+            return Ok(false);
+        }
+        let kind = if silent { "kiosk.silent" } else { "kiosk.resumed" };
+        append_feed(&txn, at, kind, None, Some(id), None)?;
+        txn.commit().map_err(backend)?;
+        Ok(true)
+    }
+
     fn touch_roster(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         bump_roster_version(&txn)?;
@@ -740,6 +844,22 @@ impl Store for RedbStore {
         let txn = self.db.begin_read().map_err(backend)?;
         let meta = txn.open_table(META).map_err(backend)?;
         Ok(meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value()))
+    }
+}
+
+// A kiosk chooses its event ids, so even the nil UUID is a possible id: which ends an
+// interval has is kept in bits of its own.
+fn announced_key(employee: EmployeeId, key: IntervalKey) -> (u128, u8, u128, u128) {
+    let present = u8::from(key.start.is_some()) | (u8::from(key.end.is_some()) << 1);
+    let id = |e: Option<mtime_core::ids::EventId>| e.map_or(0, |e| e.0.as_u128());
+    (employee.0.as_u128(), present, id(key.start), id(key.end))
+}
+
+fn interval_key_of((_, present, start, end): (u128, u8, u128, u128)) -> IntervalKey {
+    let event = |id| mtime_core::ids::EventId(uuid::Uuid::from_u128(id));
+    IntervalKey {
+        start: (present & 1 != 0).then(|| event(start)),
+        end: (present & 2 != 0).then(|| event(end)),
     }
 }
 

@@ -1,0 +1,75 @@
+//! Announces closed intervals in the feed: `interval.closed` for each, and
+//! `interval.flagged` as well when pairing flagged it (a missing check-in or check-out,
+//! an over-long stretch).
+//!
+//! Intervals are derived from presence events, so the watcher follows the feed: for every
+//! employee whose presence changed, it pairs their events again and announces each closed
+//! interval the feed has not announced yet. A correction that re-pairs a day announces the
+//! intervals it makes; the ones announced before stay in the feed as history.
+
+use std::collections::BTreeSet;
+
+use mtime_core::ids::EmployeeId;
+
+use crate::model::{IntervalAnnouncement, IntervalKey};
+use crate::state::AppState;
+use crate::store::{StoreError, employee_intervals};
+
+/// Feed entries read per pass; a pass is one transaction.
+const PASS: usize = 500;
+
+/// Feed kinds after which an employee's intervals may have changed.
+const PRESENCE_KINDS: [&str; 4] =
+    ["presence.recorded", "presence.entered", "presence.corrected", "presence.assigned"];
+
+/// Handles every feed entry stored so far; returns how many closed intervals it announced.
+pub fn catch_up(state: &AppState) -> Result<usize, StoreError> {
+    let mut announced = 0;
+    loop {
+        let (read, made) = pass(state)?;
+        announced += made;
+        if read < PASS {
+            return Ok(announced);
+        }
+    }
+}
+
+/// One pass over at most [`PASS`] entries: (entries read, intervals announced).
+fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
+    let from = state.store.interval_watch_cursor()?;
+    let entries = state.store.feed_after(from, PASS)?;
+    let Some(through) = entries.last().map(|e| e.seq) else {
+        return Ok((0, 0));
+    };
+
+    let employees: BTreeSet<EmployeeId> = entries
+        .iter()
+        .filter(|e| PRESENCE_KINDS.contains(&e.kind.as_str()))
+        .filter_map(|e| e.employee)
+        .collect();
+
+    let now = state.now();
+    let mut announcements = Vec::new();
+    for employee in employees {
+        let known = state.store.announced_intervals(employee)?;
+        for interval in employee_intervals(state.store.as_ref(), employee)? {
+            let key = IntervalKey::of(&interval);
+            if interval.is_open() || known.contains(&key) {
+                continue;
+            }
+            let flagged = !interval.flags.is_empty();
+            announcements.push(IntervalAnnouncement { employee, key, flagged, at: now });
+        }
+    }
+
+    state.store.announce_intervals(from, through, &announcements)?;
+    for a in &announcements {
+        tracing::info!(
+            employee = %a.employee,
+            flagged = a.flagged,
+            through,
+            "interval closed"
+        );
+    }
+    Ok((entries.len(), announcements.len()))
+}
