@@ -28,6 +28,7 @@ pub mod ids;
 pub mod keys;
 pub mod pairing;
 pub mod protocol;
+pub mod rotation;
 pub mod seal;
 pub mod totals;
 pub mod zone;

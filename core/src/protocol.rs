@@ -206,4 +206,6 @@ pub struct HeartbeatReply {
     pub roster_version: u64,
     /// The highest seq of this kiosk the server holds.
     pub stored_through: u64,
+    /// An admin asked this kiosk to replace its key (see [`crate::rotation`]).
+    pub rotate_key: bool,
 }

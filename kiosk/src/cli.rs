@@ -18,6 +18,7 @@ use mtime_hardware::BadgeReader;
 use mtime_hardware::simulator::ScriptReader;
 use mtime_sync::client::Client;
 use mtime_sync::engine;
+use mtime_sync::keyfile::KeyFile;
 use mtime_sync::outbox::{Identity, Outbox};
 
 use crate::paths::DataDir;
@@ -109,11 +110,8 @@ fn enroll(
     let client = Client::new(server, ca_pem.as_deref())?;
 
     // A key left by an enrollment that failed half-way is reused, never overwritten.
-    let key = if data.key().exists() {
-        crate::keyfile::load(&data.key())?
-    } else {
-        crate::keyfile::create(&data.key())?
-    };
+    let key_file = KeyFile::new(data.key());
+    let key = if key_file.exists() { key_file.load()? } else { key_file.create()? };
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     let answer = runtime
         .block_on(

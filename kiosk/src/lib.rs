@@ -20,6 +20,5 @@
 pub mod cli;
 pub mod clock;
 pub mod controller;
-pub mod keyfile;
 pub mod node;
 pub mod paths;

@@ -15,6 +15,7 @@ use mtime_core::ids::BootId;
 use mtime_hardware::{BadgeReader, ReaderEvent};
 use mtime_sync::client::Client;
 use mtime_sync::engine::{self, SyncEngine, SyncEvent};
+use mtime_sync::keyfile::KeyFile;
 use mtime_sync::outbox::Outbox;
 
 use crate::controller::{Controller, Feedback};
@@ -40,7 +41,8 @@ pub fn run(
     let identity = outbox.identity()?.with_context(|| {
         format!("{} holds no enrolled kiosk; run `mtime-kiosk enroll` first", data.root().display())
     })?;
-    let key = Arc::new(crate::keyfile::load(&data.key())?);
+    let key_file = KeyFile::new(data.key());
+    let key = Arc::new(key_file.load()?);
     let client = Client::new(&identity.server_url, identity.server_ca_pem.as_deref())?;
 
     let runtime =
@@ -91,6 +93,7 @@ pub fn run(
         client,
         identity: identity.clone(),
         key,
+        key_file,
         clock: clock.clone(),
         boot,
         wake: wake.clone(),
@@ -124,6 +127,7 @@ pub fn run(
                         Err(e) => tracing::error!(error = %e, "new roster refused"),
                     }
                 }
+                SyncEvent::KeyRotated => say("key-rotated"),
             }
         }
     });

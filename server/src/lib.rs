@@ -22,7 +22,7 @@
 //!   own org units.
 //! - The event feed is read from `/api/events` or `/api/sse` (which polls the store every
 //!   quarter second); there are no outbound webhooks yet, no interactive users
-//!   (`/api/users`, `/auth`), and a kiosk cannot rotate its key.
+//!   (`/api/users`, `/auth`).
 //! - Closed intervals and silent kiosks reach the feed from watchers that look every
 //!   second and every 15 seconds, so those entries trail the change that caused them.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the

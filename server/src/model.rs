@@ -285,6 +285,10 @@ pub struct KioskRecord {
     pub last_heartbeat: Option<HeartbeatInfo>,
     /// When its last new batch was stored.
     pub last_batch_at: Option<DateTime<Utc>>,
+    /// When an admin asked it to replace its key, until it has.
+    pub key_rotation_requested_at: Option<DateTime<Utc>>,
+    /// When it last replaced its key.
+    pub key_rotated_at: Option<DateTime<Utc>>,
 }
 
 impl KioskRecord {

@@ -19,6 +19,7 @@ use mtime_core::protocol::{
     HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER, ROSTER_REQUEST, Roster,
     RosterRequest,
 };
+use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotation, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal;
 
 fn events(
@@ -490,4 +491,115 @@ async fn the_event_feed_follows_what_was_stored_in_order_with_a_cursor() {
     assert!(text.contains("id: 5") && !text.contains("id: 4\n"), "Last-Event-ID resumes: {text}");
     let (status, _) = server.raw(sse("wait=11", None)).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+fn heartbeat_bytes(server: &TestServer, kiosk: KioskId, key: &SigningKey) -> Vec<u8> {
+    let beat = Heartbeat {
+        kiosk,
+        sent: TimeReading {
+            wall: server.state.now(),
+            boot: BootId::random(),
+            monotonic: Duration::ZERO,
+            wall_trusted: true,
+        },
+        pending: 0,
+        acked_through: 0,
+        roster_version: 0,
+        software: "test".into(),
+    };
+    seal::seal(HEARTBEAT, &beat, key).unwrap()
+}
+
+fn rotation(server: &TestServer, kiosk: KioskId, old: &SigningKey, new: &SigningKey) -> Vec<u8> {
+    let statement = KeyRotation {
+        kiosk,
+        new_key: new.public(),
+        sent: TimeReading {
+            wall: server.state.now(),
+            boot: BootId::random(),
+            monotonic: Duration::ZERO,
+            wall_trusted: true,
+        },
+    };
+    KeyRotationRequest::new(&statement, old, new).unwrap().to_bytes().unwrap()
+}
+
+#[tokio::test]
+async fn a_kiosk_replaces_its_key_only_when_asked_and_the_old_key_stops_working() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, old, answer) = server.enrolled().await;
+    let new = SigningKey::generate().unwrap();
+    let key_route = format!("/api/kiosk/{kiosk}/key");
+    let beat_route = format!("/api/kiosk/{kiosk}/heartbeat");
+
+    // Unasked: refused, and the old key still works.
+    let (status, body) = server.post_bytes(&key_route, rotation(&server, kiosk, &old, &new)).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    assert_eq!(error_code(&body), "key_rotation_not_requested");
+    let (status, bytes) =
+        server.post_bytes(&beat_route, heartbeat_bytes(&server, kiosk, &old)).await;
+    assert_eq!(status, StatusCode::OK);
+    let reply: HeartbeatReply =
+        seal::open(HEARTBEAT_REPLY, &bytes, &answer.server_public_key).unwrap();
+    assert!(!reply.rotate_key);
+
+    // The admin asks; the next heartbeat says so.
+    let (status, shown) =
+        server.call("POST", &format!("/api/kiosks/{kiosk}/rotate-key"), None).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert!(shown["key_rotation_requested_at"].is_string(), "{shown}");
+    let (_, bytes) = server.post_bytes(&beat_route, heartbeat_bytes(&server, kiosk, &old)).await;
+    let reply: HeartbeatReply =
+        seal::open(HEARTBEAT_REPLY, &bytes, &answer.server_public_key).unwrap();
+    assert!(reply.rotate_key);
+
+    // Sealed by a stranger in place of the current key: refused, nothing changed.
+    let stranger = SigningKey::generate().unwrap();
+    let (status, _) =
+        server.post_bytes(&key_route, rotation(&server, kiosk, &stranger, &new)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    assert_eq!(server.store().kiosk(kiosk).unwrap().unwrap().public_key, Some(old.public()));
+
+    // Sealed by both: switched, and said so in the feed.
+    let request = rotation(&server, kiosk, &old, &new);
+    let (status, bytes) = server.post_bytes(&key_route, request.clone()).await;
+    assert_eq!(status, StatusCode::OK);
+    let switched: KeyRotationReply =
+        seal::open(KEY_ROTATION_REPLY, &bytes, &answer.server_public_key).unwrap();
+    assert_eq!((switched.kiosk, switched.new_key), (kiosk, new.public()));
+    let (_, shown) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
+    assert_eq!(shown["key_rotation_requested_at"], Value::Null);
+    assert_eq!(shown["key_rotated_at"], serde_json::json!(server.state.now()));
+    let (_, feed) = server.call("GET", "/api/events?limit=1000", None).await;
+    let last = feed["items"].as_array().unwrap().last().unwrap().clone();
+    assert_eq!(
+        (last["kind"].as_str(), last["kiosk_id"].as_str()),
+        (Some("kiosk.key_rotated"), Some(kiosk.to_string().as_str()))
+    );
+
+    // The reply was lost and the kiosk sends again: the same answer, nothing changes.
+    server.clock.advance(Duration::from_secs(5));
+    let (status, bytes) = server.post_bytes(&key_route, request).await;
+    assert_eq!(status, StatusCode::OK);
+    let again: KeyRotationReply =
+        seal::open(KEY_ROTATION_REPLY, &bytes, &answer.server_public_key).unwrap();
+    assert_eq!(again, switched);
+
+    // The old key opens nothing any more; the new one does.
+    let (status, _) = server.post_bytes(&beat_route, heartbeat_bytes(&server, kiosk, &old)).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let path = format!("/api/kiosk/{kiosk}/batches");
+    let stale = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=2), &old);
+    assert_eq!(server.post_bytes(&path, stale.bytes).await.0, StatusCode::UNAUTHORIZED);
+    let fresh = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=2), &new);
+    assert_eq!(server.post_bytes(&path, fresh.bytes).await.0, StatusCode::OK);
+
+    // Junk and a revoked kiosk are refused.
+    let (status, _) = server.post_bytes(&key_route, vec![1, 2, 3]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = server.call("POST", &format!("/api/kiosks/{kiosk}/revoke"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) =
+        server.call("POST", &format!("/api/kiosks/{kiosk}/rotate-key"), None).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
 }

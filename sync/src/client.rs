@@ -165,6 +165,11 @@ impl Client {
     pub async fn heartbeat(&self, kiosk: KioskId, beat: Vec<u8>) -> Result<Vec<u8>, SyncError> {
         self.signed_reply(kiosk, "heartbeat", beat).await
     }
+
+    /// Sends a key rotation request; returns the sealed reply.
+    pub async fn rotate_key(&self, kiosk: KioskId, request: Vec<u8>) -> Result<Vec<u8>, SyncError> {
+        self.signed_reply(kiosk, "key", request).await
+    }
 }
 
 /// An error with its causes, which reqwest keeps in its source chain.

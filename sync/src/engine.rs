@@ -17,10 +17,12 @@ use mtime_core::protocol::{
     HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER, ROSTER_REQUEST, Roster,
     RosterRequest,
 };
+use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotation, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal;
 
 use crate::SyncError;
 use crate::client::{Client, UploadReply};
+use crate::keyfile::KeyFile;
 use crate::outbox::{Identity, Outbox};
 
 /// The first wait after a failed upload; it doubles up to [`MAX_BACKOFF`].
@@ -56,6 +58,8 @@ pub enum SyncEvent {
     },
     /// A newer roster arrived.
     RosterUpdated(Box<Roster>),
+    /// The kiosk signs with a new key from now on.
+    KeyRotated,
 }
 
 /// The sync loop's parts.
@@ -68,6 +72,8 @@ pub struct SyncEngine {
     pub identity: Identity,
     /// The kiosk's key.
     pub key: Arc<SigningKey>,
+    /// Where the key lives, for replacing it when the server asks.
+    pub key_file: KeyFile,
     /// The kiosk's clock.
     pub clock: Arc<dyn Clock>,
     /// This boot.
@@ -106,6 +112,10 @@ impl SyncEngine {
         let mut backoff = FIRST_BACKOFF;
         let mut next_upload = self.clock.now().wall;
         let mut next_heartbeat = self.clock.now().wall;
+        // A key staged before a crash means a rotation is under way: finish it before
+        // anything else is signed.
+        let mut rotation_due = self.key_file.staged().map_or(true, |k| k.is_some());
+        let mut next_rotation = self.clock.now().wall;
 
         loop {
             // Settings may change with any roster.
@@ -114,6 +124,32 @@ impl SyncEngine {
             let max_events = self.identity.config.max_batch_events as usize;
             let now = self.clock.now().wall;
             let halted = self.outbox.halted().unwrap_or(true);
+
+            // Between batches only: the batch in flight was sealed with the current key
+            // and is resent byte for byte until its receipt arrives.
+            if rotation_due
+                && !halted
+                && now >= next_rotation
+                && !self.outbox.has_inflight().unwrap_or(true)
+            {
+                match self.rotate_key().await {
+                    Ok(()) => rotation_due = false,
+                    Err(SyncError::Refused { status: 409, message }) => {
+                        tracing::warn!(kiosk.id = %kiosk, %message, "key rotation not wanted; keeping the key");
+                        if let Err(e) = self.key_file.discard_staged() {
+                            tracing::error!(kiosk.id = %kiosk, error = %e, "cannot discard the staged key");
+                        }
+                        rotation_due = false;
+                    }
+                    Err(e) => {
+                        tracing::warn!(kiosk.id = %kiosk, error = %e, "key rotation failed; will retry");
+                        next_rotation = now
+                            + chrono::Duration::from_std(heartbeat_every)
+                                .unwrap_or_default()
+                                .min(chrono::Duration::seconds(60));
+                    }
+                }
+            }
 
             if !halted && now >= next_upload {
                 match self.upload_once(max_events).await {
@@ -152,8 +188,9 @@ impl SyncEngine {
             }
 
             if now >= next_heartbeat {
-                if let Err(e) = self.heartbeat().await {
-                    tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed");
+                match self.heartbeat().await {
+                    Ok(rotate) => rotation_due |= rotate,
+                    Err(e) => tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed"),
                 }
                 next_heartbeat =
                     now + chrono::Duration::from_std(heartbeat_every).unwrap_or_default();
@@ -228,7 +265,33 @@ impl SyncEngine {
         }
     }
 
-    async fn heartbeat(&mut self) -> Result<(), SyncError> {
+    /// Replaces the kiosk's key: stages a new one durably, has the server switch to it, then
+    /// makes it the key. A crash at any step is finished by the next attempt.
+    async fn rotate_key(&mut self) -> Result<(), SyncError> {
+        let kiosk = self.identity.kiosk;
+        let next = self.key_file.stage()?;
+        let statement = KeyRotation { kiosk, new_key: next.public(), sent: self.reading() };
+        let request = KeyRotationRequest::new(&statement, &self.key, &next)
+            .and_then(|r| r.to_bytes())
+            .map_err(|e| SyncError::Protocol(e.to_string()))?;
+
+        let bytes = self.client.rotate_key(kiosk, request).await?;
+        let reply: KeyRotationReply =
+            seal::open(KEY_ROTATION_REPLY, &bytes, &self.identity.server_key)
+                .map_err(|e| SyncError::Protocol(format!("key rotation reply: {e}")))?;
+        if reply.kiosk != kiosk || reply.new_key != next.public() {
+            return Err(SyncError::Protocol("key rotation reply names another key".into()));
+        }
+
+        self.key_file.promote()?;
+        self.key = Arc::new(next);
+        tracing::info!(kiosk.id = %kiosk, rotated_at = %reply.rotated_at, "kiosk key rotated");
+        self.report(SyncEvent::KeyRotated);
+        Ok(())
+    }
+
+    /// Reports to the server; returns whether the server asks for a new key.
+    async fn heartbeat(&mut self) -> Result<bool, SyncError> {
         let kiosk = self.identity.kiosk;
         let beat = Heartbeat {
             kiosk,
@@ -247,7 +310,7 @@ impl SyncEngine {
         if reply.roster_version > self.roster_version {
             self.refresh_roster().await?;
         }
-        Ok(())
+        Ok(reply.rotate_key)
     }
 
     async fn refresh_roster(&mut self) -> Result<(), SyncError> {

@@ -19,9 +19,12 @@
 //! - Acknowledged events stay in the store forever; pruning comes with the storage-capacity
 //!   work.
 //! - The server's time from each heartbeat is not yet used to correct the kiosk's clock.
+//! - A key rotation whose staged key file is lost after the server switched leaves the
+//!   kiosk unable to sign; it must be revoked and a new kiosk enrolled.
 
 pub mod client;
 pub mod engine;
+pub mod keyfile;
 pub mod outbox;
 
 /// A sync failure.

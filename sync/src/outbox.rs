@@ -207,6 +207,11 @@ impl Outbox {
         Ok(self.state()?.acked_through)
     }
 
+    /// Whether a sealed batch waits for its receipt.
+    pub fn has_inflight(&self) -> Result<bool, SyncError> {
+        Ok(self.meta::<Inflight>(INFLIGHT)?.is_some())
+    }
+
     /// Whether uploading stopped after a fork or gap.
     pub fn halted(&self) -> Result<bool, SyncError> {
         Ok(self.state()?.halted)

@@ -18,6 +18,7 @@ use mtime_core::protocol::{
     KnownPunch, ROSTER, ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest,
     SiteInfo,
 };
+use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal::{self, SealError};
 use mtime_core::zone;
 
@@ -26,7 +27,7 @@ use super::extract::{JsonBody, PathParams};
 use crate::model::{EventDetail, EventRecord, HeartbeatInfo, KioskRecord};
 use crate::secret::enrollment_code_hash;
 use crate::state::AppState;
-use crate::store::{BatchOutcome, EnrollOutcome};
+use crate::store::{BatchOutcome, EnrollOutcome, KeyRotationOutcome};
 
 fn signed(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
@@ -359,6 +360,55 @@ pub async fn heartbeat(
         server_time: now,
         roster_version: state.store.roster_version()?,
         stored_through: kiosk.head.last_seq,
+        rotate_key: kiosk.key_rotation_requested_at.is_some(),
     };
     Ok(signed(seal::seal(HEARTBEAT_REPLY, &reply, &state.key).map_err(ApiError::internal)?))
+}
+
+/// `POST /api/kiosk/{id}/key`: the kiosk replaces its key, as an admin asked. The request
+/// is sealed by the key held now and by the new one (see [`mtime_core::rotation`]); a
+/// resend after the switch, sealed by the new key now held, gets the same answer.
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+    bytes: Result<Bytes, BytesRejection>,
+) -> ApiResult<Response> {
+    let bytes = body(bytes)?;
+    let (kiosk, held) = enrolled_kiosk(&state, id)?;
+    let request = KeyRotationRequest::from_bytes(&bytes).map_err(seal_error)?;
+    let now = state.now();
+
+    let answer = |rotated_at| {
+        let reply = KeyRotationReply { kiosk: id, new_key: held, rotated_at };
+        seal::seal(KEY_ROTATION_REPLY, &reply, &state.key).map(signed).map_err(ApiError::internal)
+    };
+    if let Ok(statement) = request.verify_done(&held) {
+        if statement.kiosk != id {
+            return Err(ApiError::unauthorized("key rotation names another kiosk"));
+        }
+        tracing::info!(kiosk.id = %id, "kiosk key rotation resent after the switch");
+        return answer(kiosk.key_rotated_at.unwrap_or(now));
+    }
+
+    let statement = request.verify(&held).map_err(seal_error)?;
+    if statement.kiosk != id {
+        return Err(ApiError::unauthorized("key rotation names another kiosk"));
+    }
+    match state.store.rotate_kiosk_key(id, held, statement.new_key, now)? {
+        KeyRotationOutcome::Rotated(_) => {
+            tracing::info!(kiosk.id = %id, "kiosk key rotated");
+            let reply = KeyRotationReply { kiosk: id, new_key: statement.new_key, rotated_at: now };
+            Ok(signed(
+                seal::seal(KEY_ROTATION_REPLY, &reply, &state.key).map_err(ApiError::internal)?,
+            ))
+        }
+        KeyRotationOutcome::NotRequested => Err(ApiError::conflict(
+            "key_rotation_not_requested",
+            "no admin asked this kiosk to replace its key; the key is unchanged",
+        )),
+        KeyRotationOutcome::Stale => Err(ApiError::conflict(
+            "key_changed",
+            "the kiosk's key or status changed meanwhile; the key is unchanged",
+        )),
+    }
 }

@@ -58,6 +58,10 @@ pub struct KioskView {
     pub software_version: Option<String>,
     /// Whether it reported within three heartbeat intervals.
     pub online: bool,
+    /// When an admin asked it to replace its key; cleared once it has.
+    pub key_rotation_requested_at: Option<DateTime<Utc>>,
+    /// When it last replaced its key.
+    pub key_rotated_at: Option<DateTime<Utc>>,
     /// How it behaves.
     pub config: KioskConfig,
 }
@@ -97,6 +101,8 @@ fn view(k: &KioskRecord, now: DateTime<Utc>) -> KioskView {
             .map(|h| (h.received_at - h.kiosk_time.wall).num_milliseconds()),
         software_version: k.last_heartbeat.as_ref().map(|h| h.software.clone()),
         online: k.is_active() && k.heard_within(now),
+        key_rotation_requested_at: k.key_rotation_requested_at,
+        key_rotated_at: k.key_rotated_at,
         config: k.config.clone(),
     }
 }
@@ -160,6 +166,8 @@ pub async fn create(
         head: ChainHead::default(),
         last_heartbeat: None,
         last_batch_at: None,
+        key_rotation_requested_at: None,
+        key_rotated_at: None,
     };
     state.store.insert_kiosk(&record)?;
     tracing::info!(kiosk.id = %record.id, "kiosk created, awaiting enrollment");
@@ -268,6 +276,30 @@ pub async fn update_settings(
     state.store.touch_roster()?;
     tracing::info!(kiosk.id = %id, "kiosk settings changed");
     Ok(Json(view(&updated, state.now())))
+}
+
+/// `POST /api/kiosks/{id}/rotate-key`: the kiosk replaces its key at its next heartbeat,
+/// after the batch it has in flight; until then its current key stays valid.
+pub async fn rotate_key(
+    State(state): State<AppState>,
+    PathParams(id): PathParams<KioskId>,
+) -> ApiResult<(StatusCode, Json<KioskView>)> {
+    let now = state.now();
+    let kiosk = state.store.kiosk(id)?.ok_or_else(|| ApiError::not_found("no such kiosk"))?;
+    if !kiosk.is_active() {
+        return Err(ApiError::conflict(
+            "kiosk_not_enrolled",
+            format!(
+                "kiosk {id} is {}; only an enrolled kiosk has a key to rotate",
+                view(&kiosk, now).status.replace('_', " ")
+            ),
+        ));
+    }
+    let updated = state.store.update_kiosk(id, &mut |k| {
+        k.key_rotation_requested_at.get_or_insert(now);
+    })?;
+    tracing::info!(kiosk.id = %id, "kiosk key rotation requested");
+    Ok((StatusCode::ACCEPTED, Json(view(&updated, now))))
 }
 
 /// `POST /api/kiosks/{id}/revoke`: the kiosk's batches are refused from now on.

@@ -516,6 +516,18 @@ pub fn operations() -> Vec<Operation> {
         .errors(&[404]),
         op(
             M::POST,
+            "/api/kiosks/{id}/rotate-key",
+            "rotateKioskKey",
+            "Kiosks",
+            "Ask an enrolled kiosk to replace its key: it does at its next heartbeat, after the \
+             batch in flight, and its current key stays valid until then",
+            Key(KIOSKS_WRITE),
+            post(kiosks::rotate_key),
+        )
+        .returns::<kiosks::KioskView>(202)
+        .errors(&[404, 409]),
+        op(
+            M::POST,
             "/api/kiosk/enroll",
             "enrollKiosk",
             "Kiosks",
@@ -562,6 +574,19 @@ pub fn operations() -> Vec<Operation> {
         .signed_body()
         .returns_content(200, Content::Signed)
         .errors(&[400, 403, 413]),
+        op(
+            M::POST,
+            "/api/kiosk/{id}/key",
+            "kioskRotateKey",
+            "Kiosks",
+            "Device: replace the kiosk's key, sealed by the current and the new key; answers \
+             the switch, signed",
+            Device,
+            post(device::rotate_key),
+        )
+        .signed_body()
+        .returns_content(200, Content::Signed)
+        .errors(&[400, 403, 409, 413]),
         op(
             M::GET,
             "/api/reports/intervals",

@@ -91,6 +91,17 @@ pub fn employee_intervals(
     Ok(pairing::pair(&punches, PairingRules::default()))
 }
 
+/// The result of a key rotation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyRotationOutcome {
+    /// The kiosk now holds the new key.
+    Rotated(Box<KioskRecord>),
+    /// Nobody asked this kiosk to rotate; nothing changed.
+    NotRequested,
+    /// The kiosk's key changed meanwhile, or it was revoked; nothing changed.
+    Stale,
+}
+
 /// Where records live.
 pub trait Store: Send + Sync + 'static {
     /// Whether `init` has run.
@@ -205,6 +216,16 @@ pub trait Store: Send + Sync + 'static {
         through: u64,
         announcements: &[IntervalAnnouncement],
     ) -> Result<(), StoreError>;
+    /// Gives kiosk `id` the key `new` in place of `current`, if an admin asked for it and
+    /// `current` is still its key; appends `kiosk.key_rotated`. One transaction.
+    fn rotate_kiosk_key(
+        &self,
+        id: KioskId,
+        current: PublicKey,
+        new: PublicKey,
+        at: DateTime<Utc>,
+    ) -> Result<KeyRotationOutcome, StoreError>;
+
     /// Kiosks currently marked silent.
     fn silent_kiosks(&self) -> Result<HashSet<KioskId>, StoreError>;
     /// Marks a kiosk silent (`kiosk.silent` in the feed) or heard again (`kiosk.resumed`),

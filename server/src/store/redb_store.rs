@@ -14,7 +14,7 @@ use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::PunchOrigin;
 
-use super::{BatchOutcome, EnrollOutcome, Store, StoreError};
+use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
     IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
@@ -796,6 +796,37 @@ impl Store for RedbStore {
             }
         }
         txn.commit().map_err(backend)
+    }
+
+    fn rotate_kiosk_key(
+        &self,
+        id: KioskId,
+        current: PublicKey,
+        new: PublicKey,
+        at: DateTime<Utc>,
+    ) -> Result<KeyRotationOutcome, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let outcome = {
+            let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+            let bytes = kiosks.get(id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            let bytes =
+                bytes.ok_or_else(|| StoreError::NotFound(format!("kiosk {id} does not exist")))?;
+            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            if !kiosk.is_active() || kiosk.public_key != Some(current) {
+                KeyRotationOutcome::Stale
+            } else if kiosk.key_rotation_requested_at.is_none() {
+                KeyRotationOutcome::NotRequested
+            } else {
+                kiosk.public_key = Some(new);
+                kiosk.key_rotation_requested_at = None;
+                kiosk.key_rotated_at = Some(at);
+                kiosks.insert(id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
+                append_feed(&txn, at, "kiosk.key_rotated", None, Some(id), None)?;
+                KeyRotationOutcome::Rotated(Box::new(kiosk))
+            }
+        };
+        txn.commit().map_err(backend)?;
+        Ok(outcome)
     }
 
     fn silent_kiosks(&self) -> Result<HashSet<KioskId>, StoreError> {

@@ -11,6 +11,8 @@ use crate::export::{Export, Source};
 
 /// The kiosk whose network is cut.
 pub const CUT_KIOSK: usize = 1;
+/// The kiosk whose key is replaced during the run.
+pub const ROTATED_KIOSK: usize = 0;
 
 /// One thing that happens in the replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +35,8 @@ pub enum Step {
     CheckDuringOutage,
     /// The network comes back.
     RestoreNetwork,
+    /// An admin asks the kiosk that stays online ([`ROTATED_KIOSK`]) to replace its key.
+    RotateKey,
 }
 
 /// The plan.
@@ -110,6 +114,8 @@ pub fn plan(export: &Export, zone: Tz) -> anyhow::Result<Plan> {
     steps.push((cut, Step::CutNetwork));
     steps.push((check, Step::CheckDuringOutage));
     steps.push((restore, Step::RestoreNetwork));
+    // Mid-morning of the outage day, while taps go on at the kiosk that stays online.
+    steps.push((at_local(outage_day, 10, zone)?, Step::RotateKey));
 
     // A stable sort keeps file order among equal instants.
     steps.sort_by_key(|(at, _)| *at);

@@ -114,6 +114,8 @@ pub struct SyncSeen {
     pub synced_through: u64,
     /// Set if the kiosk stopped uploading.
     pub halted: Option<String>,
+    /// Times it replaced its key.
+    pub key_rotations: u64,
 }
 
 /// A running kiosk node fed through its simulated reader.
@@ -158,6 +160,7 @@ impl Kiosk {
             }
             "sync-failed" => self.sync.failed_attempts += 1,
             "sync-halted" => self.sync.halted = line.fields.get("reason").cloned(),
+            "key-rotated" => self.sync.key_rotations += 1,
             _ => {}
         }
         if let Some(pending) = line.number("pending") {

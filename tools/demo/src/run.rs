@@ -19,7 +19,7 @@ use crate::Args;
 use crate::api::Api;
 use crate::export::{Export, Source};
 use crate::matching::{ReadBack, match_pairs};
-use crate::plan::{self, CUT_KIOSK, Step};
+use crate::plan::{self, CUT_KIOSK, ROTATED_KIOSK, Step};
 use crate::processes::{self, Kiosk};
 use crate::relay::Relay;
 use crate::replay_clock::ClockDriver;
@@ -139,6 +139,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut taps_per_kiosk = [0usize; 2];
     let mut notes: HashMap<(String, NaiveDateTime), Option<String>> = HashMap::new();
     let mut not_recorded = Vec::new();
+    let mut rotation_asked = None;
     for (at, step) in &plan.steps {
         world.advance(*at).await?;
         match *step {
@@ -177,6 +178,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     check_outage(&api, &employees, &outage, kiosk_ids[CUT_KIOSK], *at).await?;
                 outage.visible_during = Some(visible);
                 outage.other_kiosk_visible = others;
+            }
+            Step::RotateKey => {
+                let id = kiosk_ids[ROTATED_KIOSK];
+                let _: serde_json::Value =
+                    api.post(&format!("/api/kiosks/{id}/rotate-key"), &json!({})).await?;
+                rotation_asked = Some(*at);
             }
             Step::RestoreNetwork => {
                 world.kiosks.iter_mut().for_each(Kiosk::drain);
@@ -234,6 +241,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    let rotated: serde_json::Value =
+        api.get(&format!("/api/kiosks/{}", kiosk_ids[ROTATED_KIOSK]), &[]).await?;
+    let rotated_at = rotated["key_rotated_at"]
+        .as_str()
+        .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+        .map(|t| t.with_timezone(&Utc));
     let _ = server.kill().await;
 
     let result = match_pairs(&read, &export.expected, &notes, zone);
@@ -302,6 +315,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for problem in result.correction_problems.iter().chain(&not_recorded) {
         println!("  problem: {problem}");
     }
+    let local = |t: Option<DateTime<Utc>>| {
+        t.map(|t| t.with_timezone(&zone).format("%a %H:%M:%S").to_string()).unwrap_or_default()
+    };
+    println!(
+        "key rotation: kiosk {} asked {}, switched {}, {} rotation(s) reported by the kiosk",
+        LABELS[ROTATED_KIOSK],
+        local(rotation_asked),
+        local(rotated_at),
+        seen[ROTATED_KIOSK].key_rotations
+    );
     println!("extra intervals: {}", result.extra.len());
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
     println!("intervals matched: {}/{}", result.matched, result.expected);
@@ -326,6 +349,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!(
             "the outage did not behave: buffered taps must stay invisible until the network returns, then all arrive"
         );
+    }
+    if rotated_at.is_none() || seen[ROTATED_KIOSK].key_rotations != 1 {
+        bail!("kiosk {} did not replace its key when asked", LABELS[ROTATED_KIOSK]);
     }
     if !halted.is_empty() || seen.iter().any(|s| s.pending > 0) {
         bail!("a kiosk stopped with unsynced events: {halted:?}");
