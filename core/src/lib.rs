@@ -31,4 +31,5 @@ pub mod protocol;
 pub mod rotation;
 pub mod seal;
 pub mod totals;
+pub mod weeks;
 pub mod zone;

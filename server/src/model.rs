@@ -101,10 +101,50 @@ pub struct EmployeeVersion {
     pub badges: Vec<BadgeUid>,
     /// Whether they may check in.
     pub active: bool,
+    /// The code of the employment terms that apply to them, if any.
+    pub employment_terms: Option<String>,
     /// Who recorded this version.
     pub author: String,
     /// When it was recorded.
     pub recorded_at: DateTime<Utc>,
+}
+
+/// Employment terms: what applies to the employees assigned to them, in versions.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EmploymentTermsRecord {
+    /// Their code, unique.
+    pub code: String,
+    /// Their name.
+    pub name: String,
+    /// Versions, sorted by `effective_from`, one per date.
+    pub versions: Vec<TermsVersion>,
+}
+
+/// One version of employment terms.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TermsVersion {
+    /// The first day it applies.
+    pub effective_from: NaiveDate,
+    /// The week counter's configuration: the weekly norm and the day weeks start.
+    pub weekly_overtime: mtime_core::weeks::WeeklyNorm,
+    /// Who recorded it.
+    pub author: String,
+    /// When it was recorded.
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl EmploymentTermsRecord {
+    /// The version in force on `date`, if the terms exist then.
+    pub fn version_at(&self, date: NaiveDate) -> Option<&TermsVersion> {
+        self.versions.iter().rev().find(|v| v.effective_from <= date)
+    }
+
+    /// Adds or replaces the version starting on `version.effective_from`.
+    pub fn put_version(&mut self, version: TermsVersion) {
+        self.versions.retain(|v| v.effective_from != version.effective_from);
+        self.versions.push(version);
+        self.versions.sort_by_key(|v| v.effective_from);
+    }
 }
 
 /// An employee: a stable id and external number, and their versions.

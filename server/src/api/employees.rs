@@ -26,6 +26,8 @@ pub struct NewEmployee {
     org_unit_id: OrgUnitId,
     #[serde(default)]
     badges: Vec<String>,
+    /// The code of the employment terms that apply (see `/api/settings/employment-terms`).
+    employment_terms: Option<String>,
     effective_from: Option<NaiveDate>,
     #[serde(default)]
     retroactive: bool,
@@ -43,6 +45,8 @@ pub struct NewVersion {
     org_unit_id: Option<OrgUnitId>,
     badges: Option<Vec<String>>,
     active: Option<bool>,
+    /// The code of the employment terms that apply from this date.
+    employment_terms: Option<String>,
 }
 
 /// `?at=` on reads.
@@ -69,6 +73,8 @@ pub struct VersionView {
     pub badges: Vec<String>,
     /// Whether they may check in.
     pub active: bool,
+    /// The employment terms that apply.
+    pub employment_terms: Option<String>,
     /// Who recorded it.
     pub author: String,
 }
@@ -95,6 +101,7 @@ fn version_view(v: &EmployeeVersion) -> VersionView {
         org_unit_id: v.org_unit,
         badges: v.badges.iter().map(ToString::to_string).collect(),
         active: v.active,
+        employment_terms: v.employment_terms.clone(),
         author: v.author.clone(),
     }
 }
@@ -157,6 +164,7 @@ pub async fn create(
             org_unit: body.org_unit_id,
             badges,
             active: true,
+            employment_terms: check_terms(&state, body.employment_terms.as_deref())?,
             author: caller.user.name.clone(),
             recorded_at: state.now(),
         }],
@@ -196,6 +204,10 @@ pub async fn add_version(
             None => base.badges,
         },
         active: body.active.unwrap_or(base.active),
+        employment_terms: match &body.employment_terms {
+            Some(code) => check_terms(&state, Some(code))?,
+            None => base.employment_terms,
+        },
         author: caller.user.name.clone(),
         recorded_at: state.now(),
     };
@@ -204,6 +216,17 @@ pub async fn add_version(
     let shown =
         view(&record, body.effective_from).ok_or_else(|| ApiError::internal("no version"))?;
     Ok((StatusCode::CREATED, Json(shown)))
+}
+
+/// The code of employment terms that exist.
+fn check_terms(state: &AppState, code: Option<&str>) -> ApiResult<Option<String>> {
+    match code {
+        None => Ok(None),
+        Some(code) => match super::terms::load(state, code) {
+            Ok(terms) => Ok(Some(terms.code)),
+            Err(_) => Err(ApiError::invalid(format!("employment terms {code} do not exist"))),
+        },
+    }
 }
 
 /// Refuses to place an employee in an org unit before the unit exists.

@@ -1,6 +1,7 @@
 //! The HTTP API under `/api`.
 
 pub mod auth;
+pub mod descriptor;
 pub mod device;
 pub mod employees;
 pub mod error;
@@ -13,9 +14,11 @@ pub mod org;
 pub mod page;
 pub mod reports;
 pub mod settings;
+pub mod terms;
 pub mod timesheet;
 pub mod totals;
 pub mod users;
+pub mod weeks;
 
 use std::time::Instant;
 
@@ -441,6 +444,76 @@ pub fn operations() -> Vec<Operation> {
         )
         .returns::<settings::ActivityView>(200)
         .errors(&[404]),
+        op(
+            M::GET,
+            "/api/settings/employment-terms",
+            "listEmploymentTerms",
+            "Settings",
+            "List employment terms",
+            Key(SETTINGS_READ),
+            get(terms::list),
+        )
+        .query::<page::PageParams>()
+        .returns::<page::Page<terms::TermsView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/settings/employment-terms",
+            "createEmploymentTerms",
+            "Settings",
+            "Create employment terms: the weekly norm and week start of the week counter",
+            Key(SETTINGS_CREATE),
+            post(terms::create),
+        )
+        .json_body::<terms::NewTerms>()
+        .returns::<terms::TermsView>(201)
+        .errors(&[400, 409, 413]),
+        op(
+            M::GET,
+            "/api/settings/employment-terms/{code}",
+            "getEmploymentTerms",
+            "Settings",
+            "One set of employment terms with its versions",
+            Key(SETTINGS_READ),
+            get(terms::show),
+        )
+        .returns::<terms::TermsView>(200)
+        .errors(&[404]),
+        op(
+            M::POST,
+            "/api/settings/employment-terms/{code}/versions",
+            "addEmploymentTermsVersion",
+            "Settings",
+            "Change employment terms from a date (a past date needs \"retroactive\": true)",
+            Key(SETTINGS_CREATE),
+            post(terms::add_version),
+        )
+        .json_body::<terms::NewTermsVersion>()
+        .returns::<terms::TermsView>(201)
+        .errors(&[400, 404, 413]),
+        op(
+            M::GET,
+            "/api/descriptor/plugins/",
+            "listPlugins",
+            "Settings",
+            "The rule engine's plugins, each with where its configuration schema is served",
+            Key(SETTINGS_READ),
+            get(descriptor::list),
+        )
+        .query::<page::PageParams>()
+        .returns::<page::Page<descriptor::PluginView>>(200)
+        .errors(&[400]),
+        op(
+            M::GET,
+            "/api/descriptor/plugins/{registry}/{plugin_id}/schema",
+            "getPluginSchema",
+            "Settings",
+            "A plugin's configuration schema (JSON Schema 2020-12)",
+            Key(SETTINGS_READ),
+            get(descriptor::schema),
+        )
+        .returns::<serde_json::Value>(200)
+        .errors(&[404]),
         // Kiosks
         op(
             M::GET,
@@ -610,6 +683,19 @@ pub fn operations() -> Vec<Operation> {
         )
         .query::<totals::IntervalsQuery>()
         .returns_content(200, Content::Csv)
+        .errors(&[400]),
+        op(
+            M::GET,
+            "/api/reports/weekly-overtime",
+            "reportWeeklyOvertime",
+            "Reports",
+            "Regular and overtime per employee and local week, by the norm of their \
+             employment terms; every week holding a day of the period, whole",
+            Key(REPORTS_READ),
+            get(weeks::weekly_overtime),
+        )
+        .query::<weeks::WeeksQuery>()
+        .returns::<page::Page<weeks::WeekRow>>(200)
         .errors(&[400]),
         op(
             M::GET,

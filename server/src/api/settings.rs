@@ -75,7 +75,8 @@ fn view(r: &ReasonRecord) -> ReasonView {
     }
 }
 
-fn check_name(name: &str) -> ApiResult<String> {
+/// A name: 1 to 200 characters once trimmed.
+pub fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
@@ -84,7 +85,7 @@ fn check_name(name: &str) -> ApiResult<String> {
 }
 
 /// A settings code: 1 to 32 of A-Z, 0-9, '_' and '-'.
-fn check_code(code: &str) -> ApiResult<String> {
+pub fn check_code(code: &str) -> ApiResult<String> {
     if mtime_core::event::is_code(code) {
         Ok(code.to_owned())
     } else {
@@ -343,10 +344,11 @@ pub async fn list_activities(
     Ok(Json(paginate_by_text(views, &query, |v| v.code.clone())?))
 }
 
-/// Path of one activity.
+/// Path of one settings record named by its code.
 #[derive(Debug, Deserialize)]
 pub struct CodePath {
-    code: String,
+    /// The code.
+    pub code: String,
 }
 
 /// `GET /api/settings/activities/{code}`

@@ -81,7 +81,7 @@ pub struct DailyTotal {
 }
 
 /// The employees a report covers, with the zone of each.
-fn covered(
+pub(super) fn covered(
     state: &AppState,
     unit: Option<OrgUnitId>,
     on: Option<NaiveDate>,
@@ -212,20 +212,31 @@ pub async fn intervals_csv(
     Ok(csv("intervals.csv", out))
 }
 
-fn total_rows(state: &AppState, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal>> {
-    if query.from > query.to {
-        return Err(ApiError::invalid("from must not be after to"));
-    }
-    if (query.to - query.from).num_days() >= MAX_DAYS {
-        return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
-    }
-    let working: HashSet<String> = state
+/// The codes of reasons whose presence counts as work.
+pub(super) fn working_reasons(state: &AppState) -> ApiResult<HashSet<String>> {
+    Ok(state
         .store
         .reasons()?
         .into_iter()
         .filter(|r| r.counts_as_work)
         .map(|r| r.code.to_string())
-        .collect();
+        .collect())
+}
+
+/// Refuses a period that is reversed or longer than a report covers.
+pub(super) fn check_period(from: NaiveDate, to: NaiveDate) -> ApiResult<()> {
+    if from > to {
+        return Err(ApiError::invalid("from must not be after to"));
+    }
+    if (to - from).num_days() >= MAX_DAYS {
+        return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
+    }
+    Ok(())
+}
+
+fn total_rows(state: &AppState, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal>> {
+    check_period(query.from, query.to)?;
+    let working = working_reasons(state)?;
 
     let mut rows = Vec::new();
     for (record, zones) in covered(state, query.org_unit_id, Some(query.to))? {

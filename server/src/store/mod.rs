@@ -16,8 +16,9 @@ use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{self, Interval, PairingRules, Punch};
 
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
-    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EmploymentTermsRecord,
+    EventRecord, FeedEntry, IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord,
+    ReasonRecord, ServiceUser,
 };
 
 /// A storage failure.
@@ -154,6 +155,13 @@ pub trait Store: Send + Sync + 'static {
     fn insert_activity(&self, activity: &ActivityRecord) -> Result<(), StoreError>;
     /// All activities.
     fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError>;
+
+    /// Creates employment terms; refuses a known code.
+    fn insert_employment_terms(&self, terms: &EmploymentTermsRecord) -> Result<(), StoreError>;
+    /// Replaces employment terms that exist (a new version).
+    fn update_employment_terms(&self, terms: &EmploymentTermsRecord) -> Result<(), StoreError>;
+    /// All employment terms.
+    fn employment_terms(&self) -> Result<Vec<EmploymentTermsRecord>, StoreError>;
 
     /// Creates a kiosk.
     fn insert_kiosk(&self, kiosk: &KioskRecord) -> Result<(), StoreError>;

@@ -16,8 +16,9 @@ use mtime_core::pairing::PunchOrigin;
 
 use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
-    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EmploymentTermsRecord,
+    EventRecord, FeedEntry, IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord,
+    ReasonRecord, ServiceUser,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -32,6 +33,7 @@ const REASONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reasons");
 const DIMENSIONS: TableDefinition<&str, &[u8]> = TableDefinition::new("dimensions");
 const ACTIVITIES: TableDefinition<&str, &[u8]> = TableDefinition::new("activities");
 const KIOSKS: TableDefinition<u128, &[u8]> = TableDefinition::new("kiosks");
+const EMPLOYMENT_TERMS: TableDefinition<&str, &[u8]> = TableDefinition::new("employment_terms");
 const ENROLLMENT_CODES: TableDefinition<&[u8], u128> = TableDefinition::new("enrollment_codes");
 /// (kiosk, first seq) → the stored batch's hash, last seq and receipt.
 const BATCHES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("batches");
@@ -112,6 +114,7 @@ impl RedbStore {
         txn.open_table(DIMENSIONS).map_err(backend)?;
         txn.open_table(FEED).map_err(backend)?;
         txn.open_table(ACTIVITIES).map_err(backend)?;
+        txn.open_table(EMPLOYMENT_TERMS).map_err(backend)?;
         txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
         txn.open_table(BATCHES).map_err(backend)?;
         txn.open_table(EVENTS).map_err(backend)?;
@@ -478,6 +481,29 @@ impl Store for RedbStore {
 
     fn activities(&self) -> Result<Vec<ActivityRecord>, StoreError> {
         self.all(ACTIVITIES, "activity")
+    }
+
+    fn insert_employment_terms(&self, terms: &EmploymentTermsRecord) -> Result<(), StoreError> {
+        self.insert_by_code(EMPLOYMENT_TERMS, &terms.code, terms, "employment terms")
+    }
+
+    fn update_employment_terms(&self, terms: &EmploymentTermsRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut rows = txn.open_table(EMPLOYMENT_TERMS).map_err(backend)?;
+            if rows.get(terms.code.as_str()).map_err(backend)?.is_none() {
+                return Err(StoreError::NotFound(format!(
+                    "employment terms {} do not exist",
+                    terms.code
+                )));
+            }
+            rows.insert(terms.code.as_str(), encode(terms)?.as_slice()).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn employment_terms(&self) -> Result<Vec<EmploymentTermsRecord>, StoreError> {
+        self.all(EMPLOYMENT_TERMS, "employment terms")
     }
 
     fn insert_kiosk(&self, kiosk: &KioskRecord) -> Result<(), StoreError> {

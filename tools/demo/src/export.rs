@@ -72,6 +72,10 @@ pub struct ExpectedPair {
     pub out_local: NaiveDateTime,
     /// `edited` when an admin entered the out punch.
     pub out_flag: Option<String>,
+    /// The regular minutes the clock counted for the pair.
+    pub regular_minutes: u32,
+    /// The weekly overtime minutes the clock counted for the pair.
+    pub overtime_minutes: u32,
 }
 
 /// A whole export.
@@ -107,6 +111,8 @@ struct PairRow {
     employee: String,
     in_local: String,
     out_local: String,
+    regular_minutes: u32,
+    weekly_overtime_minutes: u32,
     #[serde(default)]
     out_flag: String,
 }
@@ -195,6 +201,8 @@ impl Export {
                 out_local: local("expected_pairs.csv", row, &p.out_local)?,
                 employee: p.employee,
                 out_flag: Some(p.out_flag).filter(|f| !f.is_empty()),
+                regular_minutes: p.regular_minutes,
+                overtime_minutes: p.weekly_overtime_minutes,
             });
         }
         Ok(Self { employees, taps: parsed, expected })

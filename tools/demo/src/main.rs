@@ -19,6 +19,7 @@ mod relay;
 mod replay_clock;
 mod run;
 mod tls;
+mod weeks;
 
 use std::ffi::OsString;
 use std::path::PathBuf;

@@ -14,6 +14,7 @@ use mtime_server::api::kiosks::EnrollmentCodeView;
 use mtime_server::api::org::OrgUnitView;
 use mtime_server::api::page::Page;
 use mtime_server::api::timesheet::IntervalView;
+use mtime_server::api::weeks::WeekRow;
 
 use crate::Args;
 use crate::api::Api;
@@ -24,6 +25,7 @@ use crate::processes::{self, Kiosk};
 use crate::relay::Relay;
 use crate::replay_clock::ClockDriver;
 use crate::tls;
+use crate::weeks::match_weeks;
 
 /// How far the replay clock moves between looks at the kiosks when nothing happens.
 const STEP: TimeDelta = TimeDelta::seconds(120);
@@ -31,6 +33,8 @@ const STEP: TimeDelta = TimeDelta::seconds(120);
 const PAGE: usize = 10;
 /// The kiosks' labels.
 const LABELS: [&str; 2] = ["A", "B"];
+/// The employment terms every employee of the export works under.
+const TERMS: &str = "FT40";
 
 struct World {
     clock: ClockDriver,
@@ -105,9 +109,16 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let _: serde_json::Value = api
         .post("/api/settings/reasons", &json!({"code": "WORK", "name": "Work", "default": true}))
         .await?;
+    // The clock's terms: 40 hours a week, weeks from Monday, whole minutes (its punches
+    // have minute precision; the replay spreads a minute's taps over its seconds).
+    let terms = json!({"code": TERMS, "name": "Full time, 40 hours",
+        "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday",
+            "punch_rounding_minutes": 1}});
+    let _: serde_json::Value = api.post("/api/settings/employment-terms", &terms).await?;
     let mut employees: HashMap<String, EmployeeId> = HashMap::new();
     for e in &export.employees {
-        let body = json!({"number": e.number, "name": e.number, "org_unit_id": site.id, "badges": [e.badge.to_string()]});
+        let body = json!({"number": e.number, "name": e.number, "org_unit_id": site.id,
+            "badges": [e.badge.to_string()], "employment_terms": TERMS});
         let created: EmployeeView = api.post("/api/employees", &body).await?;
         employees.insert(e.number.clone(), created.id);
     }
@@ -241,6 +252,29 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    // Regular and overtime per employee and week, through the public API.
+    let (first_day, last_day) = (
+        export.taps.iter().map(|t| t.local.date()).min().unwrap_or_default(),
+        export.taps.iter().map(|t| t.local.date()).max().unwrap_or_default(),
+    );
+    let mut week_rows = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut query = vec![
+            ("from", first_day.to_string()),
+            ("to", last_day.to_string()),
+            ("limit", PAGE.to_string()),
+        ];
+        query.extend(cursor.take().map(|c| ("cursor", c)));
+        let page: Page<WeekRow> = api.get("/api/reports/weekly-overtime", &query).await?;
+        week_rows.extend(page.items);
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    let weeks = match_weeks(&week_rows, &export.expected);
+
     let rotated: serde_json::Value =
         api.get(&format!("/api/kiosks/{}", kiosk_ids[ROTATED_KIOSK]), &[]).await?;
     let rotated_at = rotated["key_rotated_at"]
@@ -328,6 +362,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     println!("extra intervals: {}", result.extra.len());
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
     println!("intervals matched: {}/{}", result.matched, result.expected);
+    for excused in &weeks.excused {
+        println!("  excused week: {excused}");
+    }
+    for problem in &weeks.problems {
+        println!("  week problem: {problem}");
+    }
+    println!("weeks matched: {}/{}", weeks.matched, weeks.expected);
+    println!("weeks excused: {}", weeks.excused.len());
 
     if args.keep {
         let kept = dir.keep();
@@ -349,6 +391,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         bail!(
             "the outage did not behave: buffered taps must stay invisible until the network returns, then all arrive"
         );
+    }
+    if weeks.matched + weeks.excused.len() != weeks.expected || !weeks.problems.is_empty() {
+        bail!("weekly regular and overtime minutes do not match the clock's");
     }
     if rotated_at.is_none() || seen[ROTATED_KIOSK].key_rotations != 1 {
         bail!("kiosk {} did not replace its key when asked", LABELS[ROTATED_KIOSK]);

@@ -1,0 +1,166 @@
+//! The weekly overtime report: the week counter (see [`mtime_core::weeks`]) run over each
+//! employee's presence with the norm of the employment terms they are assigned to.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use axum::Json;
+use axum::extract::State;
+use chrono::{NaiveDate, TimeDelta};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::ids::{EmployeeId, OrgUnitId};
+use mtime_core::pairing::{Flag, Interval};
+use mtime_core::totals;
+use mtime_core::weeks::WeeklyNorm;
+
+use super::error::ApiResult;
+use super::extract::QueryParams;
+use super::page::{Page, PageParams, paginate_by_text};
+use super::timesheet::{Zones, intervals_of};
+use super::totals::{check_period, covered, working_reasons};
+use crate::model::{EmployeeRecord, EmploymentTermsRecord};
+use crate::state::AppState;
+
+/// `?from=&to=` local dates, an optional org unit, paging.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+pub struct WeeksQuery {
+    /// A local day; every week holding a day from `from` to `to` is reported whole.
+    from: NaiveDate,
+    /// A local day, included.
+    to: NaiveDate,
+    /// Only employees of this unit and the units below it.
+    org_unit_id: Option<OrgUnitId>,
+    /// Items per page: 1 to 1000.
+    #[schemars(range(min = 1, max = 1000))]
+    limit: Option<usize>,
+    /// The `next_cursor` of the previous page.
+    cursor: Option<String>,
+}
+
+/// One employee's week.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct WeekRow {
+    /// The employee.
+    pub employee_id: EmployeeId,
+    /// Their external number.
+    pub number: String,
+    /// The employment terms whose norm applied.
+    pub employment_terms: String,
+    /// The week's first local day.
+    pub week_start: NaiveDate,
+    /// The norm that applied, in minutes.
+    pub weekly_norm_minutes: u32,
+    /// Time worked in the week (reasons that count as work).
+    pub worked_seconds: u64,
+    /// Worked time up to the norm.
+    pub regular_seconds: u64,
+    /// Worked time beyond the norm.
+    pub overtime_seconds: u64,
+    /// What was flagged on intervals in the week; flagged time counts as recorded until
+    /// an admin corrects it.
+    pub flags: Vec<Flag>,
+    /// Whether the week is over (its last local day has ended).
+    pub complete: bool,
+}
+
+/// The week counter's norm on each day of `from..=to` for one employee: the terms named
+/// by the version in force that day, in their own version in force that day.
+fn norms(
+    record: &EmployeeRecord,
+    terms: &[EmploymentTermsRecord],
+    from: NaiveDate,
+    to: NaiveDate,
+) -> BTreeMap<NaiveDate, (String, WeeklyNorm)> {
+    let mut out = BTreeMap::new();
+    let mut day = from;
+    while day <= to {
+        let code = record.version_at(day).and_then(|v| v.employment_terms.as_deref());
+        let found = code
+            .and_then(|code| terms.iter().find(|t| t.code == code))
+            .and_then(|t| t.version_at(day).map(|v| (t.code.clone(), v.weekly_overtime)));
+        if let Some(found) = found {
+            out.insert(day, found);
+        }
+        match day.succ_opt() {
+            Some(next) => day = next,
+            None => break,
+        }
+    }
+    out
+}
+
+/// The local days an interval's flags belong to: the day of its first punch.
+fn flags_by_day(intervals: &[Interval], zones: &Zones) -> BTreeMap<NaiveDate, BTreeSet<Flag>> {
+    let mut out: BTreeMap<NaiveDate, BTreeSet<Flag>> = BTreeMap::new();
+    for interval in intervals.iter().filter(|i| !i.flags.is_empty()) {
+        let (at, _) = interval.anchor();
+        let day = at.with_timezone(&zones.at(at)).date_naive();
+        out.entry(day).or_default().extend(interval.flags.iter().copied());
+    }
+    out
+}
+
+fn rows(state: &AppState, query: &WeeksQuery) -> ApiResult<Vec<WeekRow>> {
+    check_period(query.from, query.to)?;
+    let working = working_reasons(state)?;
+    let terms = state.store.employment_terms()?;
+    let now = state.now();
+
+    let mut rows = Vec::new();
+    for (record, zones) in covered(state, query.org_unit_id, Some(query.to))? {
+        // Whole weeks: up to six days either side of the period.
+        let (wide_from, wide_to) = (query.from - TimeDelta::days(6), query.to + TimeDelta::days(6));
+        let norms = norms(&record, &terms, wide_from, wide_to);
+        let mut weeks: BTreeMap<NaiveDate, (String, WeeklyNorm)> = BTreeMap::new();
+        for (day, (code, norm)) in norms.range(query.from..=query.to) {
+            weeks.entry(norm.week_of(*day)).or_insert_with(|| (code.clone(), *norm));
+        }
+        if weeks.is_empty() {
+            continue;
+        }
+
+        let intervals = intervals_of(state, record.id)?;
+        let counts = |i: &Interval| working.contains(i.reason.as_str());
+        let flags = flags_by_day(&intervals, &zones);
+        for (week_start, (code, norm)) in weeks {
+            let intervals = norm.round(&intervals, |at| zones.at(at));
+            let week_end = week_start + TimeDelta::days(6);
+            // Days are cut at midnight in the zone of the site the employee belonged to then.
+            let days: BTreeMap<NaiveDate, std::time::Duration> = zones
+                .segments(week_start, week_end)
+                .into_iter()
+                .flat_map(|(from, to, tz)| totals::daily(&intervals, tz, from, to, counts))
+                .collect();
+            let week_flags: BTreeMap<NaiveDate, BTreeSet<Flag>> =
+                flags.range(week_start..=week_end).map(|(d, f)| (*d, f.clone())).collect();
+            let Some(count) = norm.count(&days, &week_flags).into_iter().next() else {
+                continue;
+            };
+            let ends = week_end.succ_opt().map(|d| totals::day_start(d, zones.on(week_end)));
+            rows.push(WeekRow {
+                employee_id: record.id,
+                number: record.number.clone(),
+                employment_terms: code,
+                week_start,
+                weekly_norm_minutes: norm.weekly_norm_minutes,
+                worked_seconds: count.worked.as_secs(),
+                regular_seconds: count.regular.as_secs(),
+                overtime_seconds: count.overtime.as_secs(),
+                flags: count.flags.into_iter().collect(),
+                complete: ends.is_some_and(|end| end <= now),
+            });
+        }
+    }
+    rows.sort_by(|a, b| (&a.number, a.week_start).cmp(&(&b.number, b.week_start)));
+    Ok(rows)
+}
+
+/// `GET /api/reports/weekly-overtime`
+pub async fn weekly_overtime(
+    State(state): State<AppState>,
+    QueryParams(query): QueryParams<WeeksQuery>,
+) -> ApiResult<Json<Page<WeekRow>>> {
+    let rows = rows(&state, &query)?;
+    let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
+    Ok(Json(paginate_by_text(rows, &params, |r| format!("{}\n{}", r.number, r.week_start))?))
+}

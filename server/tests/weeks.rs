@@ -1,0 +1,125 @@
+//! Employment terms, the plugin descriptor and the weekly overtime report.
+
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use common::TestServer;
+
+#[tokio::test]
+async fn the_weekly_report_splits_regular_and_overtime_by_the_norm_in_force() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    // 37.5 hours; from the week of 2025-05-05 on, 2 hours (a norm change by a new version).
+    let terms = json!({"code": "PT", "name": "Part time", "effective_from": "2025-04-01",
+        "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 2250, "week_start": "monday"}});
+    server.ok("POST", "/api/settings/employment-terms", terms).await;
+    let version = json!({"effective_from": "2025-05-05", "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 120, "week_start": "monday"}});
+    let shown = server.ok("POST", "/api/settings/employment-terms/PT/versions", version).await;
+    assert_eq!(shown["versions"].as_array().unwrap().len(), 2);
+
+    let body = json!({"number": "E01", "name": "Ann", "org_unit_id": site,
+        "employment_terms": "PT", "effective_from": "2025-04-01", "retroactive": true});
+    let ann = server.ok("POST", "/api/employees", body).await;
+    assert_eq!(ann["current"]["employment_terms"], "PT");
+    let corrections =
+        format!("/api/employees/{}/timesheet/corrections", ann["id"].as_str().unwrap());
+    // Week of 2025-04-28 (norm 2,250 min): Mon and Tue 08:00–16:00 (960 min) and a
+    // 19-hour Wednesday (1,140 min), which pairing flags over-long: 2,100 min, no overtime.
+    // Week of 2025-05-05 (norm 120 min): Monday 08:00–11:30: 210 min, 90 overtime.
+    for (day, from, to) in [
+        ("2025-04-28", "08:00", "16:00"),
+        ("2025-04-29", "08:00", "16:00"),
+        ("2025-04-30", "05:00", "24:00"),
+        ("2025-05-05", "08:00", "11:30"),
+    ] {
+        let at = |t: &str| {
+            if t == "24:00" {
+                "2025-05-01T00:00:00-05:00".to_owned()
+            } else {
+                format!("{day}T{t}:00-05:00")
+            }
+        };
+        server.ok("POST", &corrections, json!({"direction": "in", "at": at(from)})).await;
+        server.ok("POST", &corrections, json!({"direction": "out", "at": at(to)})).await;
+    }
+
+    let (status, page) = server
+        .call("GET", "/api/reports/weekly-overtime?from=2025-04-30&to=2025-05-05", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let rows: Vec<_> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["week_start"].as_str().unwrap().to_owned(),
+                r["weekly_norm_minutes"].as_u64().unwrap(),
+                r["worked_seconds"].as_u64().unwrap() / 60,
+                r["regular_seconds"].as_u64().unwrap() / 60,
+                r["overtime_seconds"].as_u64().unwrap() / 60,
+                r["flags"].clone(),
+                r["complete"].as_bool().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        rows,
+        vec![
+            ("2025-04-28".into(), 2250, 2100, 2100, 0, json!(["over_long"]), true),
+            // The clock stands at 2025-05-11 12:00 Chicago: that week is not over.
+            ("2025-05-05".into(), 120, 210, 120, 90, json!([]), false),
+        ]
+    );
+
+    // Terms that do not exist, and a norm out of range, are refused.
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/employees",
+            Some(json!({"number": "E02", "name": "Bob",
+            "org_unit_id": site, "employment_terms": "NOPE"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = server
+        .call(
+            "POST",
+            "/api/settings/employment-terms",
+            Some(json!({"code": "X", "name": "X",
+            "weekly_overtime": {"weekly_norm_minutes": 0, "week_start": "monday"}})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (_, list) = server.call("GET", "/api/settings/employment-terms", None).await;
+    assert_eq!(list["items"].as_array().unwrap().len(), 1, "nothing stored: {list}");
+}
+
+#[tokio::test]
+async fn the_week_counter_is_listed_with_its_config_schema() {
+    let server = TestServer::new();
+    let (status, page) = server.call("GET", "/api/descriptor/plugins/", None).await;
+    assert_eq!(status, StatusCode::OK);
+    let plugin = &page["items"][0];
+    assert_eq!(
+        (plugin["registry"].as_str(), plugin["id"].as_str()),
+        (Some("counters"), Some("weekly-overtime"))
+    );
+
+    let (status, schema) = server.call("GET", plugin["schema_path"].as_str().unwrap(), None).await;
+    assert_eq!(status, StatusCode::OK);
+    let required: Vec<&str> =
+        schema["required"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert_eq!(required, ["weekly_norm_minutes", "week_start"]);
+    assert_eq!(schema["properties"]["weekly_norm_minutes"]["maximum"], 10080);
+
+    let (status, _) =
+        server.call("GET", "/api/descriptor/plugins/counters/nothing/schema", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
