@@ -69,7 +69,7 @@ mod tests {
     use super::*;
 
     fn pair(employee: &str, day: &str, regular: u32, overtime: u32) -> ExpectedPair {
-        let at = format!("{day}T08:00").parse().unwrap();
+        let at = format!("{day}T08:00:00").parse().unwrap();
         ExpectedPair {
             employee: employee.into(),
             in_local: at,
