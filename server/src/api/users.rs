@@ -218,6 +218,7 @@ pub async fn create(
         role,
         permissions,
         created_at: state.now(),
+        org_units: Vec::new(),
     };
     may_act_for(&caller, &user)?;
     state.store.create_service_user(&user, None)?;
