@@ -12,6 +12,7 @@ pub mod operation;
 pub mod org;
 pub mod page;
 pub mod reports;
+pub mod scope;
 pub mod settings;
 pub mod timesheet;
 pub mod totals;
@@ -35,6 +36,15 @@ use crate::state::AppState;
 
 /// The largest request body accepted; a batch is at most 1 MiB.
 const MAX_BODY: usize = 2 << 20;
+
+/// What lists that a caller limited to org units sees only part of say about it.
+const SCOPED_LIST: &str = "A caller limited to org units (a service user's `org_units`) \
+    sees only what lies within those units and the units below them; an unlimited caller \
+    sees the whole workspace.";
+
+/// What operations that cover the whole workspace say about callers limited to org units.
+const WORKSPACE_WIDE: &str = "Covers the whole workspace, so a caller limited to org units \
+    is refused with 403 outside_scope.";
 
 /// What `GET /api/` answers.
 pub const IDENTIFIER: &str = concat!("mtime ", env!("CARGO_PKG_VERSION"));
@@ -85,6 +95,7 @@ pub fn operations() -> Vec<Operation> {
             Key(METRICS_READ),
             get(metrics),
         )
+        .describe(WORKSPACE_WIDE)
         .returns_content(200, Content::Text),
         op(
             M::GET,
@@ -95,6 +106,7 @@ pub fn operations() -> Vec<Operation> {
             Key(EVENTS_READ),
             get(feed::list),
         )
+        .describe(WORKSPACE_WIDE)
         .query::<feed::FeedQuery>()
         .returns::<page::Page<feed::FeedEntryView>>(200)
         .errors(&[400]),
@@ -107,6 +119,7 @@ pub fn operations() -> Vec<Operation> {
             Key(EVENTS_READ),
             get(feed::stream),
         )
+        .describe(WORKSPACE_WIDE)
         .query::<feed::StreamQuery>()
         .returns_content(200, Content::EventStream)
         .errors(&[400]),
@@ -129,6 +142,10 @@ pub fn operations() -> Vec<Operation> {
             "List service users",
             Key(USERS_READ),
             get(users::list),
+        )
+        .describe(
+            "A caller limited to org units lists only the service users limited to units \
+             within its own; an unlimited caller lists every one.",
         )
         .query::<page::PageParams>()
         .returns::<page::Page<users::ServiceUserView>>(200)
@@ -215,6 +232,7 @@ pub fn operations() -> Vec<Operation> {
             Key(ORGANIZATION_READ),
             get(org::list),
         )
+        .describe(SCOPED_LIST)
         .query::<page::PageParams>()
         .returns::<page::Page<org::OrgUnitView>>(200)
         .errors(&[400]),
@@ -251,6 +269,7 @@ pub fn operations() -> Vec<Operation> {
             Key(ORGANIZATION_READ),
             get(employees::list),
         )
+        .describe(SCOPED_LIST)
         .query::<employees::AtDate>()
         .returns::<page::Page<employees::EmployeeView>>(200)
         .errors(&[400]),
@@ -451,6 +470,7 @@ pub fn operations() -> Vec<Operation> {
             Key(KIOSKS_READ),
             get(kiosks::list),
         )
+        .describe(SCOPED_LIST)
         .query::<page::PageParams>()
         .returns::<page::Page<kiosks::KioskView>>(200)
         .errors(&[400]),
@@ -571,6 +591,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::intervals),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::IntervalsQuery>()
         .returns::<page::Page<totals::ReportInterval>>(200)
         .errors(&[400]),
@@ -583,6 +604,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::intervals_csv),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::IntervalsQuery>()
         .returns_content(200, Content::Csv)
         .errors(&[400]),
@@ -595,6 +617,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::daily_totals),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::TotalsQuery>()
         .returns::<page::Page<totals::DailyTotal>>(200)
         .errors(&[400]),
@@ -607,6 +630,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::daily_totals_csv),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::TotalsQuery>()
         .returns_content(200, Content::Csv)
         .errors(&[400]),
@@ -632,6 +656,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(reports::presence),
         )
+        .describe(SCOPED_LIST)
         .query::<reports::AtInstant>()
         .returns::<reports::PresenceReport>(200)
         .errors(&[400]),
@@ -644,6 +669,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(reports::unknown_badges),
         )
+        .describe(SCOPED_LIST)
         .query::<page::PageParams>()
         .returns::<page::Page<reports::UnknownBadgeTap>>(200)
         .errors(&[400]),
@@ -666,8 +692,10 @@ async fn health() -> &'static str {
     IDENTIFIER
 }
 
-/// `GET /api/metrics`
-async fn metrics(State(state): State<AppState>) -> ApiResult<String> {
+/// `GET /api/metrics`: figures of the whole workspace, so not for a caller limited to org
+/// units.
+async fn metrics(State(state): State<AppState>, scope: scope::Scope) -> ApiResult<String> {
+    scope.require_whole("the metrics")?;
     let now = state.now();
     let mut counts = crate::metrics::KioskCounts::default();
     for kiosk in state.store.kiosks()? {
