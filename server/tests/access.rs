@@ -281,6 +281,7 @@ async fn footprint(server: &TestServer) -> Vec<usize> {
         "/api/settings/dimensions",
         "/api/settings/activities",
         "/api/service-users",
+        "/api/users",
         "/api/events",
         "/api/reports/unknown-badges",
     ] {

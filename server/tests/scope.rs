@@ -376,6 +376,43 @@ async fn a_scoped_user_cannot_hand_out_more_reach_than_it_has() {
     assert_eq!(column(&page, "name"), ["hall helper", "site A manager"]);
     let (status, _) = get(&server, &manager, &format!("/api/service-users/{admin}")).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Interactive users: the same rule.
+    let person = |org_units: Value| {
+        json!({"email": "dev@example.com", "display_name": "Dev", "role": "developer",
+            "org_units": org_units})
+    };
+    let (status, body) =
+        call_as(&server, &manager, "POST", "/api/users", Some(person(json!([])))).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "exceeds_caller");
+    let (status, created) =
+        call_as(&server, &manager, "POST", "/api/users", Some(person(json!([w.hall])))).await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let widen = json!({"org_units": []});
+    let path = format!("/api/users/{}", created["id"].as_str().unwrap());
+    let (status, body) = call_as(&server, &manager, "PATCH", &path, Some(widen)).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "exceeds_caller");
+    let (_, unchanged) = server.call("GET", &path, None).await;
+    assert_eq!(unchanged["org_units"], json!([w.hall]));
+
+    let everyone = server
+        .ok(
+            "POST",
+            "/api/users",
+            json!({"email": "boss@example.com", "display_name": "Boss", "role": "developer"}),
+        )
+        .await;
+    let (_, page) = get(&server, &manager, "/api/users").await;
+    assert_eq!(column(&page, "email"), ["dev@example.com"]);
+    let path = format!("/api/users/{}", everyone["id"].as_str().unwrap());
+    assert_eq!(get(&server, &manager, &path).await.0, StatusCode::NOT_FOUND);
+    let (status, body) =
+        call_as(&server, &manager, "POST", &format!("{path}/deactivate"), None).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    assert_eq!(body["error"]["code"], "outside_scope");
+    assert_eq!(server.call("GET", &path, None).await.1["active"], true);
 }
 
 #[tokio::test]

@@ -6,6 +6,7 @@ pub mod employees;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod interactive_users;
 pub mod kiosks;
 pub mod openapi;
 pub mod operation;
@@ -24,7 +25,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use chrono::NaiveDate;
 
 use error::{ApiError, ApiResult};
@@ -134,6 +135,75 @@ pub fn operations() -> Vec<Operation> {
             get(users::roles),
         )
         .returns::<Vec<users::RoleView>>(200),
+        op(
+            M::GET,
+            "/api/users",
+            "listUsers",
+            "Users",
+            "List interactive users, by role, email prefix or whether active",
+            Key(USERS_READ),
+            get(interactive_users::list),
+        )
+        .describe(
+            "A caller limited to org units lists only the users limited to units within \
+             its own; an unlimited caller lists every user.",
+        )
+        .query::<interactive_users::UsersQuery>()
+        .returns::<page::Page<interactive_users::UserView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/users",
+            "createUser",
+            "Users",
+            "Create an interactive user with a built-in role, optionally limited to org units",
+            Key(USERS_WRITE),
+            post(interactive_users::create),
+        )
+        .describe(
+            "Nobody may create a user whose role or org units reach beyond their own. \
+             Interactive sign-in (/auth) is not available yet.",
+        )
+        .json_body::<interactive_users::NewUser>()
+        .returns::<interactive_users::UserView>(201)
+        .errors(&[400, 409, 413])
+        .link("getUser", &[("id", "$response.body#/id")])
+        .link("updateUser", &[("id", "$response.body#/id")])
+        .link("deactivateUser", &[("id", "$response.body#/id")]),
+        op(
+            M::GET,
+            "/api/users/{id}",
+            "getUser",
+            "Users",
+            "One interactive user",
+            Key(USERS_READ),
+            get(interactive_users::show),
+        )
+        .returns::<interactive_users::UserView>(200)
+        .errors(&[404]),
+        op(
+            M::PATCH,
+            "/api/users/{id}",
+            "updateUser",
+            "Users",
+            "Change a user's name, role or org units; in force at once",
+            Key(USERS_WRITE),
+            patch(interactive_users::update),
+        )
+        .json_body::<interactive_users::UserChange>()
+        .returns::<interactive_users::UserView>(200)
+        .errors(&[400, 404, 409, 413]),
+        op(
+            M::POST,
+            "/api/users/{id}/deactivate",
+            "deactivateUser",
+            "Users",
+            "Deactivate a user: the record is kept, marked inactive",
+            Key(USERS_WRITE),
+            post(interactive_users::deactivate),
+        )
+        .returns::<interactive_users::UserView>(200)
+        .errors(&[404]),
         op(
             M::GET,
             "/api/service-users",

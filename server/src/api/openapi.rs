@@ -15,7 +15,7 @@ use super::operation::{Access, Content, Operation, schema};
 pub const TAGS: &[(&str, &str)] = &[
     ("Settings", "Configuration: reasons."),
     ("Organization", "Employees, employments and the org-unit hierarchy."),
-    ("Users", "Roles, service users and API keys."),
+    ("Users", "Roles, interactive users, service users and API keys."),
     ("Timesheet", "Clock in and out, presence intervals, corrections."),
     ("Reports", "Presence now or at an instant; review queues."),
     ("Kiosks", "Shared check-in terminals: admin routes and device routes."),
