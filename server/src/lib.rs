@@ -18,11 +18,19 @@
 //!
 //! - Intervals are paired from all of an employee's events on every read; reads grow with
 //!   an employee's history until intervals are materialised on ingest.
-//! - Permissions carry the scope `*` only: a site admin's role is not yet limited to their
-//!   own org units.
+//! - A service user may be limited to org units (and every unit below them); the
+//!   [`api::scope::Scope`] of each request decides what it sees and changes. An employee
+//!   belongs to the unit of the version in force on the date read (today for writes and
+//!   timesheets), so after a transfer their past lies with the new unit's admins. The
+//!   event feed and the metrics cover the whole workspace and refuse a scoped caller;
+//!   settings (reasons, dimensions, activities) are workspace-wide and not scoped; giving
+//!   an unknown badge's taps to an employee within scope moves that badge's taps from
+//!   every kiosk.
+//! - Interactive users (`/api/users`) are records only: interactive sign-in (`/auth`) is a
+//!   later issue, so no request is made as one yet and `/api/me` answers every key with
+//!   403. A deactivated user keeps its email address; there is no reactivation.
 //! - The event feed is read from `/api/events` or `/api/sse` (which polls the store every
-//!   quarter second); there are no outbound webhooks yet, no interactive users
-//!   (`/api/users`, `/auth`).
+//!   quarter second); there are no outbound webhooks yet.
 //! - Closed intervals and silent kiosks reach the feed from watchers that look every
 //!   second and every 15 seconds, so those entries trail the change that caused them.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the

@@ -25,6 +25,9 @@ pub struct ServiceUser {
     pub permissions: Vec<String>,
     /// When it was created.
     pub created_at: DateTime<Utc>,
+    /// The org units it is limited to, with every unit below them; empty for the whole
+    /// workspace.
+    pub org_units: Vec<OrgUnitId>,
 }
 
 impl ServiceUser {
@@ -32,6 +35,48 @@ impl ServiceUser {
     pub fn may(&self, permission: &str) -> bool {
         self.permissions.iter().any(|p| p == permission)
     }
+}
+
+/// An interactive user: a person with an email address and a built-in role. Records are
+/// never deleted; a user who leaves is deactivated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InteractiveUser {
+    /// Its id.
+    pub id: UserId,
+    /// The email address as given; unique regardless of case.
+    pub email: String,
+    /// The name people see.
+    pub display_name: String,
+    /// One of the built-in roles.
+    pub role: String,
+    /// The org units it is limited to, with every unit below them; empty for the whole
+    /// workspace.
+    pub org_units: Vec<OrgUnitId>,
+    /// The employee this person is, if any.
+    pub employee: Option<EmployeeId>,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// When it was deactivated, if it was.
+    pub deactivated_at: Option<DateTime<Utc>>,
+}
+
+impl InteractiveUser {
+    /// The address as compared for uniqueness: case does not make another address.
+    pub fn email_key(&self) -> String {
+        email_key(&self.email)
+    }
+
+    /// What its role lets it do; nothing for a role no build knows.
+    pub fn permissions(&self) -> &'static [crate::access::Permission] {
+        crate::access::role(&self.role).map_or(&[], |r| r.permissions)
+    }
+}
+
+/// An email address as compared for uniqueness.
+pub fn email_key(email: &str) -> String {
+    email.to_lowercase()
 }
 
 /// An API key, stored as the hash of the key.

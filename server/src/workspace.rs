@@ -56,6 +56,7 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
         role: "admin".into(),
         permissions: crate::access::ALL.iter().map(|p| p.to_string()).collect(),
         created_at: now,
+        org_units: Vec::new(),
     };
     let (api_key, record) = ApiKeyRecord::issue(user.id, now, None)?;
     store.create_service_user(&user, Some(&record))?;

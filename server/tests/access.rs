@@ -12,40 +12,8 @@ use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use serde_json::{Value, json};
 
-use common::TestServer;
+use common::{TestServer, call_as, key_with};
 use mtime_server::access;
-
-/// Creates a service user with `permissions` (or `role`) and returns its new API key.
-async fn key_with(server: &TestServer, name: &str, grant: Value) -> (String, String) {
-    let mut body = json!({"name": name});
-    body.as_object_mut().unwrap().extend(grant.as_object().unwrap().clone());
-    let user = server.ok("POST", "/api/service-users", body).await;
-    let id = user["id"].as_str().unwrap().to_owned();
-    let key = server.ok("POST", &format!("/api/service-users/{id}/api-keys"), json!({})).await;
-    (id, key["api_key"].as_str().unwrap().to_owned())
-}
-
-async fn call_as(
-    server: &TestServer,
-    key: &str,
-    method: &str,
-    path: &str,
-    body: Option<Value>,
-) -> (StatusCode, Value) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(path)
-        .header("authorization", format!("Bearer {key}"));
-    let body = match body {
-        Some(v) => {
-            request = request.header("content-type", "application/json");
-            Body::from(v.to_string())
-        }
-        None => Body::empty(),
-    };
-    let (status, bytes) = server.raw(request.body(body).unwrap()).await;
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
-}
 
 async fn spec(server: &TestServer) -> Value {
     let (status, spec) = server.call("GET", "/api/openapi.json", None).await;
@@ -313,6 +281,7 @@ async fn footprint(server: &TestServer) -> Vec<usize> {
         "/api/settings/dimensions",
         "/api/settings/activities",
         "/api/service-users",
+        "/api/users",
         "/api/events",
         "/api/reports/unknown-badges",
     ] {

@@ -14,6 +14,7 @@ use super::effective_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate};
+use super::scope::{Intent, Scope};
 use crate::model::{EmployeeRecord, EmployeeVersion};
 use crate::state::AppState;
 
@@ -140,8 +141,10 @@ fn check_name(name: &str) -> ApiResult<String> {
 pub async fn create(
     State(state): State<AppState>,
     caller: axum::Extension<Caller>,
+    scope: Scope,
     JsonBody(body): JsonBody<NewEmployee>,
 ) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
+    scope.place(body.org_unit_id, "an employee")?;
     let number = body.number.trim().to_owned();
     if number.is_empty() || number.chars().count() > 64 {
         return Err(ApiError::invalid("number must be 1 to 64 characters"));
@@ -178,10 +181,14 @@ pub async fn create(
 pub async fn add_version(
     State(state): State<AppState>,
     caller: axum::Extension<Caller>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     JsonBody(body): JsonBody<NewVersion>,
 ) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
-    let mut record = load(&state, id)?;
+    let mut record = scope.employee(&state, id, Intent::Change)?;
+    if let Some(unit) = body.org_unit_id {
+        scope.place(unit, "an employee")?;
+    }
     let base = record
         .version_at(body.effective_from)
         .or_else(|| record.versions.first())
@@ -244,12 +251,12 @@ fn unit_exists_on(state: &AppState, unit: OrgUnitId, date: NaiveDate) -> ApiResu
     Ok(())
 }
 
-/// Loads an employee or answers 404.
-pub fn load(state: &AppState, id: EmployeeId) -> ApiResult<EmployeeRecord> {
-    state
-        .store
-        .employee(id)?
-        .ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist")))
+/// Today in the zone of the employee's newest version.
+pub fn today_of(state: &AppState, record: &EmployeeRecord) -> ApiResult<NaiveDate> {
+    match record.versions.last() {
+        Some(version) => state.today_in(version.org_unit),
+        None => Ok(state.now().date_naive()),
+    }
 }
 
 /// The date a read is for: `?at=`, or today in the employee's site.
@@ -260,38 +267,43 @@ fn read_date(
 ) -> ApiResult<NaiveDate> {
     match at {
         Some(at) => Ok(at),
-        None => {
-            let unit = record.versions.last().map(|v| v.org_unit);
-            match unit {
-                Some(unit) => state.today_in(unit),
-                None => Ok(state.now().date_naive()),
-            }
-        }
+        None => today_of(state, record),
     }
 }
 
-/// `GET /api/employees/{id}`
+/// `GET /api/employees/{id}`: a caller limited to org units finds an employee only while
+/// their version on the date asked for lies within them.
 pub async fn show(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     QueryParams(query): QueryParams<AtDate>,
 ) -> ApiResult<Json<EmployeeView>> {
-    let record = load(&state, id)?;
+    let record = state.store.employee(id)?;
+    let Some(record) = record else {
+        return Err(scope.unseen(Intent::Read, format!("employee {id}")));
+    };
     let at = read_date(&state, &record, query.at)?;
+    if !scope.allows_employee(&record, at) {
+        return Err(scope.unseen(Intent::Read, format!("employee {id}")));
+    }
     view(&record, at)
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist on {at}")))
 }
 
-/// `GET /api/employees`
+/// `GET /api/employees`: the employees of the caller's org units on the date.
 pub async fn list(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<AtDate>,
 ) -> ApiResult<Json<Page<EmployeeView>>> {
     let mut views = Vec::new();
     for record in state.store.employees()? {
         let at = read_date(&state, &record, query.at)?;
-        views.extend(view(&record, at));
+        if scope.allows_employee(&record, at) {
+            views.extend(view(&record, at));
+        }
     }
     let page = paginate(
         views,

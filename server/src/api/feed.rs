@@ -17,6 +17,7 @@ use mtime_core::ids::{EmployeeId, EventId, KioskId};
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
 use super::page::{DEFAULT_LIMIT, MAX_LIMIT, Page};
+use super::scope::Scope;
 use crate::state::AppState;
 
 /// `?after=&limit=`
@@ -54,8 +55,10 @@ pub struct FeedEntryView {
 /// that keeps the last `seq` it handled misses nothing and sees nothing twice.
 pub async fn list(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<FeedQuery>,
 ) -> ApiResult<Json<Page<FeedEntryView>>> {
+    scope.require_whole("the event feed")?;
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if limit == 0 || limit > MAX_LIMIT {
         return Err(ApiError::invalid(format!("limit must be between 1 and {MAX_LIMIT}")));
@@ -117,9 +120,11 @@ fn entry_event(entry: &crate::model::FeedEntry) -> Event {
 /// seconds pass without news.
 pub async fn stream(
     State(state): State<AppState>,
+    scope: Scope,
     headers: HeaderMap,
     QueryParams(query): QueryParams<StreamQuery>,
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
+    scope.require_whole("the event feed")?;
     let parse = |text: &str| {
         text.trim()
             .parse::<u64>()

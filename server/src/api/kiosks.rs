@@ -14,6 +14,7 @@ use mtime_core::protocol::KioskConfig;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text};
+use super::scope::{Intent, Scope};
 use crate::model::{Enrollment, KioskRecord};
 use crate::secret::{enrollment_code_hash, new_enrollment_code};
 use crate::state::AppState;
@@ -139,8 +140,10 @@ fn fresh_enrollment(state: &AppState) -> ApiResult<(String, Enrollment)> {
 /// `POST /api/kiosks`
 pub async fn create(
     State(state): State<AppState>,
+    scope: Scope,
     JsonBody(body): JsonBody<NewKiosk>,
 ) -> ApiResult<(StatusCode, Json<EnrollmentCodeView>)> {
+    scope.place(body.org_unit_id, "a kiosk")?;
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
@@ -181,25 +184,26 @@ pub async fn create(
     ))
 }
 
-/// `GET /api/kiosks`
+/// `GET /api/kiosks`: the kiosks of the caller's org units.
 pub async fn list(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<KioskView>>> {
     let now = state.now();
-    let views: Vec<KioskView> = state.store.kiosks()?.iter().map(|k| view(k, now)).collect();
+    let kiosks = state.store.kiosks()?;
+    let views: Vec<KioskView> =
+        kiosks.iter().filter(|k| scope.allows_kiosk(k)).map(|k| view(k, now)).collect();
     Ok(Json(paginate_by_text(views, &query, |v| format!("{}\n{}", v.name, v.id))?))
 }
 
 /// `GET /api/kiosks/{id}`
 pub async fn show(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<Json<KioskView>> {
-    let kiosk = state
-        .store
-        .kiosk(id)?
-        .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    let kiosk = scope.kiosk(&state, id, Intent::Read)?;
     Ok(Json(view(&kiosk, state.now())))
 }
 
@@ -207,12 +211,10 @@ pub async fn show(
 /// old code stops working).
 pub async fn new_code(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<(StatusCode, Json<EnrollmentCodeView>)> {
-    let current = state
-        .store
-        .kiosk(id)?
-        .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    let current = scope.kiosk(&state, id, Intent::Change)?;
     if current.revoked_at.is_some() || current.public_key.is_some() {
         return Err(ApiError::conflict(
             "already_enrolled",
@@ -247,13 +249,11 @@ pub struct KioskSettings {
 /// `POST /api/kiosks/{id}/settings`: the kiosk picks the change up with its next roster.
 pub async fn update_settings(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<KioskId>,
     JsonBody(body): JsonBody<KioskSettings>,
 ) -> ApiResult<Json<KioskView>> {
-    state
-        .store
-        .kiosk(id)?
-        .ok_or_else(|| ApiError::not_found(format!("kiosk {id} does not exist")))?;
+    scope.kiosk(&state, id, Intent::Change)?;
     if let Some(config) = &body.config {
         check_config(config)?;
     }
@@ -282,10 +282,11 @@ pub async fn update_settings(
 /// after the batch it has in flight; until then its current key stays valid.
 pub async fn rotate_key(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<(StatusCode, Json<KioskView>)> {
+    let kiosk = scope.kiosk(&state, id, Intent::Change)?;
     let now = state.now();
-    let kiosk = state.store.kiosk(id)?.ok_or_else(|| ApiError::not_found("no such kiosk"))?;
     if !kiosk.is_active() {
         return Err(ApiError::conflict(
             "kiosk_not_enrolled",
@@ -305,8 +306,10 @@ pub async fn rotate_key(
 /// `POST /api/kiosks/{id}/revoke`: the kiosk's batches are refused from now on.
 pub async fn revoke(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<Json<KioskView>> {
+    scope.kiosk(&state, id, Intent::Change)?;
     let now = state.now();
     let updated = state.store.update_kiosk(id, &mut |k| {
         k.revoked_at.get_or_insert(now);

@@ -7,12 +7,14 @@ pub mod employees;
 pub mod error;
 pub mod extract;
 pub mod feed;
+pub mod interactive_users;
 pub mod kiosks;
 pub mod openapi;
 pub mod operation;
 pub mod org;
 pub mod page;
 pub mod reports;
+pub mod scope;
 pub mod settings;
 pub mod terms;
 pub mod timesheet;
@@ -26,7 +28,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, patch, post};
 use chrono::NaiveDate;
 
 use error::{ApiError, ApiResult};
@@ -38,6 +40,15 @@ use crate::state::AppState;
 
 /// The largest request body accepted; a batch is at most 1 MiB.
 const MAX_BODY: usize = 2 << 20;
+
+/// What lists that a caller limited to org units sees only part of say about it.
+const SCOPED_LIST: &str = "A caller limited to org units (a service user's `org_units`) \
+    sees only what lies within those units and the units below them; an unlimited caller \
+    sees the whole workspace.";
+
+/// What operations that cover the whole workspace say about callers limited to org units.
+const WORKSPACE_WIDE: &str = "Covers the whole workspace, so a caller limited to org units \
+    is refused with 403 outside_scope.";
 
 /// What `GET /api/` answers.
 pub const IDENTIFIER: &str = concat!("mtime ", env!("CARGO_PKG_VERSION"));
@@ -88,6 +99,7 @@ pub fn operations() -> Vec<Operation> {
             Key(METRICS_READ),
             get(metrics),
         )
+        .describe(WORKSPACE_WIDE)
         .returns_content(200, Content::Text),
         op(
             M::GET,
@@ -98,6 +110,7 @@ pub fn operations() -> Vec<Operation> {
             Key(EVENTS_READ),
             get(feed::list),
         )
+        .describe(WORKSPACE_WIDE)
         .query::<feed::FeedQuery>()
         .returns::<page::Page<feed::FeedEntryView>>(200)
         .errors(&[400]),
@@ -110,6 +123,7 @@ pub fn operations() -> Vec<Operation> {
             Key(EVENTS_READ),
             get(feed::stream),
         )
+        .describe(WORKSPACE_WIDE)
         .query::<feed::StreamQuery>()
         .returns_content(200, Content::EventStream)
         .errors(&[400]),
@@ -126,12 +140,85 @@ pub fn operations() -> Vec<Operation> {
         .returns::<Vec<users::RoleView>>(200),
         op(
             M::GET,
+            "/api/users",
+            "listUsers",
+            "Users",
+            "List interactive users, by role, email prefix or whether active",
+            Key(USERS_READ),
+            get(interactive_users::list),
+        )
+        .describe(
+            "A caller limited to org units lists only the users limited to units within \
+             its own; an unlimited caller lists every user.",
+        )
+        .query::<interactive_users::UsersQuery>()
+        .returns::<page::Page<interactive_users::UserView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/users",
+            "createUser",
+            "Users",
+            "Create an interactive user with a built-in role, optionally limited to org units",
+            Key(USERS_WRITE),
+            post(interactive_users::create),
+        )
+        .describe(
+            "Nobody may create a user whose role or org units reach beyond their own. \
+             Interactive sign-in (/auth) is not available yet.",
+        )
+        .json_body::<interactive_users::NewUser>()
+        .returns::<interactive_users::UserView>(201)
+        .errors(&[400, 409, 413])
+        .link("getUser", &[("id", "$response.body#/id")])
+        .link("updateUser", &[("id", "$response.body#/id")])
+        .link("deactivateUser", &[("id", "$response.body#/id")]),
+        op(
+            M::GET,
+            "/api/users/{id}",
+            "getUser",
+            "Users",
+            "One interactive user",
+            Key(USERS_READ),
+            get(interactive_users::show),
+        )
+        .returns::<interactive_users::UserView>(200)
+        .errors(&[404]),
+        op(
+            M::PATCH,
+            "/api/users/{id}",
+            "updateUser",
+            "Users",
+            "Change a user's name, role or org units; in force at once",
+            Key(USERS_WRITE),
+            patch(interactive_users::update),
+        )
+        .json_body::<interactive_users::UserChange>()
+        .returns::<interactive_users::UserView>(200)
+        .errors(&[400, 404, 409, 413]),
+        op(
+            M::POST,
+            "/api/users/{id}/deactivate",
+            "deactivateUser",
+            "Users",
+            "Deactivate a user: the record is kept, marked inactive",
+            Key(USERS_WRITE),
+            post(interactive_users::deactivate),
+        )
+        .returns::<interactive_users::UserView>(200)
+        .errors(&[404]),
+        op(
+            M::GET,
             "/api/service-users",
             "listServiceUsers",
             "Users",
             "List service users",
             Key(USERS_READ),
             get(users::list),
+        )
+        .describe(
+            "A caller limited to org units lists only the service users limited to units \
+             within its own; an unlimited caller lists every one.",
         )
         .query::<page::PageParams>()
         .returns::<page::Page<users::ServiceUserView>>(200)
@@ -218,6 +305,7 @@ pub fn operations() -> Vec<Operation> {
             Key(ORGANIZATION_READ),
             get(org::list),
         )
+        .describe(SCOPED_LIST)
         .query::<page::PageParams>()
         .returns::<page::Page<org::OrgUnitView>>(200)
         .errors(&[400]),
@@ -254,6 +342,7 @@ pub fn operations() -> Vec<Operation> {
             Key(ORGANIZATION_READ),
             get(employees::list),
         )
+        .describe(SCOPED_LIST)
         .query::<employees::AtDate>()
         .returns::<page::Page<employees::EmployeeView>>(200)
         .errors(&[400]),
@@ -524,6 +613,7 @@ pub fn operations() -> Vec<Operation> {
             Key(KIOSKS_READ),
             get(kiosks::list),
         )
+        .describe(SCOPED_LIST)
         .query::<page::PageParams>()
         .returns::<page::Page<kiosks::KioskView>>(200)
         .errors(&[400]),
@@ -669,6 +759,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::intervals),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::IntervalsQuery>()
         .returns::<page::Page<totals::ReportInterval>>(200)
         .errors(&[400]),
@@ -681,6 +772,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::intervals_csv),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::IntervalsQuery>()
         .returns_content(200, Content::Csv)
         .errors(&[400]),
@@ -706,6 +798,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::daily_totals),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::TotalsQuery>()
         .returns::<page::Page<totals::DailyTotal>>(200)
         .errors(&[400]),
@@ -718,6 +811,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(totals::daily_totals_csv),
         )
+        .describe(SCOPED_LIST)
         .query::<totals::TotalsQuery>()
         .returns_content(200, Content::Csv)
         .errors(&[400]),
@@ -743,6 +837,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(reports::presence),
         )
+        .describe(SCOPED_LIST)
         .query::<reports::AtInstant>()
         .returns::<reports::PresenceReport>(200)
         .errors(&[400]),
@@ -755,6 +850,7 @@ pub fn operations() -> Vec<Operation> {
             Key(REPORTS_READ),
             get(reports::unknown_badges),
         )
+        .describe(SCOPED_LIST)
         .query::<page::PageParams>()
         .returns::<page::Page<reports::UnknownBadgeTap>>(200)
         .errors(&[400]),
@@ -777,8 +873,10 @@ async fn health() -> &'static str {
     IDENTIFIER
 }
 
-/// `GET /api/metrics`
-async fn metrics(State(state): State<AppState>) -> ApiResult<String> {
+/// `GET /api/metrics`: figures of the whole workspace, so not for a caller limited to org
+/// units.
+async fn metrics(State(state): State<AppState>, scope: scope::Scope) -> ApiResult<String> {
+    scope.require_whole("the metrics")?;
     let now = state.now();
     let mut counts = crate::metrics::KioskCounts::default();
     for kiosk in state.store.kiosks()? {

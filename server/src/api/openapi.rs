@@ -15,7 +15,7 @@ use super::operation::{Access, Content, Operation, schema};
 pub const TAGS: &[(&str, &str)] = &[
     ("Settings", "Configuration: reasons."),
     ("Organization", "Employees, employments and the org-unit hierarchy."),
-    ("Users", "Roles, service users and API keys."),
+    ("Users", "Roles, interactive users, service users and API keys."),
     ("Timesheet", "Clock in and out, presence intervals, corrections."),
     ("Reports", "Presence now or at an instant; review queues."),
     ("Kiosks", "Shared check-in terminals: admin routes and device routes."),
@@ -47,7 +47,10 @@ fn reason(status: u16) -> &'static str {
         201 => "Created",
         400 => "The request is malformed or invalid; nothing changed.",
         401 => "No valid credentials: a missing, unknown, revoked or expired key or signature.",
-        403 => "The caller lacks the permission this operation requires.",
+        403 => {
+            "The caller lacks the permission this operation requires, or the change reaches \
+             beyond the org units it is limited to; nothing changed."
+        }
         404 => "No such resource.",
         409 => "Conflicts with the current state; nothing changed.",
         413 => "The body is too large.",
@@ -152,6 +155,9 @@ pub fn document(operations: &[Operation]) -> Value {
             "parameters": parameters(operation, &mut generator),
             "responses": responses,
         });
+        if let Some(description) = operation.description {
+            entry["description"] = json!(description);
+        }
         if let Some(body) = content(operation.request, &mut generator) {
             entry["requestBody"] =
                 json!({"required": !operation.request_optional, "content": body});

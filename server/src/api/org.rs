@@ -13,6 +13,7 @@ use super::effective_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text};
+use super::scope::{Intent, Scope};
 use crate::model::OrgUnitRecord;
 use crate::state::AppState;
 
@@ -63,8 +64,14 @@ fn view(record: &OrgUnitRecord, all: &[OrgUnitRecord]) -> OrgUnitView {
 /// `POST /api/org-units`
 pub async fn create(
     State(state): State<AppState>,
+    scope: Scope,
     JsonBody(body): JsonBody<NewOrgUnit>,
 ) -> ApiResult<(StatusCode, Json<OrgUnitView>)> {
+    // A caller limited to org units adds units below them, never beside or above.
+    match body.parent_id {
+        Some(parent) => scope.place(parent, "an org unit")?,
+        None => scope.require_whole("a unit at the top of the hierarchy")?,
+    }
     let name = body.name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Err(ApiError::invalid("name must be 1 to 200 characters"));
@@ -99,25 +106,28 @@ pub async fn create(
     Ok((StatusCode::CREATED, Json(view(&record, &all))))
 }
 
-/// `GET /api/org-units`
+/// `GET /api/org-units`: the caller's org units and those below them.
 pub async fn list(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<OrgUnitView>>> {
     let all = state.store.org_units()?;
-    let views: Vec<OrgUnitView> = all.iter().map(|u| view(u, &all)).collect();
+    let views: Vec<OrgUnitView> =
+        all.iter().filter(|u| scope.allows(u.unit.id)).map(|u| view(u, &all)).collect();
     Ok(Json(paginate_by_text(views, &query, |v| format!("{}\n{}", v.name, v.id))?))
 }
 
 /// `GET /api/org-units/{id}`
 pub async fn show(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<OrgUnitId>,
 ) -> ApiResult<Json<OrgUnitView>> {
     let all = state.store.org_units()?;
     let record = all
         .iter()
-        .find(|u| u.unit.id == id)
-        .ok_or_else(|| ApiError::not_found(format!("org unit {id} does not exist")))?;
+        .find(|u| u.unit.id == id && scope.allows(id))
+        .ok_or_else(|| scope.unseen(Intent::Read, format!("org unit {id}")))?;
     Ok(Json(view(record, &all)))
 }

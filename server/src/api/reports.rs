@@ -11,6 +11,7 @@ use mtime_core::pairing::PunchOrigin;
 use super::error::ApiResult;
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
+use super::scope::{Intent, Scope};
 use super::timesheet::{Zones, intervals_of};
 use crate::model::EventDetail;
 use crate::state::AppState;
@@ -69,20 +70,23 @@ pub fn within(unit: OrgUnitId, ancestor: OrgUnitId, units: &[crate::model::OrgUn
 /// `GET /api/reports/presence?at=&org_unit_id=`
 pub async fn presence(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<AtInstant>,
 ) -> ApiResult<Json<PresenceReport>> {
     let at = query.at.map_or_else(|| state.now(), |t| t.with_timezone(&Utc));
     let mut present = Vec::new();
     let units = state.store.org_units()?;
-    if let Some(unit) = query.org_unit_id
-        && !units.iter().any(|u| u.unit.id == unit)
-    {
-        return Err(super::error::ApiError::invalid(format!("org unit {unit} does not exist")));
+    if let Some(unit) = query.org_unit_id {
+        scope.filter_unit(unit, &units)?;
     }
     for record in state.store.employees()? {
+        let tz = Zones::of(&state, &record)?.at(at);
+        let date = at.with_timezone(&tz).date_naive();
+        if !scope.allows_employee(&record, date) {
+            continue;
+        }
         if let Some(unit) = query.org_unit_id {
-            let tz = Zones::of(&state, &record)?.at(at);
-            let version = record.version_at(at.with_timezone(&tz).date_naive());
+            let version = record.version_at(date);
             let inside = version.is_some_and(|v| within(v.org_unit, unit, &units));
             if !inside {
                 continue;
@@ -125,11 +129,16 @@ pub struct UnknownBadgeTap {
     pub kiosk_id: Option<KioskId>,
 }
 
-/// `GET /api/reports/unknown-badges`
+/// `GET /api/reports/unknown-badges`: the taps at kiosks of the caller's org units.
 pub async fn unknown_badges(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<UnknownBadgeTap>>> {
+    let kiosks = state.store.kiosks()?;
+    let seen = |kiosk: Option<KioskId>| {
+        scope.is_whole() || kiosks.iter().any(|k| Some(k.id) == kiosk && scope.allows_kiosk(k))
+    };
     let taps: Vec<UnknownBadgeTap> = state
         .store
         .unknown_badge_events()?
@@ -146,6 +155,7 @@ pub async fn unknown_badges(
                 PunchOrigin::Api { .. } => None,
             },
         })
+        .filter(|t| seen(t.kiosk_id))
         .collect();
     let key = |t: &UnknownBadgeTap| format!("{}\n{}", sortable_instant(t.at), t.event_id);
     Ok(Json(paginate_by_text(taps, &query, key)?))
@@ -171,11 +181,12 @@ pub struct Assigned {
 /// `POST /api/reports/unknown-badges/assign`
 pub async fn assign_unknown_badge(
     State(state): State<AppState>,
+    scope: Scope,
     super::extract::JsonBody(body): super::extract::JsonBody<AssignBadge>,
 ) -> ApiResult<Json<Assigned>> {
     let badge: mtime_core::badge::BadgeUid =
         body.badge.parse().map_err(|e| super::error::ApiError::invalid(format!("{e}")))?;
-    let employee = super::employees::load(&state, body.employee_id)?;
+    let employee = scope.employee(&state, body.employee_id, Intent::Change)?;
     if !employee.all_badges().any(|b| *b == badge) {
         return Err(super::error::ApiError::conflict(
             "badge_not_on_employee",

@@ -13,10 +13,10 @@ use mtime_core::ids::{EmployeeId, EventId, KioskId};
 use mtime_core::pairing::{Flag, Interval, Punch, PunchOrigin};
 
 use super::auth::Caller;
-use super::employees::load;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate};
+use super::scope::{Intent, Scope};
 use super::settings::{default_reason, known_reason};
 use crate::model::{EmployeeRecord, EventDetail, EventRecord};
 use crate::state::AppState;
@@ -225,10 +225,11 @@ pub fn instant_range(
 /// `GET /api/employees/{id}/timesheet/presence?from=&to=`
 pub async fn presence(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     QueryParams(query): QueryParams<PresenceQuery>,
 ) -> ApiResult<Json<Page<IntervalView>>> {
-    let record = load(&state, id)?;
+    let record = scope.employee(&state, id, Intent::Read)?;
     let (from, to) = instant_range(query.from, query.to)?;
 
     let zones = Zones::of(&state, &record)?;
@@ -349,6 +350,7 @@ fn refuse_duplicate(
 fn record_punch(
     state: &AppState,
     caller: &Caller,
+    scope: &Scope,
     employee: EmployeeId,
     direction: Direction,
     at: DateTime<Utc>,
@@ -356,7 +358,7 @@ fn record_punch(
     note: Option<String>,
     correction: bool,
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
-    let record = load(state, employee)?;
+    let record = scope.employee(state, employee, Intent::Change)?;
     check_instant(state, &record, at)?;
     refuse_duplicate(state, employee, direction, at, correction)?;
     let reason = match reason {
@@ -399,26 +401,49 @@ fn record_punch(
 pub async fn clock_in(
     State(state): State<AppState>,
     caller: axum::Extension<Caller>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     OptionalJson(body): OptionalJson<ClockRequest>,
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
-    record_punch(&state, &caller, id, Direction::In, state.now(), body.reason, body.note, false)
+    record_punch(
+        &state,
+        &caller,
+        &scope,
+        id,
+        Direction::In,
+        state.now(),
+        body.reason,
+        body.note,
+        false,
+    )
 }
 
 /// `POST /api/employees/{id}/timesheet/clock-out`
 pub async fn clock_out(
     State(state): State<AppState>,
     caller: axum::Extension<Caller>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     OptionalJson(body): OptionalJson<ClockRequest>,
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
-    record_punch(&state, &caller, id, Direction::Out, state.now(), body.reason, body.note, false)
+    record_punch(
+        &state,
+        &caller,
+        &scope,
+        id,
+        Direction::Out,
+        state.now(),
+        body.reason,
+        body.note,
+        false,
+    )
 }
 
 /// `POST /api/employees/{id}/timesheet/corrections`
 pub async fn correct(
     State(state): State<AppState>,
     caller: axum::Extension<Caller>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     JsonBody(body): JsonBody<CorrectionRequest>,
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
@@ -426,7 +451,7 @@ pub async fn correct(
     if at > state.now() + chrono::TimeDelta::minutes(5) {
         return Err(ApiError::invalid("a correction cannot lie in the future"));
     }
-    record_punch(&state, &caller, id, body.direction, at, body.reason, body.note, true)
+    record_punch(&state, &caller, &scope, id, body.direction, at, body.reason, body.note, true)
 }
 
 /// One presence event as stored: the audit trail behind the intervals. Events are never
@@ -453,10 +478,11 @@ pub struct EventView {
 /// `GET /api/employees/{id}/timesheet/events?from=&to=`
 pub async fn events(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<EmployeeId>,
     QueryParams(query): QueryParams<PresenceQuery>,
 ) -> ApiResult<Json<Page<EventView>>> {
-    let record = load(&state, id)?;
+    let record = scope.employee(&state, id, Intent::Read)?;
     let (from, to) = instant_range(query.from, query.to)?;
     let zones = Zones::of(&state, &record)?;
     let events: Vec<EventRecord> = state

@@ -18,6 +18,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use super::reports::within;
+use super::scope::Scope;
 use super::timesheet::{IntervalView, Zones, instant_range, interval_view, intervals_of};
 use crate::model::EmployeeRecord;
 use crate::state::AppState;
@@ -80,24 +81,27 @@ pub struct DailyTotal {
     pub worked_seconds: u64,
 }
 
-/// The employees a report covers, with the zone of each.
+/// The employees a report covers, with the zone of each: those of the caller's org units
+/// (and of `unit`, when given) on the date `on`.
 pub(super) fn covered(
     state: &AppState,
+    scope: &Scope,
     unit: Option<OrgUnitId>,
     on: Option<NaiveDate>,
 ) -> ApiResult<Vec<(EmployeeRecord, Zones)>> {
     let units = state.store.org_units()?;
-    if let Some(unit) = unit
-        && !units.iter().any(|u| u.unit.id == unit)
-    {
-        return Err(ApiError::invalid(format!("org unit {unit} does not exist")));
+    if let Some(unit) = unit {
+        scope.filter_unit(unit, &units)?;
     }
     let mut out = Vec::new();
     for record in state.store.employees()? {
         let zones = Zones::of(state, &record)?;
+        let now = state.now();
+        let date = on.unwrap_or_else(|| now.with_timezone(&zones.at(now)).date_naive());
+        if !scope.allows_employee(&record, date) {
+            continue;
+        }
         if let Some(unit) = unit {
-            let now = state.now();
-            let date = on.unwrap_or_else(|| now.with_timezone(&zones.at(now)).date_naive());
             let version = record.version_at(date).or(record.versions.last());
             if !version.is_some_and(|v| within(v.org_unit, unit, &units)) {
                 continue;
@@ -110,6 +114,7 @@ pub(super) fn covered(
 
 fn interval_rows(
     state: &AppState,
+    scope: &Scope,
     query: &IntervalsQuery,
 ) -> ApiResult<Vec<(String, ReportInterval)>> {
     let (from, to) = instant_range(query.from, query.to)?;
@@ -118,7 +123,7 @@ fn interval_rows(
     }
 
     let mut rows = Vec::new();
-    for (record, zones) in covered(state, query.org_unit_id, Some(to.date_naive()))? {
+    for (record, zones) in covered(state, scope, query.org_unit_id, Some(to.date_naive()))? {
         for interval in intervals_of(state, record.id)?.into_iter().filter(|i| i.overlaps(from, to))
         {
             let (at, event) = interval.anchor();
@@ -133,9 +138,10 @@ fn interval_rows(
 /// `GET /api/reports/intervals`
 pub async fn intervals(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<IntervalsQuery>,
 ) -> ApiResult<Json<Page<ReportInterval>>> {
-    let rows = interval_rows(&state, &query)?;
+    let rows = interval_rows(&state, &scope, &query)?;
     let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
     let page = paginate_by_text(rows, &params, |(key, _)| key.clone())?;
     Ok(Json(Page {
@@ -173,9 +179,10 @@ fn csv(name: &str, text: String) -> Response {
 /// `GET /api/reports/intervals.csv`: the whole period in one file.
 pub async fn intervals_csv(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<IntervalsQuery>,
 ) -> ApiResult<Response> {
-    let mut rows = interval_rows(&state, &query)?;
+    let mut rows = interval_rows(&state, &scope, &query)?;
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out =
         String::from("employee,start,end,duration_seconds,reason,flags,corrected_by,note\n");
@@ -234,12 +241,12 @@ pub(super) fn check_period(from: NaiveDate, to: NaiveDate) -> ApiResult<()> {
     Ok(())
 }
 
-fn total_rows(state: &AppState, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal>> {
+fn total_rows(state: &AppState, scope: &Scope, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal>> {
     check_period(query.from, query.to)?;
     let working = working_reasons(state)?;
 
     let mut rows = Vec::new();
-    for (record, zones) in covered(state, query.org_unit_id, Some(query.to))? {
+    for (record, zones) in covered(state, scope, query.org_unit_id, Some(query.to))? {
         let intervals = intervals_of(state, record.id)?;
         let counts = |i: &Interval| working.contains(i.reason.as_str());
         // Days are cut at midnight in the zone of the site the employee belonged to then.
@@ -263,9 +270,10 @@ fn total_rows(state: &AppState, query: &TotalsQuery) -> ApiResult<Vec<DailyTotal
 /// `GET /api/reports/daily-totals`
 pub async fn daily_totals(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<TotalsQuery>,
 ) -> ApiResult<Json<Page<DailyTotal>>> {
-    let rows = total_rows(&state, &query)?;
+    let rows = total_rows(&state, &scope, &query)?;
     let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
     Ok(Json(paginate_by_text(rows, &params, |r| format!("{}\n{}", r.number, r.date))?))
 }
@@ -273,10 +281,11 @@ pub async fn daily_totals(
 /// `GET /api/reports/daily-totals.csv`
 pub async fn daily_totals_csv(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<TotalsQuery>,
 ) -> ApiResult<Response> {
     let mut out = String::from("employee,date,worked_seconds,worked_hours\n");
-    for row in total_rows(&state, &query)? {
+    for row in total_rows(&state, &scope, &query)? {
         let hours = row.worked_seconds as f64 / 3600.0;
         out.push_str(&format!(
             "{},{},{},{hours:.2}\n",

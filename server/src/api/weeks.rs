@@ -16,6 +16,7 @@ use mtime_core::weeks::WeeklyNorm;
 use super::error::ApiResult;
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text};
+use super::scope::Scope;
 use super::timesheet::{Zones, intervals_of};
 use super::totals::{check_period, covered, working_reasons};
 use crate::model::{EmployeeRecord, EmploymentTermsRecord};
@@ -100,14 +101,14 @@ fn flags_by_day(intervals: &[Interval], zones: &Zones) -> BTreeMap<NaiveDate, BT
     out
 }
 
-fn rows(state: &AppState, query: &WeeksQuery) -> ApiResult<Vec<WeekRow>> {
+fn rows(state: &AppState, scope: &Scope, query: &WeeksQuery) -> ApiResult<Vec<WeekRow>> {
     check_period(query.from, query.to)?;
     let working = working_reasons(state)?;
     let terms = state.store.employment_terms()?;
     let now = state.now();
 
     let mut rows = Vec::new();
-    for (record, zones) in covered(state, query.org_unit_id, Some(query.to))? {
+    for (record, zones) in covered(state, scope, query.org_unit_id, Some(query.to))? {
         // Whole weeks: up to six days either side of the period.
         let (wide_from, wide_to) = (query.from - TimeDelta::days(6), query.to + TimeDelta::days(6));
         let norms = norms(&record, &terms, wide_from, wide_to);
@@ -158,9 +159,10 @@ fn rows(state: &AppState, query: &WeeksQuery) -> ApiResult<Vec<WeekRow>> {
 /// `GET /api/reports/weekly-overtime`
 pub async fn weekly_overtime(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<WeeksQuery>,
 ) -> ApiResult<Json<Page<WeekRow>>> {
-    let rows = rows(&state, &query)?;
+    let rows = rows(&state, &scope, &query)?;
     let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
     Ok(Json(paginate_by_text(rows, &params, |r| format!("{}\n{}", r.number, r.week_start))?))
 }

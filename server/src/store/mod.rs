@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{self, Interval, PairingRules, Punch};
 
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EmploymentTermsRecord,
-    EventRecord, FeedEntry, IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord,
-    ReasonRecord, ServiceUser,
+    EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskRecord,
+    OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 /// A storage failure.
@@ -124,6 +124,20 @@ pub trait Store: Send + Sync + 'static {
     fn api_key(&self, hash: &[u8; 32]) -> Result<Option<(ApiKeyRecord, ServiceUser)>, StoreError>;
     /// Records a key's use.
     fn touch_api_key(&self, hash: &[u8; 32], at: DateTime<Utc>) -> Result<(), StoreError>;
+
+    /// Creates an interactive user; refuses an id or an email address (in any case) that
+    /// is taken, by an active or a deactivated user.
+    fn insert_user(&self, user: &InteractiveUser) -> Result<(), StoreError>;
+    /// Changes an interactive user in one transaction and returns it as stored.
+    fn update_user(
+        &self,
+        id: UserId,
+        change: &mut dyn FnMut(&mut InteractiveUser),
+    ) -> Result<InteractiveUser, StoreError>;
+    /// One interactive user.
+    fn user(&self, id: UserId) -> Result<Option<InteractiveUser>, StoreError>;
+    /// All interactive users.
+    fn users(&self) -> Result<Vec<InteractiveUser>, StoreError>;
 
     /// Creates an org unit.
     fn insert_org_unit(&self, unit: &OrgUnitRecord) -> Result<(), StoreError>;

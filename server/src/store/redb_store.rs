@@ -10,20 +10,23 @@ use serde::de::DeserializeOwned;
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::PunchOrigin;
 
 use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EmploymentTermsRecord,
-    EventRecord, FeedEntry, IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord,
-    ReasonRecord, ServiceUser,
+    EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskRecord,
+    OrgUnitRecord, ReasonRecord, ServiceUser,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("service_users");
 const API_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("api_keys");
+const INTERACTIVE_USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("interactive_users");
+/// Lower-cased email address → the interactive user holding it.
+const USER_EMAILS: TableDefinition<&str, u128> = TableDefinition::new("user_emails");
 const ORG_UNITS: TableDefinition<u128, &[u8]> = TableDefinition::new("org_units");
 const EMPLOYEES: TableDefinition<u128, &[u8]> = TableDefinition::new("employees");
 const EMPLOYEE_NUMBERS: TableDefinition<&str, u128> = TableDefinition::new("employee_numbers");
@@ -83,6 +86,34 @@ fn decode<T: DeserializeOwned>(bytes: &[u8], what: &'static str) -> Result<T, St
     postcard::from_bytes(bytes).map_err(|e| StoreError::Corrupt { what, detail: e.to_string() })
 }
 
+/// A service user as stored before org-unit scopes existed.
+#[derive(Serialize, serde::Deserialize)]
+struct ServiceUserV1 {
+    id: UserId,
+    name: String,
+    role: String,
+    permissions: Vec<String>,
+    created_at: DateTime<Utc>,
+}
+
+/// Decodes a service user, current or from before scopes: an older record lacks the
+/// trailing list of org units, fails to decode as the current layout, and reads as a user
+/// of the whole workspace, which is what it was.
+fn decode_service_user(bytes: &[u8]) -> Result<ServiceUser, StoreError> {
+    if let Ok(user) = postcard::from_bytes::<ServiceUser>(bytes) {
+        return Ok(user);
+    }
+    let old: ServiceUserV1 = decode(bytes, "service user")?;
+    Ok(ServiceUser {
+        id: old.id,
+        name: old.name,
+        role: old.role,
+        permissions: old.permissions,
+        created_at: old.created_at,
+        org_units: Vec::new(),
+    })
+}
+
 fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut meta = txn.open_table(META).map_err(backend)?;
     let version = meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value());
@@ -105,6 +136,8 @@ impl RedbStore {
         txn.open_table(META).map_err(backend)?;
         txn.open_table(USERS).map_err(backend)?;
         txn.open_table(API_KEYS).map_err(backend)?;
+        txn.open_table(INTERACTIVE_USERS).map_err(backend)?;
+        txn.open_table(USER_EMAILS).map_err(backend)?;
         txn.open_table(ORG_UNITS).map_err(backend)?;
         txn.open_table(EMPLOYEES).map_err(backend)?;
         txn.open_table(EMPLOYEE_NUMBERS).map_err(backend)?;
@@ -260,7 +293,7 @@ impl Store for RedbStore {
             let mut users = txn.open_table(USERS).map_err(backend)?;
             for row in users.iter().map_err(backend)? {
                 let (_, value) = row.map_err(backend)?;
-                let other: ServiceUser = decode(value.value(), "service user")?;
+                let other = decode_service_user(value.value())?;
                 if other.name == user.name {
                     return Err(StoreError::Conflict(format!(
                         "a service user named {:?} exists",
@@ -280,7 +313,14 @@ impl Store for RedbStore {
     }
 
     fn service_users(&self) -> Result<Vec<ServiceUser>, StoreError> {
-        self.all(USERS, "service user")
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(USERS).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(backend)? {
+            let (_, value) = row.map_err(backend)?;
+            out.push(decode_service_user(value.value())?);
+        }
+        Ok(out)
     }
 
     fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -301,7 +341,10 @@ impl Store for RedbStore {
         else {
             return Ok(None);
         };
-        let user = self.get(USERS, key.user.0.as_u128(), "service user")?;
+        let txn = self.db.begin_read().map_err(backend)?;
+        let users = txn.open_table(USERS).map_err(backend)?;
+        let found = users.get(key.user.0.as_u128()).map_err(backend)?;
+        let user = found.map(|v| decode_service_user(v.value())).transpose()?;
         Ok(user.map(|user| (key, user)))
     }
 
@@ -317,6 +360,71 @@ impl Store for RedbStore {
             }
         }
         txn.commit().map_err(backend)
+    }
+
+    fn insert_user(&self, user: &InteractiveUser) -> Result<(), StoreError> {
+        let id = user.id.0.as_u128();
+        let email = user.email_key();
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut emails = txn.open_table(USER_EMAILS).map_err(backend)?;
+            if emails.get(email.as_str()).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!(
+                    "a user with the email address {:?} exists",
+                    user.email
+                )));
+            }
+            let mut users = txn.open_table(INTERACTIVE_USERS).map_err(backend)?;
+            if users.get(id).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!("user {} exists", user.id)));
+            }
+            users.insert(id, encode(user)?.as_slice()).map_err(backend)?;
+            emails.insert(email.as_str(), id).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)
+    }
+
+    fn update_user(
+        &self,
+        id: UserId,
+        change: &mut dyn FnMut(&mut InteractiveUser),
+    ) -> Result<InteractiveUser, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        let updated = {
+            let mut users = txn.open_table(INTERACTIVE_USERS).map_err(backend)?;
+            let bytes = users.get(key).map_err(backend)?.map(|v| v.value().to_vec());
+            let bytes =
+                bytes.ok_or_else(|| StoreError::NotFound(format!("user {id} does not exist")))?;
+            let mut user: InteractiveUser = decode(&bytes, "user")?;
+            let old_email = user.email_key();
+            change(&mut user);
+            user.id = id;
+            let new_email = user.email_key();
+            if new_email != old_email {
+                let mut emails = txn.open_table(USER_EMAILS).map_err(backend)?;
+                if emails.get(new_email.as_str()).map_err(backend)?.is_some() {
+                    return Err(StoreError::Conflict(format!(
+                        "a user with the email address {:?} exists",
+                        user.email
+                    )));
+                }
+                emails.remove(old_email.as_str()).map_err(backend)?;
+                emails.insert(new_email.as_str(), key).map_err(backend)?;
+            }
+            users.insert(key, encode(&user)?.as_slice()).map_err(backend)?;
+            user
+        };
+        txn.commit().map_err(backend)?;
+        Ok(updated)
+    }
+
+    fn user(&self, id: UserId) -> Result<Option<InteractiveUser>, StoreError> {
+        self.get(INTERACTIVE_USERS, id.0.as_u128(), "user")
+    }
+
+    fn users(&self) -> Result<Vec<InteractiveUser>, StoreError> {
+        self.all(INTERACTIVE_USERS, "user")
     }
 
     fn insert_org_unit(&self, unit: &OrgUnitRecord) -> Result<(), StoreError> {
@@ -935,4 +1043,31 @@ fn open_repairing(path: &Path) -> Result<Database, redb::DatabaseError> {
         })
         .create(path)?;
     Ok(db)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_service_user_stored_before_scopes_reads_as_unscoped() {
+        let old = ServiceUserV1 {
+            id: UserId::random(),
+            name: "payroll".into(),
+            role: "payroll".into(),
+            permissions: vec!["reports:read:*".into()],
+            created_at: DateTime::from_timestamp(1_746_982_800, 0).unwrap(),
+        };
+        let user = decode_service_user(&postcard::to_stdvec(&old).unwrap()).unwrap();
+        assert_eq!(user.id, old.id);
+        assert_eq!(user.name, "payroll");
+        assert_eq!(user.permissions, vec!["reports:read:*".to_owned()]);
+        assert_eq!(user.org_units, Vec::<OrgUnitId>::new());
+
+        let scoped = ServiceUser { org_units: vec![OrgUnitId::random()], ..user };
+        let again = decode_service_user(&postcard::to_stdvec(&scoped).unwrap()).unwrap();
+        assert_eq!(again, scoped, "the current layout round-trips");
+    }
 }

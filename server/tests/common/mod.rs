@@ -20,6 +20,40 @@ use mtime_server::state::AppState;
 use mtime_server::store::Store;
 use mtime_server::workspace;
 
+/// Creates a service user with `grant` (`role` or `permissions`, and `org_units`) using the
+/// admin key, and returns its id and a new API key.
+pub async fn key_with(server: &TestServer, name: &str, grant: Value) -> (String, String) {
+    let mut body = json!({"name": name});
+    body.as_object_mut().unwrap().extend(grant.as_object().unwrap().clone());
+    let user = server.ok("POST", "/api/service-users", body).await;
+    let id = user["id"].as_str().unwrap().to_owned();
+    let key = server.ok("POST", &format!("/api/service-users/{id}/api-keys"), json!({})).await;
+    (id, key["api_key"].as_str().unwrap().to_owned())
+}
+
+/// A JSON call with `key`.
+pub async fn call_as(
+    server: &TestServer,
+    key: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut request = Request::builder()
+        .method(method)
+        .uri(path)
+        .header("authorization", format!("Bearer {key}"));
+    let body = match body {
+        Some(v) => {
+            request = request.header("content-type", "application/json");
+            Body::from(v.to_string())
+        }
+        None => Body::empty(),
+    };
+    let (status, bytes) = server.raw(request.body(body).unwrap()).await;
+    (status, serde_json::from_slice(&bytes).unwrap_or(Value::Null))
+}
+
 pub struct TestServer {
     pub dir: tempfile::TempDir,
     pub clock: Arc<ManualClock>,
