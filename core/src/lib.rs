@@ -30,6 +30,7 @@ pub mod pairing;
 pub mod protocol;
 pub mod rotation;
 pub mod seal;
+pub mod timing;
 pub mod totals;
 pub mod weeks;
 pub mod zone;
