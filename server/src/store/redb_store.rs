@@ -9,14 +9,15 @@ use serde::de::DeserializeOwned;
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::PunchOrigin;
 
 use super::{BatchOutcome, EnrollOutcome, Store, StoreError};
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EventRecord, FeedEntry,
-    KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
+    EmployeeRecord, EventRecord, FeedEntry, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    WebhookRecord,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -42,6 +43,11 @@ const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("un
 
 /// seq → a feed entry: what happened, in the order it was stored.
 const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
+
+/// Webhook subscriptions, with their cursors.
+const WEBHOOKS: TableDefinition<u128, &[u8]> = TableDefinition::new("webhooks");
+/// (webhook, number) → one delivery attempt: each subscription's bounded log.
+const DELIVERIES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("webhook_deliveries");
 
 const INITIALIZED: &str = "initialized";
 const FEED_SEQ: &str = "feed_seq";
@@ -108,6 +114,8 @@ impl RedbStore {
         txn.open_table(EVENTS).map_err(backend)?;
         txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+        txn.open_table(WEBHOOKS).map_err(backend)?;
+        txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db })
     }
@@ -728,6 +736,119 @@ impl Store for RedbStore {
             out.push(decode(value.value(), "feed entry")?);
         }
         Ok(out)
+    }
+
+    fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<WebhookRecord, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let stored = {
+            let meta = txn.open_table(META).map_err(backend)?;
+            let end = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value());
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            let id = webhook.id.0.as_u128();
+            if hooks.get(id).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!("webhook {} exists", webhook.id)));
+            }
+            let stored = WebhookRecord { cursor: end, ..webhook.clone() };
+            hooks.insert(id, encode(&stored)?.as_slice()).map_err(backend)?;
+            stored
+        };
+        txn.commit().map_err(backend)?;
+        Ok(stored)
+    }
+
+    fn webhook(&self, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
+        self.get(WEBHOOKS, id.0.as_u128(), "webhook")
+    }
+
+    fn webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.all(WEBHOOKS, "webhook")
+    }
+
+    fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            if hooks.remove(key).map_err(backend)?.is_none() {
+                return Ok(false);
+            }
+            let mut log = txn.open_table(DELIVERIES).map_err(backend)?;
+            log.retain_in((key, 0)..=(key, u64::MAX), |_, _| false).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    fn advance_webhook(&self, id: WebhookId, seq: u64) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            let found = hooks.get(id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else { return Ok(false) };
+            let mut hook: WebhookRecord = decode(&bytes, "webhook")?;
+            if seq <= hook.cursor {
+                return Ok(true);
+            }
+            hook.cursor = seq;
+            hooks.insert(id.0.as_u128(), encode(&hook)?.as_slice()).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    fn record_delivery(
+        &self,
+        id: WebhookId,
+        attempt: &DeliveryRecord,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        let logged = {
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            let found = hooks.get(key).map_err(backend)?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else { return Ok(None) };
+            let mut hook: WebhookRecord = decode(&bytes, "webhook")?;
+
+            let mut log = txn.open_table(DELIVERIES).map_err(backend)?;
+            let range = (key, 0)..=(key, u64::MAX);
+            let last = log.range(range.clone()).map_err(backend)?.next_back();
+            let last = last.transpose().map_err(backend)?.map_or(0, |(k, _)| k.value().1);
+            let logged = DeliveryRecord { number: last + 1, ..attempt.clone() };
+            log.insert((key, logged.number), encode(&logged)?.as_slice()).map_err(backend)?;
+            // Numbers are contiguous, so the oldest kept is the only one that can fall out.
+            let oldest = logged.number.saturating_sub(DELIVERY_LOG_LEN);
+            if oldest > 0 {
+                log.retain_in((key, 0)..=(key, oldest), |_, _| false).map_err(backend)?;
+            }
+
+            if logged.delivered() && logged.seq > hook.cursor {
+                hook.cursor = logged.seq;
+                hooks.insert(key, encode(&hook)?.as_slice()).map_err(backend)?;
+            }
+            logged
+        };
+        txn.commit().map_err(backend)?;
+        Ok(Some(logged))
+    }
+
+    fn deliveries(&self, id: WebhookId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_read().map_err(backend)?;
+        let log = txn.open_table(DELIVERIES).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in log.range((key, 0)..=(key, u64::MAX)).map_err(backend)? {
+            let (_, value) = row.map_err(backend)?;
+            out.push(decode(value.value(), "delivery")?);
+        }
+        Ok(out)
+    }
+
+    fn last_delivery(&self, id: WebhookId) -> Result<Option<DeliveryRecord>, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_read().map_err(backend)?;
+        let log = txn.open_table(DELIVERIES).map_err(backend)?;
+        let last = log.range((key, 0)..=(key, u64::MAX)).map_err(backend)?.next_back();
+        last.transpose().map_err(backend)?.map(|(_, v)| decode(v.value(), "delivery")).transpose()
     }
 
     fn touch_roster(&self) -> Result<(), StoreError> {
