@@ -21,9 +21,10 @@
 //! - Permissions carry the scope `*` only: a site admin's role is not yet limited to their
 //!   own org units.
 //! - The event feed is read from `/api/events` or `/api/sse` (which polls the store every
-//!   quarter second); there are no outbound webhooks yet, no interactive users
-//!   (`/api/users`, `/auth`), and a kiosk cannot rotate its key. The feed has no entries for intervals closed or flagged, or
-//!   for kiosks falling silent.
+//!   quarter second) or delivered by outbound webhooks ([`webhooks`], polling every
+//!   second). There are no interactive users (`/api/users`, `/auth`), and a kiosk cannot
+//!   rotate its key. The feed has no entries for intervals closed or flagged, or for kiosks
+//!   falling silent.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.
 
@@ -35,4 +36,5 @@ pub mod model;
 pub mod secret;
 pub mod state;
 pub mod store;
+pub mod webhooks;
 pub mod workspace;
