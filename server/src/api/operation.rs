@@ -66,6 +66,8 @@ pub struct Operation {
     pub tag: &'static str,
     /// One line about it.
     pub summary: &'static str,
+    /// More about it, for the document; none when the summary says it all.
+    pub description: Option<&'static str>,
     /// Who may call it.
     pub access: Access,
     /// Its query parameters, as the schema of an object.
@@ -102,6 +104,7 @@ pub fn op(
         id,
         tag,
         summary,
+        description: None,
         access,
         query: None,
         request: Content::None,
@@ -115,6 +118,12 @@ pub fn op(
 }
 
 impl Operation {
+    /// A longer description than the summary.
+    pub fn describe(mut self, description: &'static str) -> Self {
+        self.description = Some(description);
+        self
+    }
+
     /// Query parameters described by `T`.
     pub fn query<T: JsonSchema>(mut self) -> Self {
         self.query = Some(schema::<T>);
