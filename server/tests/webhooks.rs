@@ -473,7 +473,7 @@ async fn deleting_a_webhook_stops_its_deliveries_even_mid_retry() {
         assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     }
     // Anything already in flight when the delete landed may still arrive; then silence.
-    tokio::time::sleep(Duration::from_millis(100)).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
     while failing.arrivals.try_recv().is_ok() {}
     correction(&server, employee, 1).await;
     steady.nothing_for(Duration::from_millis(400)).await;
