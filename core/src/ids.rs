@@ -87,6 +87,12 @@ uuid_id!(
     "user id"
 );
 
+uuid_id!(
+    /// An outbound webhook subscription.
+    WebhookId,
+    "webhook id"
+);
+
 /// Text that is not a valid id.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{what} {input:?} is not a UUID (expected the form 0f8fad5b-d9cb-469f-a165-70867728950e)")]

@@ -32,6 +32,11 @@ pub const USERS_WRITE: Permission = "users:write:*";
 pub const API_READ: Permission = "api:read:*";
 /// Follow the feed of domain events.
 pub const EVENTS_READ: Permission = "events:read:*";
+/// Read webhook subscriptions and their delivery logs (never their secrets).
+pub const WEBHOOKS_READ: Permission = "webhooks:read:*";
+/// Create and delete webhook subscriptions. Creating one also needs [`EVENTS_READ`], since
+/// a subscription hands the feed to its URL.
+pub const WEBHOOKS_WRITE: Permission = "webhooks:write:*";
 /// Read operating metrics.
 pub const METRICS_READ: Permission = "metrics:read:*";
 /// The signed-in user's own data.
@@ -52,6 +57,8 @@ pub const ALL: &[Permission] = &[
     USERS_WRITE,
     API_READ,
     EVENTS_READ,
+    WEBHOOKS_READ,
+    WEBHOOKS_WRITE,
     METRICS_READ,
     ME_READ,
 ];

@@ -14,6 +14,7 @@ use mtime_core::clock::Clock;
 
 use crate::api;
 use crate::state::AppState;
+use crate::webhooks::{self, target::HostAllowlist};
 use crate::workspace;
 
 /// The mtime central server.
@@ -46,7 +47,8 @@ enum Command {
 
 #[derive(Debug, Args)]
 struct ServeArgs {
-    /// A TOML file with any of: data_dir, listen, tls_cert, tls_key, shutdown_grace_secs.
+    /// A TOML file with any of: data_dir, listen, tls_cert, tls_key, shutdown_grace_secs,
+    /// webhook_hosts.
     #[arg(long, env = "MTIME_CONFIG")]
     config: Option<PathBuf>,
     /// Where the workspace lives [default: ./mtime-data].
@@ -64,6 +66,10 @@ struct ServeArgs {
     /// On SIGTERM or Ctrl-C, how long requests in flight may take to finish [default: 30].
     #[arg(long, env = "MTIME_SHUTDOWN_GRACE_SECS")]
     shutdown_grace_secs: Option<u64>,
+    /// The hosts webhooks may point at, comma-separated names or IP addresses (no port);
+    /// webhooks to any other host are refused [default: none given, so any host].
+    #[arg(long, env = "MTIME_WEBHOOK_HOSTS", value_delimiter = ',')]
+    webhook_hosts: Option<Vec<String>>,
 }
 
 /// The configuration file's settings; all optional.
@@ -75,6 +81,7 @@ struct FileConfig {
     tls_cert: Option<PathBuf>,
     tls_key: Option<PathBuf>,
     shutdown_grace_secs: Option<u64>,
+    webhook_hosts: Option<Vec<String>>,
 }
 
 /// The settings `serve` runs with.
@@ -84,6 +91,7 @@ struct ServeConfig {
     listen: SocketAddr,
     tls: Option<(PathBuf, PathBuf)>,
     shutdown_grace: Duration,
+    webhook_hosts: HostAllowlist,
 }
 
 impl ServeArgs {
@@ -104,6 +112,10 @@ impl ServeArgs {
             (None, None) => None,
             _ => bail!("give both a TLS certificate and its key, or neither"),
         };
+        let hosts = self.webhook_hosts.or(file.webhook_hosts).unwrap_or_default();
+        // An empty environment variable gives one empty entry: it means no list.
+        let hosts: Vec<String> = hosts.into_iter().filter(|h| !h.trim().is_empty()).collect();
+        let webhook_hosts = HostAllowlist::new(&hosts).map_err(|e| anyhow::anyhow!(e))?;
         Ok(ServeConfig {
             data_dir: self.data_dir.or(file.data_dir).unwrap_or_else(|| "./mtime-data".into()),
             listen: self.listen.or(file.listen).unwrap_or(([127, 0, 0, 1], 8080).into()),
@@ -111,6 +123,7 @@ impl ServeArgs {
             shutdown_grace: Duration::from_secs(
                 self.shutdown_grace_secs.or(file.shutdown_grace_secs).unwrap_or(30),
             ),
+            webhook_hosts,
         })
     }
 }
@@ -163,8 +176,16 @@ async fn stop_signal() {
 
 async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()> {
     let (store, key) = workspace::open(&config.data_dir)?;
-    let state = AppState::new(Arc::new(store), clock, key);
+    let state = AppState::new(Arc::new(store), clock, key).with_webhook_hosts(config.webhook_hosts);
     crate::watch::spawn(state.clone(), crate::watch::Cadence::default());
+    if state.webhook_hosts.allows_any() {
+        tracing::info!("webhooks may point at any host; set webhook_hosts to limit them");
+    } else {
+        tracing::info!(hosts = %state.webhook_hosts.hosts().join(","), "webhook hosts allowed");
+    }
+    // Runs until serve returns; dropping it stops deliveries.
+    let _webhooks =
+        webhooks::worker::spawn(state.clone(), webhooks::worker::WorkerConfig::default())?;
     let app = api::router(state).into_make_service_with_connect_info::<SocketAddr>();
 
     let listen = config.listen;
@@ -250,7 +271,24 @@ mod tests {
 
         let defaults = serve_args(&[]).resolve().unwrap();
         assert_eq!(defaults.listen, "127.0.0.1:8080".parse().unwrap());
+        assert!(defaults.webhook_hosts.allows_any());
         assert!(serve_args(&["--tls-cert", "c.pem"]).resolve().is_err(), "a cert needs its key");
+    }
+
+    #[test]
+    fn webhook_hosts_come_from_the_flag_or_the_file_and_must_be_hosts() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("mtime.toml");
+        std::fs::write(&file, "webhook_hosts = [\"hooks.example\", \"[::1]\"]\n").unwrap();
+        let file = file.to_str().unwrap();
+
+        let from_file = serve_args(&["--config", file]).resolve().unwrap();
+        assert_eq!(from_file.webhook_hosts.hosts(), ["hooks.example", "::1"]);
+        let flagged =
+            serve_args(&["--config", file, "--webhook-hosts", "127.0.0.1,::1"]).resolve().unwrap();
+        assert_eq!(flagged.webhook_hosts.hosts(), ["127.0.0.1", "::1"]);
+        let err = serve_args(&["--webhook-hosts", "127.0.0.1:9000"]).resolve().unwrap_err();
+        assert!(format!("{err:#}").contains("127.0.0.1:9000"), "{err:#}");
     }
 
     #[test]

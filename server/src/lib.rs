@@ -30,7 +30,8 @@
 //!   later issue, so no request is made as one yet and `/api/me` answers every key with
 //!   403. A deactivated user keeps its email address; there is no reactivation.
 //! - The event feed is read from `/api/events` or `/api/sse` (which polls the store every
-//!   quarter second); there are no outbound webhooks yet.
+//!   quarter second) or delivered by outbound webhooks ([`webhooks`], polling every
+//!   second).
 //! - Closed intervals and silent kiosks reach the feed from watchers that look every
 //!   second and every 15 seconds, so those entries trail the change that caused them.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
@@ -45,4 +46,5 @@ pub mod secret;
 pub mod state;
 pub mod store;
 pub mod watch;
+pub mod webhooks;
 pub mod workspace;

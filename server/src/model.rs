@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::ChainHead;
 use mtime_core::event::{DirectionSource, ReasonCode, TimeReading};
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::Punch;
 use mtime_core::protocol::KioskConfig;
@@ -474,4 +474,138 @@ pub struct FeedEntry {
     pub kiosk: Option<KioskId>,
     /// The presence event concerned.
     pub event: Option<mtime_core::ids::EventId>,
+}
+
+/// How many delivery attempts the log keeps per webhook; older ones are dropped.
+pub const DELIVERY_LOG_LEN: u64 = 1000;
+
+/// The secret a webhook's deliveries are signed with. The server must sign with it, so it
+/// is stored as is; it is shown once, at creation, and never printed: `Debug` hides it and
+/// it is wiped from memory when dropped.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct WebhookSecret(String);
+
+impl WebhookSecret {
+    /// Wraps a secret.
+    pub fn new(secret: String) -> Self {
+        Self(secret)
+    }
+
+    /// The secret itself, for signing and for the one creation response.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for WebhookSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("WebhookSecret([redacted])")
+    }
+}
+
+impl Drop for WebhookSecret {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.0);
+    }
+}
+
+/// An outbound webhook subscription: where to POST feed entries, which ones, and how far
+/// it has got.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookRecord {
+    /// Its id.
+    pub id: WebhookId,
+    /// Where deliveries go.
+    pub url: String,
+    /// The feed kinds it receives; empty for all.
+    pub kinds: Vec<String>,
+    /// What it is for.
+    pub description: String,
+    /// The signing secret.
+    pub secret: WebhookSecret,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// The seq of the last feed entry it is done with: delivered, or skipped as not
+    /// wanted. It starts at the feed's end when the subscription is created.
+    pub cursor: u64,
+}
+
+impl WebhookRecord {
+    /// Whether it receives entries of `kind`.
+    pub fn wants(&self, kind: &str) -> bool {
+        self.kinds.is_empty() || self.kinds.iter().any(|k| k == kind)
+    }
+}
+
+/// One attempt to deliver a feed entry to a webhook.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRecord {
+    /// Its place in the webhook's log, from 1; set by the store.
+    pub number: u64,
+    /// The feed entry.
+    pub seq: u64,
+    /// The same for every attempt at one entry, so receivers can drop repeats.
+    pub delivery_id: uuid::Uuid,
+    /// 1 for the first attempt at this entry.
+    pub attempt: u32,
+    /// When the attempt started, on the server's clock.
+    pub at: DateTime<Utc>,
+    /// The receiver's HTTP status, if it answered.
+    pub status: Option<u16>,
+    /// Why the attempt failed without an answer (connection refused, timed out).
+    pub error: Option<String>,
+    /// How long it took.
+    pub duration_ms: u64,
+}
+
+impl DeliveryRecord {
+    /// Whether the receiver took it (answered 2xx).
+    pub fn delivered(&self) -> bool {
+        self.status.is_some_and(|s| (200..300).contains(&s))
+    }
+}
+
+/// The kinds of feed entries: every kind the store appends is one of these.
+pub mod feed_kind {
+    /// A kiosk tap of a known employee was stored.
+    pub const PRESENCE_RECORDED: &str = "presence.recorded";
+    /// A tap of a badge no roster knew was kept for review.
+    pub const PRESENCE_UNKNOWN_BADGE: &str = "presence.unknown_badge";
+    /// A punch was entered through the API.
+    pub const PRESENCE_ENTERED: &str = "presence.entered";
+    /// A correction was entered through the API.
+    pub const PRESENCE_CORRECTED: &str = "presence.corrected";
+    /// An unknown badge's tap was given to an employee.
+    pub const PRESENCE_ASSIGNED: &str = "presence.assigned";
+    /// An interval closed.
+    pub const INTERVAL_CLOSED: &str = "interval.closed";
+    /// A closed interval carries a flag for an admin.
+    pub const INTERVAL_FLAGGED: &str = "interval.flagged";
+    /// A kiosk enrolled.
+    pub const KIOSK_ENROLLED: &str = "kiosk.enrolled";
+    /// A kiosk was revoked.
+    pub const KIOSK_REVOKED: &str = "kiosk.revoked";
+    /// A kiosk has not been heard for three heartbeat periods.
+    pub const KIOSK_SILENT: &str = "kiosk.silent";
+    /// A silent kiosk was heard again.
+    pub const KIOSK_RESUMED: &str = "kiosk.resumed";
+    /// A kiosk replaced its key.
+    pub const KIOSK_KEY_ROTATED: &str = "kiosk.key_rotated";
+
+    /// Every kind, for documents and filters.
+    pub const ALL: &[&str] = &[
+        PRESENCE_RECORDED,
+        PRESENCE_UNKNOWN_BADGE,
+        PRESENCE_ENTERED,
+        PRESENCE_CORRECTED,
+        PRESENCE_ASSIGNED,
+        INTERVAL_CLOSED,
+        INTERVAL_FLAGGED,
+        KIOSK_ENROLLED,
+        KIOSK_REVOKED,
+        KIOSK_SILENT,
+        KIOSK_RESUMED,
+        KIOSK_KEY_ROTATED,
+    ];
 }

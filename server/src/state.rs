@@ -15,6 +15,7 @@ use mtime_core::zone::{self, OrgUnit};
 use crate::api::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::store::Store;
+use crate::webhooks::target::HostAllowlist;
 
 /// The server's shared state.
 #[derive(Clone)]
@@ -29,6 +30,8 @@ pub struct AppState {
     pub metrics: Arc<Metrics>,
     /// Failed enrollment attempts per client address, to slow down code guessing.
     pub enroll_failures: Arc<Mutex<HashMap<IpAddr, Vec<DateTime<Utc>>>>>,
+    /// The hosts webhooks may point at (the `webhook_hosts` setting); empty allows any.
+    pub webhook_hosts: Arc<HostAllowlist>,
 }
 
 impl AppState {
@@ -40,7 +43,14 @@ impl AppState {
             key: Arc::new(key),
             metrics: Arc::new(Metrics::default()),
             enroll_failures: Arc::default(),
+            webhook_hosts: Arc::default(),
         }
+    }
+
+    /// The same state, allowing webhooks to point only at `hosts` (any, if it is empty).
+    pub fn with_webhook_hosts(mut self, hosts: HostAllowlist) -> Self {
+        self.webhook_hosts = Arc::new(hosts);
+        self
     }
 
     /// The current instant on the server's clock.

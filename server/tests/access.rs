@@ -284,6 +284,7 @@ async fn footprint(server: &TestServer) -> Vec<usize> {
         "/api/users",
         "/api/events",
         "/api/reports/unknown-badges",
+        "/api/webhooks",
     ] {
         let (status, page) = server.call("GET", &format!("{list}?limit=1000"), None).await;
         assert_eq!(status, StatusCode::OK, "{list}");

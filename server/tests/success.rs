@@ -65,6 +65,8 @@ async fn case(
     let terms = json!({"code": "FT", "name": "Full time",
         "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday"}});
     let user = json!({"email": "ann@example.com", "display_name": "Ann", "role": "payroll"});
+    // Nothing listens there: the test server runs no delivery worker.
+    let hook = json!({"url": "http://127.0.0.1:9/hook", "kinds": ["interval.closed"]});
 
     Some(match operation {
         "health" => ("GET", "/api/".into(), Empty),
@@ -73,6 +75,17 @@ async fn case(
         "metrics" => ("GET", "/api/metrics".into(), Empty),
         "listEvents" => ("GET", "/api/events?limit=5".into(), Empty),
         "streamEvents" => ("GET", "/api/sse".into(), Empty),
+        "listWebhooks" => ("GET", "/api/webhooks".into(), Empty),
+        "createWebhook" => ("POST", "/api/webhooks".into(), Json(hook)),
+        "getWebhook" | "deleteWebhook" | "listWebhookDeliveries" => {
+            let created = server.ok("POST", "/api/webhooks", hook).await;
+            let id = created["webhook"]["id"].as_str().unwrap().to_owned();
+            match operation {
+                "getWebhook" => ("GET", format!("/api/webhooks/{id}"), Empty),
+                "deleteWebhook" => ("DELETE", format!("/api/webhooks/{id}"), Empty),
+                _ => ("GET", format!("/api/webhooks/{id}/deliveries"), Empty),
+            }
+        }
         "listRoles" => ("GET", "/api/roles".into(), Empty),
         "listUsers" => ("GET", "/api/users".into(), Empty),
         "createUser" => ("POST", "/api/users".into(), Json(user)),

@@ -51,6 +51,22 @@ pub struct FeedEntryView {
     pub event_id: Option<EventId>,
 }
 
+impl From<&crate::model::FeedEntry> for FeedEntryView {
+    fn from(entry: &crate::model::FeedEntry) -> Self {
+        Self {
+            seq: entry.seq,
+            at: entry.at,
+            kind: entry.kind.clone(),
+            employee_id: entry.employee,
+            kiosk_id: entry.kiosk,
+            event_id: entry.event,
+        }
+    }
+}
+
+/// The kinds of feed entries there are.
+pub const KINDS: &[&str] = crate::model::feed_kind::ALL;
+
 /// `GET /api/events?after=&limit=`: entries are never removed or reordered, so a consumer
 /// that keeps the last `seq` it handled misses nothing and sees nothing twice.
 pub async fn list(
@@ -74,17 +90,7 @@ pub async fn list(
     let more = entries.len() > limit;
     entries.truncate(limit);
     let next_cursor = if more { entries.last().map(|e| e.seq.to_string()) } else { None };
-    let items = entries
-        .into_iter()
-        .map(|e| FeedEntryView {
-            seq: e.seq,
-            at: e.at,
-            kind: e.kind,
-            employee_id: e.employee,
-            kiosk_id: e.kiosk,
-            event_id: e.event,
-        })
-        .collect();
+    let items = entries.iter().map(FeedEntryView::from).collect();
     Ok(Json(Page { items, next_cursor }))
 }
 
@@ -104,14 +110,7 @@ pub struct StreamQuery {
 const MAX_WAIT_SECS: u64 = 10;
 
 fn entry_event(entry: &crate::model::FeedEntry) -> Event {
-    let view = FeedEntryView {
-        seq: entry.seq,
-        at: entry.at,
-        kind: entry.kind.clone(),
-        employee_id: entry.employee,
-        kiosk_id: entry.kiosk,
-        event_id: entry.event,
-    };
+    let view = FeedEntryView::from(entry);
     let data = serde_json::to_string(&view).unwrap_or_default();
     Event::default().id(entry.seq.to_string()).event(entry.kind.clone()).data(data)
 }

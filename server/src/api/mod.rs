@@ -20,6 +20,7 @@ pub mod terms;
 pub mod timesheet;
 pub mod totals;
 pub mod users;
+pub mod webhooks;
 pub mod weeks;
 
 use std::time::Instant;
@@ -28,7 +29,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, patch, post};
+use axum::routing::{delete, get, patch, post};
 use chrono::NaiveDate;
 
 use error::{ApiError, ApiResult};
@@ -127,6 +128,68 @@ pub fn operations() -> Vec<Operation> {
         .query::<feed::StreamQuery>()
         .returns_content(200, Content::EventStream)
         .errors(&[400]),
+        op(
+            M::GET,
+            "/api/webhooks",
+            "listWebhooks",
+            "Events",
+            "List webhook subscriptions (never their secrets)",
+            Key(WEBHOOKS_READ),
+            get(webhooks::list),
+        )
+        .query::<page::PageParams>()
+        .returns::<page::Page<webhooks::WebhookView>>(200)
+        .errors(&[400]),
+        op(
+            M::POST,
+            "/api/webhooks",
+            "createWebhook",
+            "Events",
+            "Subscribe a URL to the feed; its signing secret is shown once",
+            Key(WEBHOOKS_WRITE),
+            post(webhooks::create),
+        )
+        .describe(webhooks::CREATE_DESCRIPTION)
+        .json_body::<webhooks::NewWebhook>()
+        .returns::<webhooks::WebhookCreated>(201)
+        .errors(&[400, 409, 413])
+        .link("getWebhook", &[("id", "$response.body#/webhook/id")])
+        .link("listWebhookDeliveries", &[("id", "$response.body#/webhook/id")])
+        .link("deleteWebhook", &[("id", "$response.body#/webhook/id")]),
+        op(
+            M::GET,
+            "/api/webhooks/{id}",
+            "getWebhook",
+            "Events",
+            "One webhook subscription (never its secret)",
+            Key(WEBHOOKS_READ),
+            get(webhooks::show),
+        )
+        .returns::<webhooks::WebhookView>(200)
+        .errors(&[404]),
+        op(
+            M::DELETE,
+            "/api/webhooks/{id}",
+            "deleteWebhook",
+            "Events",
+            "Delete a webhook subscription: its deliveries stop and its log goes",
+            Key(WEBHOOKS_WRITE),
+            delete(webhooks::delete),
+        )
+        .returns_content(204, Content::None)
+        .errors(&[404]),
+        op(
+            M::GET,
+            "/api/webhooks/{id}/deliveries",
+            "listWebhookDeliveries",
+            "Events",
+            "A webhook's delivery attempts, oldest first; the last 1000 are kept",
+            Key(WEBHOOKS_READ),
+            get(webhooks::deliveries),
+        )
+        .query::<page::PageParams>()
+        .returns::<page::Page<webhooks::DeliveryView>>(200)
+        .errors(&[400, 404]),
         // Users
         op(
             M::GET,
@@ -936,7 +999,10 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
 /// The path with anything that looks like an API key masked.
 fn redact(path: &str) -> String {
     path.split('/')
-        .map(|segment| if segment.contains("mtime_ak_") { "[redacted]" } else { segment })
+        .map(|segment| {
+            let secret = segment.contains("mtime_ak_") || segment.contains("mtime_whsec_");
+            if secret { "[redacted]" } else { segment }
+        })
         .collect::<Vec<_>>()
         .join("/")
 }

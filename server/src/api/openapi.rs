@@ -20,7 +20,7 @@ pub const TAGS: &[(&str, &str)] = &[
     ("Reports", "Presence now or at an instant; review queues."),
     ("Kiosks", "Shared check-in terminals: admin routes and device routes."),
     ("Me", "The signed-in interactive user."),
-    ("Events", "The durable feed of domain events."),
+    ("Events", "The durable feed of domain events, its live stream, and outbound webhooks."),
     ("Meta", "The API itself: health check and this document."),
 ];
 
@@ -45,6 +45,7 @@ fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
         201 => "Created",
+        204 => "Done; no content.",
         400 => "The request is malformed or invalid; nothing changed.",
         401 => "No valid credentials: a missing, unknown, revoked or expired key or signature.",
         403 => {

@@ -11,14 +11,14 @@ use chrono::{DateTime, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{self, Interval, PairingRules, Punch};
 
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EmploymentTermsRecord,
-    EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskRecord,
-    OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DeliveryRecord, DimensionRecord, EmployeeRecord,
+    EmploymentTermsRecord, EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement,
+    IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser, WebhookRecord,
 };
 
 /// A storage failure.
@@ -258,6 +258,30 @@ pub trait Store: Send + Sync + 'static {
         silent: bool,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Creates a webhook subscription starting at the feed's end (its `cursor` is replaced
+    /// by the last seq stored); returns the record as stored.
+    fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<WebhookRecord, StoreError>;
+    /// One webhook subscription.
+    fn webhook(&self, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError>;
+    /// All webhook subscriptions.
+    fn webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError>;
+    /// Deletes a subscription with its delivery log; false if there was none.
+    fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError>;
+    /// Moves a subscription's cursor forward to `seq` (never back). False if it is gone.
+    fn advance_webhook(&self, id: WebhookId, seq: u64) -> Result<bool, StoreError>;
+    /// Logs a delivery attempt (numbering it, and dropping the oldest beyond
+    /// [`crate::model::DELIVERY_LOG_LEN`]); a delivered one also moves the cursor to its seq,
+    /// in the same transaction. `None` if the subscription is gone: nothing is written.
+    fn record_delivery(
+        &self,
+        id: WebhookId,
+        attempt: &DeliveryRecord,
+    ) -> Result<Option<DeliveryRecord>, StoreError>;
+    /// A subscription's delivery log, oldest first.
+    fn deliveries(&self, id: WebhookId) -> Result<Vec<DeliveryRecord>, StoreError>;
+    /// The newest attempt in a subscription's log.
+    fn last_delivery(&self, id: WebhookId) -> Result<Option<DeliveryRecord>, StoreError>;
 
     /// Increases with every change that alters what a kiosk's roster holds.
     fn roster_version(&self) -> Result<u64, StoreError>;

@@ -10,15 +10,16 @@ use serde::de::DeserializeOwned;
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId};
+use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::PunchOrigin;
 
 use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
-    ActivityRecord, ApiKeyRecord, DimensionRecord, EmployeeRecord, EmploymentTermsRecord,
-    EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskRecord,
-    OrgUnitRecord, ReasonRecord, ServiceUser,
+    ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
+    EmployeeRecord, EmploymentTermsRecord, EventRecord, FeedEntry, InteractiveUser,
+    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
+    WebhookRecord, feed_kind,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -55,6 +56,10 @@ const ANNOUNCED_INTERVALS: TableDefinition<(u128, u8, u128, u128), ()> =
     TableDefinition::new("announced_intervals");
 /// Kiosks marked silent → when they were marked.
 const SILENT_KIOSKS: TableDefinition<u128, i64> = TableDefinition::new("silent_kiosks");
+/// Webhook subscriptions, with their cursors.
+const WEBHOOKS: TableDefinition<u128, &[u8]> = TableDefinition::new("webhooks");
+/// (webhook, number) → one delivery attempt: each subscription's bounded log.
+const DELIVERIES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("webhook_deliveries");
 
 const INITIALIZED: &str = "initialized";
 const INTERVAL_WATCH: &str = "interval_watch";
@@ -155,6 +160,8 @@ impl RedbStore {
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(SILENT_KIOSKS).map_err(backend)?;
+        txn.open_table(WEBHOOKS).map_err(backend)?;
+        txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
         Ok(Self { db })
     }
@@ -268,10 +275,12 @@ fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), Store
     }
 
     let (kind, kiosk) = match (&event.punch.origin, event.employee) {
-        (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) => ("presence.recorded", Some(*kiosk)),
-        (PunchOrigin::Kiosk { kiosk, .. }, None) => ("presence.unknown_badge", Some(*kiosk)),
-        (PunchOrigin::Api { correction: true, .. }, _) => ("presence.corrected", None),
-        (PunchOrigin::Api { .. }, _) => ("presence.entered", None),
+        (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) => (feed_kind::PRESENCE_RECORDED, Some(*kiosk)),
+        (PunchOrigin::Kiosk { kiosk, .. }, None) => {
+            (feed_kind::PRESENCE_UNKNOWN_BADGE, Some(*kiosk))
+        }
+        (PunchOrigin::Api { correction: true, .. }, _) => (feed_kind::PRESENCE_CORRECTED, None),
+        (PunchOrigin::Api { .. }, _) => (feed_kind::PRESENCE_ENTERED, None),
     };
     append_feed(txn, event.received_at, kind, event.employee, kiosk, Some(event.punch.event))
 }
@@ -647,7 +656,7 @@ impl Store for RedbStore {
             let was_revoked = kiosk.revoked_at.is_some();
             change(&mut kiosk);
             if let (false, Some(at)) = (was_revoked, kiosk.revoked_at) {
-                append_feed(&txn, at, "kiosk.revoked", None, Some(id), None)?;
+                append_feed(&txn, at, feed_kind::KIOSK_REVOKED, None, Some(id), None)?;
             }
 
             let new_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
@@ -711,7 +720,7 @@ impl Store for RedbStore {
                     kiosk.public_key = Some(key);
                     kiosk.enrolled_at = Some(now);
                     kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
-                    append_feed(&txn, now, "kiosk.enrolled", None, Some(kiosk.id), None)?;
+                    append_feed(&txn, now, feed_kind::KIOSK_ENROLLED, None, Some(kiosk.id), None)?;
                     EnrollOutcome::Enrolled(Box::new(kiosk))
                 }
             }
@@ -851,7 +860,7 @@ impl Store for RedbStore {
                 append_feed(
                     &txn,
                     now,
-                    "presence.assigned",
+                    feed_kind::PRESENCE_ASSIGNED,
                     Some(employee),
                     kiosk,
                     Some(event.punch.event),
@@ -924,9 +933,16 @@ impl Store for RedbStore {
 
             // The event that names the interval: its check-in, or its check-out without one.
             let event = a.key.start.or(a.key.end);
-            append_feed(&txn, a.at, "interval.closed", Some(a.employee), None, event)?;
+            append_feed(&txn, a.at, feed_kind::INTERVAL_CLOSED, Some(a.employee), None, event)?;
             if a.flagged {
-                append_feed(&txn, a.at, "interval.flagged", Some(a.employee), None, event)?;
+                append_feed(
+                    &txn,
+                    a.at,
+                    feed_kind::INTERVAL_FLAGGED,
+                    Some(a.employee),
+                    None,
+                    event,
+                )?;
             }
         }
         txn.commit().map_err(backend)
@@ -955,7 +971,7 @@ impl Store for RedbStore {
                 kiosk.key_rotation_requested_at = None;
                 kiosk.key_rotated_at = Some(at);
                 kiosks.insert(id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
-                append_feed(&txn, at, "kiosk.key_rotated", None, Some(id), None)?;
+                append_feed(&txn, at, feed_kind::KIOSK_KEY_ROTATED, None, Some(id), None)?;
                 KeyRotationOutcome::Rotated(Box::new(kiosk))
             }
         };
@@ -993,10 +1009,123 @@ impl Store for RedbStore {
         if !changed {
             return Ok(false);
         }
-        let kind = if silent { "kiosk.silent" } else { "kiosk.resumed" };
+        let kind = if silent { feed_kind::KIOSK_SILENT } else { feed_kind::KIOSK_RESUMED };
         append_feed(&txn, at, kind, None, Some(id), None)?;
         txn.commit().map_err(backend)?;
         Ok(true)
+    }
+
+    fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<WebhookRecord, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let stored = {
+            let meta = txn.open_table(META).map_err(backend)?;
+            let end = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value());
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            let id = webhook.id.0.as_u128();
+            if hooks.get(id).map_err(backend)?.is_some() {
+                return Err(StoreError::Conflict(format!("webhook {} exists", webhook.id)));
+            }
+            let stored = WebhookRecord { cursor: end, ..webhook.clone() };
+            hooks.insert(id, encode(&stored)?.as_slice()).map_err(backend)?;
+            stored
+        };
+        txn.commit().map_err(backend)?;
+        Ok(stored)
+    }
+
+    fn webhook(&self, id: WebhookId) -> Result<Option<WebhookRecord>, StoreError> {
+        self.get(WEBHOOKS, id.0.as_u128(), "webhook")
+    }
+
+    fn webhooks(&self) -> Result<Vec<WebhookRecord>, StoreError> {
+        self.all(WEBHOOKS, "webhook")
+    }
+
+    fn delete_webhook(&self, id: WebhookId) -> Result<bool, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            if hooks.remove(key).map_err(backend)?.is_none() {
+                return Ok(false);
+            }
+            let mut log = txn.open_table(DELIVERIES).map_err(backend)?;
+            log.retain_in((key, 0)..=(key, u64::MAX), |_, _| false).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    fn advance_webhook(&self, id: WebhookId, seq: u64) -> Result<bool, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        {
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            let found = hooks.get(id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else { return Ok(false) };
+            let mut hook: WebhookRecord = decode(&bytes, "webhook")?;
+            if seq <= hook.cursor {
+                return Ok(true);
+            }
+            hook.cursor = seq;
+            hooks.insert(id.0.as_u128(), encode(&hook)?.as_slice()).map_err(backend)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(true)
+    }
+
+    fn record_delivery(
+        &self,
+        id: WebhookId,
+        attempt: &DeliveryRecord,
+    ) -> Result<Option<DeliveryRecord>, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        let logged = {
+            let mut hooks = txn.open_table(WEBHOOKS).map_err(backend)?;
+            let found = hooks.get(key).map_err(backend)?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else { return Ok(None) };
+            let mut hook: WebhookRecord = decode(&bytes, "webhook")?;
+
+            let mut log = txn.open_table(DELIVERIES).map_err(backend)?;
+            let range = (key, 0)..=(key, u64::MAX);
+            let last = log.range(range.clone()).map_err(backend)?.next_back();
+            let last = last.transpose().map_err(backend)?.map_or(0, |(k, _)| k.value().1);
+            let logged = DeliveryRecord { number: last + 1, ..attempt.clone() };
+            log.insert((key, logged.number), encode(&logged)?.as_slice()).map_err(backend)?;
+            // Numbers are contiguous, so the oldest kept is the only one that can fall out.
+            let oldest = logged.number.saturating_sub(DELIVERY_LOG_LEN);
+            if oldest > 0 {
+                log.retain_in((key, 0)..=(key, oldest), |_, _| false).map_err(backend)?;
+            }
+
+            if logged.delivered() && logged.seq > hook.cursor {
+                hook.cursor = logged.seq;
+                hooks.insert(key, encode(&hook)?.as_slice()).map_err(backend)?;
+            }
+            logged
+        };
+        txn.commit().map_err(backend)?;
+        Ok(Some(logged))
+    }
+
+    fn deliveries(&self, id: WebhookId) -> Result<Vec<DeliveryRecord>, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_read().map_err(backend)?;
+        let log = txn.open_table(DELIVERIES).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in log.range((key, 0)..=(key, u64::MAX)).map_err(backend)? {
+            let (_, value) = row.map_err(backend)?;
+            out.push(decode(value.value(), "delivery")?);
+        }
+        Ok(out)
+    }
+
+    fn last_delivery(&self, id: WebhookId) -> Result<Option<DeliveryRecord>, StoreError> {
+        let key = id.0.as_u128();
+        let txn = self.db.begin_read().map_err(backend)?;
+        let log = txn.open_table(DELIVERIES).map_err(backend)?;
+        let last = log.range((key, 0)..=(key, u64::MAX)).map_err(backend)?.next_back();
+        last.transpose().map_err(backend)?.map(|(_, v)| decode(v.value(), "delivery")).transpose()
     }
 
     fn touch_roster(&self) -> Result<(), StoreError> {

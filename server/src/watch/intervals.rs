@@ -11,7 +11,7 @@ use std::collections::BTreeSet;
 
 use mtime_core::ids::EmployeeId;
 
-use crate::model::{IntervalAnnouncement, IntervalKey};
+use crate::model::{IntervalAnnouncement, IntervalKey, feed_kind};
 use crate::state::AppState;
 use crate::store::{StoreError, employee_intervals};
 
@@ -19,8 +19,12 @@ use crate::store::{StoreError, employee_intervals};
 const PASS: usize = 500;
 
 /// Feed kinds after which an employee's intervals may have changed.
-const PRESENCE_KINDS: [&str; 4] =
-    ["presence.recorded", "presence.entered", "presence.corrected", "presence.assigned"];
+const PRESENCE_KINDS: [&str; 4] = [
+    feed_kind::PRESENCE_RECORDED,
+    feed_kind::PRESENCE_ENTERED,
+    feed_kind::PRESENCE_CORRECTED,
+    feed_kind::PRESENCE_ASSIGNED,
+];
 
 /// Handles every feed entry stored so far; returns how many closed intervals it announced.
 pub fn catch_up(state: &AppState) -> Result<usize, StoreError> {

@@ -65,11 +65,16 @@ pub struct TestServer {
 impl TestServer {
     /// A fresh workspace on a clock standing at 2025-05-11 17:00 UTC.
     pub fn new() -> Self {
+        Self::with_state(|state| state)
+    }
+
+    /// The same, with the state changed by `adjust` (settings of `serve`) before serving.
+    pub fn with_state(adjust: impl FnOnce(AppState) -> AppState) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let clock = Arc::new(ManualClock::at(Utc.with_ymd_and_hms(2025, 5, 11, 17, 0, 0).unwrap()));
         let key = workspace::init(dir.path(), clock.clone()).unwrap();
         let (store, server_key) = workspace::open(dir.path()).unwrap();
-        let state = AppState::new(Arc::new(store), clock.clone(), server_key);
+        let state = adjust(AppState::new(Arc::new(store), clock.clone(), server_key));
         let router = api::router(state.clone());
         Self { dir, clock, state, router, key }
     }
