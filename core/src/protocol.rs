@@ -193,6 +193,9 @@ pub struct Heartbeat {
     pub roster_version: u64,
     /// The kiosk's software version.
     pub software: String,
+    /// The previous heartbeat's round trip in this boot, as the kiosk measured it: how the
+    /// server learns true time for a kiosk whose wall clock is not trusted.
+    pub clock_sample: Option<crate::timing::ClockSample>,
 }
 
 /// The server's answer to a heartbeat.

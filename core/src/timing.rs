@@ -36,11 +36,48 @@ pub struct TimeAnchor {
     pub true_time: DateTime<Utc>,
 }
 
+/// The widest round trip a [`ClockSample`] may span and still anchor a boot: its midpoint
+/// is then within a second of the instant the server read its clock.
+pub const MAX_ROUND_TRIP: Duration = Duration::from_secs(2);
+
+/// One exchange as the kiosk measured it, NTP-style: its monotonic clock when it sent a
+/// heartbeat and when the reply came, and the server's time in the reply. The server read
+/// its clock somewhere in between, so the midpoint is the kiosk's best estimate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClockSample {
+    /// The boot both readings belong to.
+    pub boot: BootId,
+    /// The monotonic clock when the heartbeat was sealed.
+    pub sent: Duration,
+    /// The monotonic clock when the reply arrived.
+    pub received: Duration,
+    /// The server's time in the reply.
+    pub server_time: DateTime<Utc>,
+}
+
+impl ClockSample {
+    /// The anchor this exchange gives, if its round trip was short enough to trust.
+    pub fn anchor(&self) -> Option<TimeAnchor> {
+        let round_trip = self.received.checked_sub(self.sent)?;
+        if round_trip > MAX_ROUND_TRIP {
+            return None;
+        }
+        Some(TimeAnchor {
+            boot: self.boot,
+            monotonic: self.sent + round_trip / 2,
+            true_time: self.server_time,
+        })
+    }
+}
+
 impl TimeAnchor {
-    /// The anchor a message gives: the kiosk's reading when it sent, and the server's
-    /// clock when it arrived (network delay is the error, milliseconds in practice).
-    pub fn from_message(sent: &TimeReading, received_at: DateTime<Utc>) -> Self {
-        Self { boot: sent.boot, monotonic: sent.monotonic, true_time: received_at }
+    /// The anchor a reading with a trusted wall clock gives by itself.
+    pub fn from_trusted(reading: &TimeReading) -> Option<Self> {
+        reading.wall_trusted.then_some(Self {
+            boot: reading.boot,
+            monotonic: reading.monotonic,
+            true_time: reading.wall,
+        })
     }
 
     /// The true instant of a reading of the same boot.
@@ -59,9 +96,7 @@ impl TimeAnchor {
 }
 
 /// Why an event's time cannot be believed.
-#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "code")]
 pub enum QuarantineReason {
     /// The wall clock was not trusted and nothing ties this boot's monotonic clock to true
     /// time (yet: an anchor arriving later releases the event).
@@ -78,6 +113,26 @@ pub enum QuarantineReason {
         /// By how many seconds (wall minus anchor).
         seconds: i64,
     },
+}
+
+impl QuarantineReason {
+    /// A stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::UntrustedClock => "untrusted_clock",
+            Self::InFuture { .. } => "in_future",
+            Self::BeforeKiosk => "before_kiosk",
+            Self::FarFromKnownOffset { .. } => "far_from_known_offset",
+        }
+    }
+
+    /// The seconds it is off by, where that is known.
+    pub fn seconds(&self) -> Option<i64> {
+        match self {
+            Self::InFuture { seconds } | Self::FarFromKnownOffset { seconds } => Some(*seconds),
+            Self::UntrustedClock | Self::BeforeKiosk => None,
+        }
+    }
 }
 
 impl std::fmt::Display for QuarantineReason {
@@ -181,8 +236,15 @@ mod tests {
     fn a_boot_at_1970_is_corrected_to_the_second_from_the_monotonic_clock() {
         let boot = BootId::random();
         let tap = reading(DateTime::UNIX_EPOCH + TimeDelta::seconds(600), boot, 600, false);
-        let beat = reading(DateTime::UNIX_EPOCH + TimeDelta::seconds(3000), boot, 3000, false);
-        let anchor = TimeAnchor::from_message(&beat, utc(14, 0, 0));
+        // The reply came 0.4 s after the heartbeat left: the server's 14:00:00 is taken
+        // for the midpoint, monotonic 3,000 s.
+        let sample = ClockSample {
+            boot,
+            sent: Duration::from_millis(2_999_800),
+            received: Duration::from_millis(3_000_200),
+            server_time: utc(14, 0, 0),
+        };
+        let anchor = sample.anchor().unwrap();
         assert_eq!(
             establish(&tap, Some(&anchor), utc(14, 0, 1), CREATED()),
             Established::Corrected(utc(13, 20, 0))
@@ -207,15 +269,19 @@ mod tests {
         let boot = BootId::random();
         let friday = Utc.with_ymd_and_hms(2025, 5, 9, 17, 0, 0).unwrap();
         let tap = reading(friday + TimeDelta::seconds(100), boot, 100, false);
-        let beat = reading(friday + TimeDelta::seconds(400), boot, 400, false);
-        let anchor = TimeAnchor::from_message(&beat, utc(7, 5, 0));
+        let sample = |mono, at| ClockSample {
+            boot,
+            sent: Duration::from_secs(mono),
+            received: Duration::from_secs(mono),
+            server_time: at,
+        };
+        let anchor = sample(400, utc(7, 5, 0)).anchor().unwrap();
         assert_eq!(
             establish(&tap, Some(&anchor), utc(7, 5, 0), CREATED()),
             Established::Corrected(utc(7, 0, 0))
         );
         // An anchor from before the tap works forward.
-        let early = reading(friday + TimeDelta::seconds(50), boot, 50, false);
-        let anchor = TimeAnchor::from_message(&early, utc(6, 59, 10));
+        let anchor = sample(50, utc(6, 59, 10)).anchor().unwrap();
         assert_eq!(
             establish(&tap, Some(&anchor), utc(7, 5, 0), CREATED()),
             Established::Corrected(utc(7, 0, 0))
@@ -245,6 +311,24 @@ mod tests {
             establish(&close, Some(&anchor), utc(9, 2, 0), CREATED()),
             Established::AsRead(utc(9, 1, 41))
         );
+    }
+
+    #[test]
+    fn a_round_trip_too_long_to_trust_anchors_nothing() {
+        let boot = BootId::random();
+        let at = utc(9, 0, 0);
+        let slow = ClockSample {
+            boot,
+            sent: Duration::from_secs(10),
+            received: Duration::from_secs(13),
+            server_time: at,
+        };
+        assert_eq!(slow.anchor(), None);
+        let backwards = ClockSample { received: Duration::from_secs(9), ..slow };
+        assert_eq!(backwards.anchor(), None);
+        let trusted = reading(at, boot, 10, true);
+        assert_eq!(TimeAnchor::from_trusted(&trusted).unwrap().true_time, at);
+        assert_eq!(TimeAnchor::from_trusted(&reading(at, boot, 10, false)), None);
     }
 
     #[test]

@@ -459,6 +459,31 @@ pub struct EventRecord {
     pub received_at: DateTime<Utc>,
 }
 
+/// A kiosk event whose time cannot be believed, held for an admin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineRecord {
+    /// The event, as the kiosk sent it.
+    pub event: mtime_core::ids::EventId,
+    /// Why it is held.
+    pub reason: mtime_core::timing::QuarantineReason,
+    /// When it was held.
+    pub quarantined_at: DateTime<Utc>,
+    /// How an admin resolved it, once they have.
+    pub resolution: Option<QuarantineResolution>,
+}
+
+/// An admin's acceptance of a quarantined event: a correction event at the time they
+/// established, with their name and note; the kiosk's event stays as evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QuarantineResolution {
+    /// The correction event that took its place.
+    pub replacement: mtime_core::ids::EventId,
+    /// Who accepted it.
+    pub author: String,
+    /// When.
+    pub resolved_at: DateTime<Utc>,
+}
+
 /// One entry of the durable feed of domain events.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FeedEntry {
@@ -592,6 +617,8 @@ pub mod feed_kind {
     pub const KIOSK_RESUMED: &str = "kiosk.resumed";
     /// A kiosk replaced its key.
     pub const KIOSK_KEY_ROTATED: &str = "kiosk.key_rotated";
+    /// A kiosk tap whose time cannot be believed was held for an admin.
+    pub const PRESENCE_QUARANTINED: &str = "presence.quarantined";
 
     /// Every kind, for documents and filters.
     pub const ALL: &[&str] = &[
@@ -607,5 +634,6 @@ pub mod feed_kind {
         KIOSK_SILENT,
         KIOSK_RESUMED,
         KIOSK_KEY_ROTATED,
+        PRESENCE_QUARANTINED,
     ];
 }

@@ -46,6 +46,24 @@ fn reading(server: &TestServer) -> TimeReading {
     }
 }
 
+/// The first tap of the world's kiosk.
+fn tap(w: &World, time: TimeReading) -> PresenceEvent {
+    PresenceEvent {
+        id: EventId::random(),
+        kiosk: w.kiosk,
+        seq: 1,
+        subject: Subject::Employee {
+            id: w.employee,
+            badge: Some("04E87577DE9811".parse().unwrap()),
+        },
+        direction: Direction::In,
+        direction_source: DirectionSource::Explicit,
+        reason: "WORK".parse().unwrap(),
+        time,
+        amends: None,
+    }
+}
+
 async fn id_of(server: &TestServer, path: &str, body: Value) -> String {
     server.ok("POST", path, body).await["id"].as_str().unwrap().to_owned()
 }
@@ -221,20 +239,7 @@ async fn case(
             ("POST", format!("/api/kiosk/{kiosk}/roster"), Signed(bytes))
         }
         "kioskBatch" => {
-            let event = PresenceEvent {
-                id: EventId::random(),
-                kiosk,
-                seq: 1,
-                subject: Subject::Employee {
-                    id: employee,
-                    badge: Some("04E87577DE9811".parse().unwrap()),
-                },
-                direction: Direction::In,
-                direction_source: DirectionSource::Explicit,
-                reason: "WORK".parse().unwrap(),
-                time: reading(server),
-                amends: None,
-            };
+            let event = tap(w, reading(server));
             let batch = Batch { kiosk, prev: BatchHash::GENESIS, events: vec![event] };
             (
                 "POST",
@@ -250,6 +255,7 @@ async fn case(
                 acked_through: 0,
                 roster_version: 0,
                 software: "test".into(),
+                clock_sample: None,
             };
             let bytes = seal::seal(HEARTBEAT, &beat, &w.key).unwrap();
             ("POST", format!("/api/kiosk/{kiosk}/heartbeat"), Signed(bytes))
@@ -272,6 +278,20 @@ async fn case(
             Json(json!({"badge": "04E87577DE9811", "employee_id": employee})),
         ),
         "presenceReport" => ("GET", "/api/reports/presence".into(), Empty),
+        "quarantinedTaps" => ("GET", "/api/reports/quarantine?status=all".into(), Empty),
+        "acceptQuarantinedTap" => {
+            // A tap dated a day ahead of the server's clock is held.
+            let mut time = reading(server);
+            time.wall += chrono::TimeDelta::days(1);
+            let event = tap(w, time);
+            let id = event.id;
+            let batch = Batch { kiosk, prev: BatchHash::GENESIS, events: vec![event] };
+            let path = format!("/api/kiosk/{kiosk}/batches");
+            let (status, _) = server.post_bytes(&path, batch.seal(&w.key).unwrap().bytes).await;
+            assert_eq!(status, StatusCode::OK);
+            let at = json!({"at": "2025-05-11T11:30:00-05:00", "note": "badge log"});
+            ("POST", format!("/api/reports/quarantine/{id}/accept"), Json(at))
+        }
         "unknownBadges" => ("GET", "/api/reports/unknown-badges".into(), Empty),
         _ => return None,
     })

@@ -151,6 +151,7 @@ async fn a_kiosk_that_falls_silent_and_returns_is_announced_once_each_way() {
         acked_through: 0,
         roster_version: 0,
         software: "test".into(),
+        clock_sample: None,
     };
     let (status, _) = server
         .post_bytes(

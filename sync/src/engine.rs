@@ -19,6 +19,7 @@ use mtime_core::protocol::{
 };
 use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotation, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal;
+use mtime_core::timing::ClockSample;
 
 use crate::SyncError;
 use crate::client::{Client, UploadReply};
@@ -29,6 +30,9 @@ use crate::outbox::{Identity, Outbox};
 const FIRST_BACKOFF: Duration = Duration::from_secs(1);
 /// The longest wait between upload attempts.
 const MAX_BACKOFF: Duration = Duration::from_secs(300);
+/// How soon to heartbeat again while the wall clock is untrusted and the server has no
+/// usable round trip of this boot.
+const UNTRUSTED_SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 /// What the sync loop tells the kiosk.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,6 +120,7 @@ impl SyncEngine {
         // anything else is signed.
         let mut rotation_due = self.key_file.staged().map_or(true, |k| k.is_some());
         let mut next_rotation = self.clock.now().wall;
+        let mut clock_sample: Option<ClockSample> = None;
 
         loop {
             // Settings may change with any roster.
@@ -149,6 +154,27 @@ impl SyncEngine {
                                 .min(chrono::Duration::seconds(60));
                     }
                 }
+            }
+
+            // The heartbeat goes first: it tells the server how this boot's clocks stand,
+            // so the events that follow are dated without delay.
+            if now >= next_heartbeat {
+                let mut every = heartbeat_every;
+                match self.heartbeat(clock_sample).await {
+                    Ok((rotate, sample)) => {
+                        rotation_due |= rotate;
+                        // A wall clock not yet trusted: until the server holds a usable
+                        // round trip of this boot, sample again soon, so that taps are
+                        // dated without waiting a whole heartbeat period.
+                        let told = clock_sample.and_then(|s| s.anchor()).is_some();
+                        if !self.clock.now().wall_trusted && !told {
+                            every = every.min(UNTRUSTED_SAMPLE_EVERY);
+                        }
+                        clock_sample = Some(sample);
+                    }
+                    Err(e) => tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed"),
+                }
+                next_heartbeat = now + chrono::Duration::from_std(every).unwrap_or_default();
             }
 
             if !halted && now >= next_upload {
@@ -185,15 +211,6 @@ impl SyncEngine {
                 && let Err(e) = self.refresh_roster().await
             {
                 tracing::debug!(kiosk.id = %kiosk, error = %e, "roster refresh failed");
-            }
-
-            if now >= next_heartbeat {
-                match self.heartbeat().await {
-                    Ok(rotate) => rotation_due |= rotate,
-                    Err(e) => tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed"),
-                }
-                next_heartbeat =
-                    now + chrono::Duration::from_std(heartbeat_every).unwrap_or_default();
             }
 
             let pending = self.outbox.pending().unwrap_or(0) > 0;
@@ -291,26 +308,40 @@ impl SyncEngine {
     }
 
     /// Reports to the server; returns whether the server asks for a new key.
-    async fn heartbeat(&mut self) -> Result<bool, SyncError> {
+    /// Reports to the server with the round trip measured last time; returns whether the
+    /// server asks for a new key, and this round trip for the next heartbeat.
+    async fn heartbeat(
+        &mut self,
+        previous: Option<ClockSample>,
+    ) -> Result<(bool, ClockSample), SyncError> {
         let kiosk = self.identity.kiosk;
+        let sent = self.reading();
         let beat = Heartbeat {
             kiosk,
-            sent: self.reading(),
+            sent,
             pending: self.outbox.pending()?,
             acked_through: self.outbox.acked_through()?,
             roster_version: self.roster_version,
             software: env!("CARGO_PKG_VERSION").to_owned(),
+            clock_sample: previous.filter(|s| s.boot == self.boot),
         };
         let sealed = seal::seal(HEARTBEAT, &beat, &self.key)
             .map_err(|e| SyncError::Protocol(e.to_string()))?;
         let reply_bytes = self.client.heartbeat(kiosk, sealed).await?;
+        let received = self.reading();
         let reply: HeartbeatReply =
             seal::open(HEARTBEAT_REPLY, &reply_bytes, &self.identity.server_key)
                 .map_err(|e| SyncError::Protocol(format!("heartbeat reply: {e}")))?;
+        let sample = ClockSample {
+            boot: self.boot,
+            sent: sent.monotonic,
+            received: received.monotonic,
+            server_time: reply.server_time,
+        };
         if reply.roster_version > self.roster_version {
             self.refresh_roster().await?;
         }
-        Ok(reply.rotate_key)
+        Ok((reply.rotate_key, sample))
     }
 
     async fn refresh_roster(&mut self) -> Result<(), SyncError> {

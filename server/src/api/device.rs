@@ -20,6 +20,7 @@ use mtime_core::protocol::{
 };
 use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal::{self, SealError};
+use mtime_core::timing::{ClockSample, TimeAnchor};
 use mtime_core::zone;
 
 use super::error::{ApiError, ApiResult};
@@ -35,6 +36,20 @@ fn signed(bytes: Vec<u8>) -> Response {
 
 fn body(body: Result<Bytes, BytesRejection>) -> ApiResult<Bytes> {
     body.map_err(|e| ApiError::new(e.status(), "invalid_body", e.body_text()))
+}
+
+/// Keeps what a heartbeat tells about the kiosk's clocks: its reading when the wall clock
+/// was trusted, and the round trip it measured last time. Events of a boot held for want
+/// of an anchor are released.
+fn anchor(state: &AppState, id: KioskId, beat: &Heartbeat) -> ApiResult<()> {
+    let sampled = beat.clock_sample.as_ref().and_then(ClockSample::anchor);
+    for anchor in [TimeAnchor::from_trusted(&beat.sent), sampled].into_iter().flatten() {
+        let released = state.store.record_time_anchor(id, &anchor)?;
+        if released > 0 {
+            tracing::info!(kiosk.id = %id, released, "held events dated by the kiosk's monotonic clock");
+        }
+    }
+    Ok(())
 }
 
 /// The kiosk named in the path, if it is enrolled and not revoked.
@@ -345,6 +360,7 @@ pub async fn heartbeat(
     }
 
     let now = state.now();
+    anchor(&state, id, &beat)?;
     let info = HeartbeatInfo {
         received_at: now,
         kiosk_time: beat.sent,

@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod operation;
 pub mod org;
 pub mod page;
+pub mod quarantine;
 pub mod reports;
 pub mod scope;
 pub mod settings;
@@ -890,7 +891,33 @@ pub fn operations() -> Vec<Operation> {
         .json_body::<reports::AssignBadge>()
         .returns::<reports::Assigned>(200)
         .errors(&[400, 404, 409, 413]),
+        op(
+            M::POST,
+            "/api/reports/quarantine/{event_id}/accept",
+            "acceptQuarantinedTap",
+            "Reports",
+            "Accept a held kiosk tap at the time an admin established: a correction under \
+             their name; the kiosk's event stays as evidence",
+            Key(TIMESHEET_WRITE),
+            post(quarantine::accept),
+        )
+        .json_body::<quarantine::Acceptance>()
+        .returns::<timesheet::PunchCreated>(201)
+        .errors(&[400, 403, 404, 409, 413]),
         // Reports
+        op(
+            M::GET,
+            "/api/reports/quarantine",
+            "quarantinedTaps",
+            "Reports",
+            "Kiosk taps whose time cannot be believed, with the kiosk's clocks as read and why",
+            Key(REPORTS_READ),
+            get(quarantine::list),
+        )
+        .describe(SCOPED_LIST)
+        .query::<quarantine::QuarantineQuery>()
+        .returns::<page::Page<quarantine::QuarantinedTap>>(200)
+        .errors(&[400]),
         op(
             M::GET,
             "/api/reports/presence",

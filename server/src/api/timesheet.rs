@@ -346,8 +346,10 @@ fn refuse_duplicate(
     }
 }
 
+/// Enters a punch for `employee`; with `resolves`, it is the admin's acceptance of that
+/// quarantined kiosk event, stored in the same transaction that resolves it.
 #[allow(clippy::too_many_arguments)]
-fn record_punch(
+pub(super) fn record_punch(
     state: &AppState,
     caller: &Caller,
     scope: &Scope,
@@ -357,6 +359,7 @@ fn record_punch(
     reason: Option<String>,
     note: Option<String>,
     correction: bool,
+    resolves: Option<EventId>,
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
     let record = scope.employee(state, employee, Intent::Change)?;
     check_instant(state, &record, at)?;
@@ -382,7 +385,19 @@ fn record_punch(
         detail: EventDetail::Api,
         received_at: state.now(),
     };
-    state.store.insert_event(&event)?;
+    match resolves {
+        None => state.store.insert_event(&event)?,
+        Some(held) => {
+            let now = state.now();
+            if state.store.accept_quarantined(held, &event, &caller.user.name, now)?.is_none() {
+                return Err(ApiError::conflict(
+                    "not_quarantined",
+                    format!("event {held} is not held in quarantine (or was accepted already)"),
+                ));
+            }
+            tracing::info!(event.id = %held, replacement = %punch.event, "quarantined event accepted");
+        }
+    }
     tracing::info!(employee.id = %employee, event.id = %punch.event, direction = %direction, correction, "punch entered through the API");
 
     let tz = Zones::of(state, &record)?.at(punch.at);
@@ -415,6 +430,7 @@ pub async fn clock_in(
         body.reason,
         body.note,
         false,
+        None,
     )
 }
 
@@ -436,6 +452,7 @@ pub async fn clock_out(
         body.reason,
         body.note,
         false,
+        None,
     )
 }
 
@@ -451,7 +468,18 @@ pub async fn correct(
     if at > state.now() + chrono::TimeDelta::minutes(5) {
         return Err(ApiError::invalid("a correction cannot lie in the future"));
     }
-    record_punch(&state, &caller, &scope, id, body.direction, at, body.reason, body.note, true)
+    record_punch(
+        &state,
+        &caller,
+        &scope,
+        id,
+        body.direction,
+        at,
+        body.reason,
+        body.note,
+        true,
+        None,
+    )
 }
 
 /// One presence event as stored: the audit trail behind the intervals. Events are never
@@ -469,6 +497,9 @@ pub struct EventView {
     pub kiosk_seq: Option<u64>,
     /// Whether the kiosk's wall clock was trusted when it recorded the tap.
     pub wall_trusted: Option<bool>,
+    /// The kiosk's wall clock as read, for a tap. When it differs from `at`, the instant
+    /// was corrected from the kiosk's monotonic clock; the reading stays as evidence.
+    pub kiosk_wall: Option<DateTime<Utc>>,
     /// How the direction was chosen at the kiosk: `explicit` or `toggle`.
     pub direction_source: Option<mtime_core::event::DirectionSource>,
     /// When the server stored it.
@@ -498,11 +529,11 @@ pub async fn events(
         .items
         .iter()
         .map(|e| {
-            let (seq, trusted, source) = match (&e.detail, &e.punch.origin) {
+            let (seq, time, source) = match (&e.detail, &e.punch.origin) {
                 (
                     EventDetail::Kiosk { time, direction_source, .. },
                     PunchOrigin::Kiosk { seq, .. },
-                ) => (Some(*seq), Some(time.wall_trusted), Some(*direction_source)),
+                ) => (Some(*seq), Some(time), Some(*direction_source)),
                 _ => (None, None, None),
             };
             EventView {
@@ -510,7 +541,8 @@ pub async fn events(
                 direction: e.punch.direction,
                 reason: e.punch.reason.to_string(),
                 kiosk_seq: seq,
-                wall_trusted: trusted,
+                wall_trusted: time.map(|t| t.wall_trusted),
+                kiosk_wall: time.map(|t| t.wall),
                 direction_source: source,
                 received_at: e.received_at,
             }

@@ -11,14 +11,16 @@ use chrono::{DateTime, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
-use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
+use mtime_core::ids::{EmployeeId, EventId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{self, Interval, PairingRules, Punch};
+use mtime_core::timing::TimeAnchor;
 
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DeliveryRecord, DimensionRecord, EmployeeRecord,
     EmploymentTermsRecord, EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement,
-    IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser, WebhookRecord,
+    IntervalKey, KioskRecord, OrgUnitRecord, QuarantineRecord, ReasonRecord, ServiceUser,
+    WebhookRecord,
 };
 
 /// A storage failure.
@@ -205,6 +207,22 @@ pub trait Store: Send + Sync + 'static {
         events: &[EventRecord],
         receipt: &[u8],
     ) -> Result<BatchOutcome, StoreError>;
+    /// Keeps the newest anchor of a kiosk boot, and releases the events of that boot held
+    /// only because nothing told their time: each gets its instant from the anchor and
+    /// joins its employee's events. Returns how many were released. One transaction.
+    fn record_time_anchor(&self, kiosk: KioskId, anchor: &TimeAnchor) -> Result<usize, StoreError>;
+    /// Quarantined events, with the event as the kiosk sent it.
+    fn quarantine(&self) -> Result<Vec<(QuarantineRecord, EventRecord)>, StoreError>;
+    /// Resolves a quarantined event with `replacement` (a correction entered by an admin),
+    /// in one transaction. `None`, changing nothing, when it is not held or resolved already.
+    fn accept_quarantined(
+        &self,
+        event: EventId,
+        replacement: &EventRecord,
+        author: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<QuarantineRecord>, StoreError>;
+
     /// Stores an event entered through the API.
     fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
     /// Every event of one employee.

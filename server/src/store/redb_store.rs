@@ -10,16 +10,18 @@ use serde::de::DeserializeOwned;
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
+use mtime_core::ids::EventId;
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::PunchOrigin;
+use mtime_core::timing::{self, Established, QuarantineReason, TimeAnchor};
 
 use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
-    EmployeeRecord, EmploymentTermsRecord, EventRecord, FeedEntry, InteractiveUser,
-    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, ReasonRecord, ServiceUser,
-    WebhookRecord, feed_kind,
+    EmployeeRecord, EmploymentTermsRecord, EventDetail, EventRecord, FeedEntry, InteractiveUser,
+    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, QuarantineRecord,
+    QuarantineResolution, ReasonRecord, ServiceUser, WebhookRecord, feed_kind,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -60,6 +62,11 @@ const SILENT_KIOSKS: TableDefinition<u128, i64> = TableDefinition::new("silent_k
 const WEBHOOKS: TableDefinition<u128, &[u8]> = TableDefinition::new("webhooks");
 /// (webhook, number) → one delivery attempt: each subscription's bounded log.
 const DELIVERIES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("webhook_deliveries");
+
+/// (kiosk, boot) → the newest [`TimeAnchor`] of that boot.
+const TIME_ANCHORS: TableDefinition<(u128, u128), &[u8]> = TableDefinition::new("time_anchors");
+/// event → a [`QuarantineRecord`]: kiosk events whose time is not believed.
+const QUARANTINE: TableDefinition<u128, &[u8]> = TableDefinition::new("quarantine");
 
 const INITIALIZED: &str = "initialized";
 const INTERVAL_WATCH: &str = "interval_watch";
@@ -159,6 +166,8 @@ impl RedbStore {
         txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
+        txn.open_table(TIME_ANCHORS).map_err(backend)?;
+        txn.open_table(QUARANTINE).map_err(backend)?;
         txn.open_table(SILENT_KIOSKS).map_err(backend)?;
         txn.open_table(WEBHOOKS).map_err(backend)?;
         txn.open_table(DELIVERIES).map_err(backend)?;
@@ -252,7 +261,8 @@ fn append_feed(
     Ok(())
 }
 
-fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
+/// Writes a new event; refuses an id already stored.
+fn write_new_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
     let id = event.punch.event.0.as_u128();
     let mut events = txn.open_table(EVENTS).map_err(backend)?;
     if events.get(id).map_err(backend)?.is_some() {
@@ -262,6 +272,73 @@ fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), Store
         )));
     }
     events.insert(id, encode(event)?.as_slice()).map_err(backend)?;
+    Ok(())
+}
+
+fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
+    write_new_event(txn, event)?;
+    index_event(txn, event, event.received_at)
+}
+
+/// Stores a kiosk's event at the instant [`timing::establish`] gives it from the anchors
+/// stored in this transaction, or holds it in quarantine with the reason.
+fn store_kiosk_event(
+    txn: &WriteTransaction,
+    kiosk: &KioskRecord,
+    event: &EventRecord,
+) -> Result<(), StoreError> {
+    let EventDetail::Kiosk { time, .. } = &event.detail else {
+        return insert_event(txn, event);
+    };
+    let anchor = time_anchor(txn, kiosk.id, time.boot)?;
+    match timing::establish(time, anchor.as_ref(), event.received_at, kiosk.created_at) {
+        Established::Quarantined(reason) => {
+            write_new_event(txn, event)?;
+            let record = QuarantineRecord {
+                event: event.punch.event,
+                reason,
+                quarantined_at: event.received_at,
+                resolution: None,
+            };
+            let mut held = txn.open_table(QUARANTINE).map_err(backend)?;
+            held.insert(event.punch.event.0.as_u128(), encode(&record)?.as_slice())
+                .map_err(backend)?;
+            drop(held);
+            append_feed(
+                txn,
+                event.received_at,
+                feed_kind::PRESENCE_QUARANTINED,
+                event.employee,
+                Some(kiosk.id),
+                Some(event.punch.event),
+            )
+        }
+        Established::AsRead(at) | Established::Corrected(at) => {
+            let mut placed = event.clone();
+            placed.punch.at = at;
+            insert_event(txn, &placed)
+        }
+    }
+}
+
+fn time_anchor(
+    txn: &WriteTransaction,
+    kiosk: KioskId,
+    boot: mtime_core::ids::BootId,
+) -> Result<Option<TimeAnchor>, StoreError> {
+    let anchors = txn.open_table(TIME_ANCHORS).map_err(backend)?;
+    let found = anchors.get((kiosk.0.as_u128(), boot.0.as_u128())).map_err(backend)?;
+    found.map(|v| decode(v.value(), "time anchor")).transpose()
+}
+
+/// Puts a stored event in its employee's index (or the review queue for an unknown badge)
+/// and announces it in the feed.
+fn index_event(
+    txn: &WriteTransaction,
+    event: &EventRecord,
+    at: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let id = event.punch.event.0.as_u128();
 
     match event.employee {
         Some(employee) => {
@@ -282,7 +359,7 @@ fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), Store
         (PunchOrigin::Api { correction: true, .. }, _) => (feed_kind::PRESENCE_CORRECTED, None),
         (PunchOrigin::Api { .. }, _) => (feed_kind::PRESENCE_ENTERED, None),
     };
-    append_feed(txn, event.received_at, kind, event.employee, kiosk, Some(event.punch.event))
+    append_feed(txn, at, kind, event.employee, kiosk, Some(event.punch.event))
 }
 
 impl Store for RedbStore {
@@ -769,7 +846,7 @@ impl Store for RedbStore {
             }
 
             for event in events {
-                insert_event(&txn, event)?;
+                store_kiosk_event(&txn, &kiosk, event)?;
             }
             let record = BatchRecord {
                 hash: batch.hash,
@@ -786,6 +863,122 @@ impl Store for RedbStore {
         };
         txn.commit().map_err(backend)?;
         Ok(outcome)
+    }
+
+    fn record_time_anchor(
+        &self,
+        kiosk_id: KioskId,
+        anchor: &TimeAnchor,
+    ) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let released = {
+            let kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+            let bytes =
+                kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            drop(kiosks);
+            let bytes = bytes
+                .ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
+            let kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+
+            let key = (kiosk_id.0.as_u128(), anchor.boot.0.as_u128());
+            let mut anchors = txn.open_table(TIME_ANCHORS).map_err(backend)?;
+            anchors.insert(key, encode(anchor)?.as_slice()).map_err(backend)?;
+            drop(anchors);
+
+            // Held only for want of an anchor, and of this boot: their time is known now.
+            let mut waiting = Vec::new();
+            {
+                let held = txn.open_table(QUARANTINE).map_err(backend)?;
+                let events = txn.open_table(EVENTS).map_err(backend)?;
+                for row in held.iter().map_err(backend)? {
+                    let (id, value) = row.map_err(backend)?;
+                    let record: QuarantineRecord = decode(value.value(), "quarantine")?;
+                    if record.resolution.is_some()
+                        || record.reason != QuarantineReason::UntrustedClock
+                    {
+                        continue;
+                    }
+                    let Some(bytes) = events.get(id.value()).map_err(backend)? else { continue };
+                    let event: EventRecord = decode(bytes.value(), "event")?;
+                    let from_here = matches!(event.punch.origin,
+                        PunchOrigin::Kiosk { kiosk, .. } if kiosk == kiosk_id);
+                    let same_boot = matches!(&event.detail,
+                        EventDetail::Kiosk { time, .. } if time.boot == anchor.boot);
+                    if from_here && same_boot {
+                        waiting.push(event);
+                    }
+                }
+            }
+
+            let now = anchor.true_time;
+            let mut released = 0;
+            for mut event in waiting {
+                let EventDetail::Kiosk { time, .. } = &event.detail else { continue };
+                let established =
+                    timing::establish(time, Some(anchor), event.received_at, kiosk.created_at);
+                let Some(at) = established.instant() else { continue };
+                event.punch.at = at;
+                let id = event.punch.event.0.as_u128();
+                txn.open_table(QUARANTINE).map_err(backend)?.remove(id).map_err(backend)?;
+                txn.open_table(EVENTS)
+                    .map_err(backend)?
+                    .insert(id, encode(&event)?.as_slice())
+                    .map_err(backend)?;
+                index_event(&txn, &event, now)?;
+                released += 1;
+            }
+            released
+        };
+        txn.commit().map_err(backend)?;
+        Ok(released)
+    }
+
+    fn quarantine(&self) -> Result<Vec<(QuarantineRecord, EventRecord)>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let held = txn.open_table(QUARANTINE).map_err(backend)?;
+        let events = txn.open_table(EVENTS).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in held.iter().map_err(backend)? {
+            let (id, value) = row.map_err(backend)?;
+            let record: QuarantineRecord = decode(value.value(), "quarantine")?;
+            let bytes =
+                events.get(id.value()).map_err(backend)?.ok_or_else(|| StoreError::Corrupt {
+                    what: "quarantine",
+                    detail: format!("event {} missing", record.event),
+                })?;
+            out.push((record, decode(bytes.value(), "event")?));
+        }
+        Ok(out)
+    }
+
+    fn accept_quarantined(
+        &self,
+        event: EventId,
+        replacement: &EventRecord,
+        author: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Option<QuarantineRecord>, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let resolved = {
+            let mut held = txn.open_table(QUARANTINE).map_err(backend)?;
+            let found = held.get(event.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+            let Some(bytes) = found else { return Ok(None) };
+            let mut record: QuarantineRecord = decode(&bytes, "quarantine")?;
+            if record.resolution.is_some() {
+                return Ok(None);
+            }
+            record.resolution = Some(QuarantineResolution {
+                replacement: replacement.punch.event,
+                author: author.to_owned(),
+                resolved_at: at,
+            });
+            held.insert(event.0.as_u128(), encode(&record)?.as_slice()).map_err(backend)?;
+            drop(held);
+            insert_event(&txn, replacement)?;
+            record
+        };
+        txn.commit().map_err(backend)?;
+        Ok(Some(resolved))
     }
 
     fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
