@@ -48,7 +48,14 @@ pub struct Args {
 fn replay_clock() -> anyhow::Result<Arc<replay_clock::FileClock>> {
     let path = std::env::var_os(replay_clock::ENV)
         .context("role processes run on the demo's replay clock")?;
-    Ok(Arc::new(replay_clock::FileClock::open(std::path::Path::new(&path))?))
+    let unset_until = match std::env::var(replay_clock::UNSET_UNTIL_ENV) {
+        Ok(micros) => Some(
+            chrono::DateTime::from_timestamp_micros(micros.parse()?)
+                .context("replay instant out of range")?,
+        ),
+        Err(_) => None,
+    };
+    Ok(Arc::new(replay_clock::FileClock::open(std::path::Path::new(&path), unset_until)?))
 }
 
 fn role(name: &str, rest: Vec<OsString>) -> anyhow::Result<()> {

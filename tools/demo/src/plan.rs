@@ -13,6 +13,8 @@ use crate::export::{Export, Source};
 pub const CUT_KIOSK: usize = 1;
 /// The kiosk whose key is replaced during the run.
 pub const ROTATED_KIOSK: usize = 0;
+/// The kiosk that boots one morning without a clock.
+pub const UNSET_KIOSK: usize = 0;
 
 /// One thing that happens in the replay.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,6 +39,11 @@ pub enum Step {
     RestoreNetwork,
     /// An admin asks the kiosk that stays online ([`ROTATED_KIOSK`]) to replace its key.
     RotateKey,
+    /// [`UNSET_KIOSK`] restarts as a new boot whose clock reads 1970 until the instant given.
+    RebootWithoutClock {
+        /// When its clock is set.
+        until: DateTime<Utc>,
+    },
 }
 
 /// The plan.
@@ -116,6 +123,10 @@ pub fn plan(export: &Export, zone: Tz) -> anyhow::Result<Plan> {
     steps.push((restore, Step::RestoreNetwork));
     // Mid-morning of the outage day, while taps go on at the kiosk that stays online.
     steps.push((at_local(outage_day, 10, zone)?, Step::RotateKey));
+    // Two days later, kiosk A reboots at 05:00 with its clock at 1970 until noon.
+    let unset_day = days[4.min(days.len() - 1)];
+    let until = at_local(unset_day, 12, zone)?;
+    steps.push((at_local(unset_day, 5, zone)?, Step::RebootWithoutClock { until }));
 
     // A stable sort keeps file order among equal instants.
     steps.sort_by_key(|(at, _)| *at);

@@ -15,6 +15,10 @@ use mtime_core::clock::{Clock, ClockReading};
 
 /// The environment variable that tells a child process where the replay clock is.
 pub const ENV: &str = "MTIME_REPLAY_CLOCK";
+/// Set for a kiosk that boots without a clock: until this replay instant (microseconds),
+/// its wall clock counts from 1970 since its boot and is not trusted, as a Raspberry Pi's
+/// does until the network sets it.
+pub const UNSET_UNTIL_ENV: &str = "MTIME_REPLAY_UNSET_UNTIL";
 
 /// How often a waiting process looks at the file again.
 const POLL: Duration = Duration::from_millis(2);
@@ -25,13 +29,15 @@ pub struct FileClock {
     path: PathBuf,
     /// The replay instant when this process started: its "boot".
     origin: DateTime<Utc>,
+    /// Until when the wall clock is unset (see [`UNSET_UNTIL_ENV`]).
+    unset_until: Option<DateTime<Utc>>,
 }
 
 impl FileClock {
-    /// A reader of the clock at `path`.
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
+    /// A reader of the clock at `path`, unset until `unset_until` if given.
+    pub fn open(path: &Path, unset_until: Option<DateTime<Utc>>) -> anyhow::Result<Self> {
         let origin = read(path)?;
-        Ok(Self { path: path.to_owned(), origin })
+        Ok(Self { path: path.to_owned(), origin, unset_until })
     }
 }
 
@@ -47,11 +53,16 @@ impl Clock for FileClock {
         // The file is replaced atomically, so a read sees one whole value. If it cannot
         // be read at all the demo is shutting down; the origin is a safe stand-in.
         let wall = read(&self.path).unwrap_or(self.origin);
-        ClockReading {
-            wall,
-            monotonic: (wall - self.origin).to_std().unwrap_or_default(),
-            wall_trusted: true,
+        let monotonic = (wall - self.origin).to_std().unwrap_or_default();
+        if self.unset_until.is_some_and(|until| wall < until) {
+            let since_boot = chrono::TimeDelta::from_std(monotonic).unwrap_or_default();
+            return ClockReading {
+                wall: DateTime::UNIX_EPOCH + since_boot,
+                monotonic,
+                wall_trusted: false,
+            };
         }
+        ClockReading { wall, monotonic, wall_trusted: true }
     }
 
     fn real_wait(&self, remaining: Duration) -> Duration {

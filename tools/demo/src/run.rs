@@ -4,7 +4,7 @@ use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
-use chrono::{DateTime, NaiveDateTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
 
@@ -13,17 +13,17 @@ use mtime_server::api::employees::EmployeeView;
 use mtime_server::api::kiosks::EnrollmentCodeView;
 use mtime_server::api::org::OrgUnitView;
 use mtime_server::api::page::Page;
-use mtime_server::api::timesheet::IntervalView;
+use mtime_server::api::timesheet::{EventView, IntervalView};
 use mtime_server::api::weeks::WeekRow;
 
 use crate::Args;
 use crate::api::Api;
 use crate::export::{Export, Source};
 use crate::matching::{ReadBack, match_pairs};
-use crate::plan::{self, CUT_KIOSK, ROTATED_KIOSK, Step};
+use crate::plan::{self, CUT_KIOSK, ROTATED_KIOSK, Step, UNSET_KIOSK};
 use crate::processes::{self, Kiosk};
 use crate::relay::Relay;
-use crate::replay_clock::ClockDriver;
+use crate::replay_clock::{self, ClockDriver};
 use crate::tls;
 use crate::weeks::match_weeks;
 
@@ -64,6 +64,19 @@ struct Outage {
     visible_during: Option<usize>,
     other_kiosk_visible: usize,
     failed_before_restore: u64,
+}
+
+/// The command that runs a kiosk node, logging to `kiosk-<log>.log`.
+fn kiosk_command(
+    root: &std::path::Path,
+    clock_file: &std::path::Path,
+    label: &str,
+    log: &str,
+) -> anyhow::Result<tokio::process::Command> {
+    let data = root.join(format!("kiosk-{label}"));
+    let mut run = processes::role("kiosk", clock_file, &root.join(format!("kiosk-{log}.log")))?;
+    run.args(["run", "--script", "-", "--linger-secs", "0", "--data-dir"]).arg(&data);
+    Ok(run)
 }
 
 pub async fn run(args: Args) -> anyhow::Result<()> {
@@ -139,9 +152,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         enroll.arg(&data).arg("--ca-cert").arg(&cert);
         processes::output(enroll, &format!("enrolling kiosk {label}")).await?;
 
-        let mut run =
-            processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}.log")))?;
-        run.args(["run", "--script", "-", "--linger-secs", "0", "--data-dir"]).arg(&data);
+        let run = kiosk_command(&root, &clock_file, label, label)?;
         world.kiosks.push(Kiosk::start(label, run).await?);
     }
 
@@ -151,6 +162,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut notes: HashMap<(String, NaiveDateTime), Option<String>> = HashMap::new();
     let mut not_recorded = Vec::new();
     let mut rotation_asked = None;
+    let mut earlier_boots = Vec::new();
+    let mut unset: Option<(DateTime<Utc>, DateTime<Utc>)> = None;
     for (at, step) in &plan.steps {
         world.advance(*at).await?;
         match *step {
@@ -196,6 +209,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
                     api.post(&format!("/api/kiosks/{id}/rotate-key"), &json!({})).await?;
                 rotation_asked = Some(*at);
             }
+            Step::RebootWithoutClock { until } => {
+                // The old boot's counts carry over; the new boot counts its own.
+                let label = LABELS[UNSET_KIOSK];
+                let old = world.kiosks.remove(UNSET_KIOSK);
+                earlier_boots.push(old.stop().await?);
+                let log = format!("{label}-1970");
+                let mut run = kiosk_command(&root, &clock_file, label, &log)?;
+                run.env(replay_clock::UNSET_UNTIL_ENV, until.timestamp_micros().to_string());
+                world.kiosks.insert(UNSET_KIOSK, Kiosk::start(label, run).await?);
+                unset = Some((*at, until));
+            }
             Step::RestoreNetwork => {
                 world.kiosks.iter_mut().for_each(Kiosk::drain);
                 outage.failed_before_restore = world.kiosks[CUT_KIOSK].sync.failed_attempts;
@@ -219,6 +243,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     let mut seen = Vec::new();
     for kiosk in world.kiosks.drain(..) {
         seen.push(kiosk.stop().await?);
+    }
+    for earlier in &earlier_boots {
+        let last = &mut seen[UNSET_KIOSK];
+        last.batches += earlier.batches;
+        last.failed_attempts += earlier.failed_attempts;
+        last.key_rotations += earlier.key_rotations;
     }
 
     // Read every interval back through the public API.
@@ -252,6 +282,41 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             }
         }
     }
+    // The taps kiosk A made with its clock at 1970, as the audit trail shows them.
+    let mut dated_1970 = Vec::new();
+    for id in employees.values() {
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut query = vec![("from", first.to_rfc3339()), ("to", last.to_rfc3339())];
+            query.extend(cursor.take().map(|c| ("cursor", c)));
+            let page: Page<EventView> =
+                api.get(&format!("/api/employees/{id}/timesheet/events"), &query).await?;
+            dated_1970.extend(
+                page.items
+                    .into_iter()
+                    .filter(|e| e.kiosk_wall.is_some_and(|w| w.year() < 2000))
+                    .map(|e| e.punch.at.with_timezone(&Utc)),
+            );
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => break,
+            }
+        }
+    }
+    let mut held_ever = 0;
+    let mut after: Option<String> = None;
+    loop {
+        let mut query = vec![("limit", "1000".to_owned())];
+        query.extend(after.take().map(|a| ("after", a)));
+        let page: Page<serde_json::Value> = api.get("/api/events", &query).await?;
+        held_ever += page.items.iter().filter(|e| e["kind"] == "presence.quarantined").count();
+        match page.next_cursor {
+            Some(next) => after = Some(next),
+            None => break,
+        }
+    }
+    let still_held: Page<serde_json::Value> = api.get("/api/reports/quarantine", &[]).await?;
+
     // Regular and overtime per employee and week, through the public API.
     let (first_day, last_day) = (
         export.taps.iter().map(|t| t.local.date()).min().unwrap_or_default(),
@@ -359,6 +424,19 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         local(rotated_at),
         seen[ROTATED_KIOSK].key_rotations
     );
+    if let Some((rebooted, set)) = unset {
+        let inside = dated_1970.iter().filter(|at| **at >= rebooted && **at < set).count();
+        println!(
+            "clock at 1970: kiosk {} rebooted {} with its clock unset until {}; {} taps read \
+             1970 and were dated by its monotonic clock ({inside} within that morning); \
+             {held_ever} held until a round trip dated them; {} held now",
+            LABELS[UNSET_KIOSK],
+            local(Some(rebooted)),
+            local(Some(set)),
+            dated_1970.len(),
+            still_held.items.len()
+        );
+    }
     println!("extra intervals: {}", result.extra.len());
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
     println!("intervals matched: {}/{}", result.matched, result.expected);
@@ -394,6 +472,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if weeks.matched + weeks.excused.len() != weeks.expected || !weeks.problems.is_empty() {
         bail!("weekly regular and overtime minutes do not match the clock's");
+    }
+    let unset_ok = unset.is_none_or(|(rebooted, set)| {
+        !dated_1970.is_empty()
+            && dated_1970.iter().all(|at| *at >= rebooted && *at < set)
+            && still_held.items.is_empty()
+    });
+    if !unset_ok {
+        bail!("the taps of the kiosk without a clock were not all dated within its morning");
     }
     if rotated_at.is_none() || seen[ROTATED_KIOSK].key_rotations != 1 {
         bail!("kiosk {} did not replace its key when asked", LABELS[ROTATED_KIOSK]);

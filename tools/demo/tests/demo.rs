@@ -18,6 +18,12 @@ fn the_demo_matches_every_pair_of_the_punch_log() {
     assert_eq!(stdout.lines().last().unwrap_or_default(), "weeks excused: 1", "{stdout}");
     assert!(stdout.contains("excused week: E01 week of 2025-05-12"), "{stdout}");
     assert!(stdout.contains("1 rotation(s) reported by the kiosk"), "{stdout}");
+    // Kiosk A's Friday morning with its clock at 1970: every such tap dated within it.
+    let unset = stdout.lines().find(|l| l.starts_with("clock at 1970:")).unwrap();
+    assert!(unset.ends_with("; 0 held now"), "{unset}");
+    let taps: usize = unset.split("; ").nth(1).unwrap().split(' ').next().unwrap().parse().unwrap();
+    assert!(taps > 0, "{unset}");
+    assert!(unset.contains(&format!("({taps} within that morning)")), "{unset}");
     assert!(stdout.contains("extra intervals: 0"), "{stdout}");
     assert!(stdout.contains("corrected: 2 (2 of 2 with author and note as entered)"), "{stdout}");
     assert!(stdout.contains("API read during the outage showed 0 of them"), "{stdout}");
