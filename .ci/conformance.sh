@@ -66,8 +66,12 @@ with open(out, "wb") as f:
     f.write(call("GET", "/api/openapi.json"))
 PY
 (cd "$work" && "$work/venv/bin/openapi-python-client" generate --path openapi.json \
-  --output-path client --meta setup >/dev/null 2>&1 || true)
-test -d "$work/client/mtime_client" || { echo "client generation failed"; exit 1; }
+  --output-path client --meta setup >"$work/generate.log" 2>&1 || true)
+test -d "$work/client/mtime_client" || {
+  cat "$work/generate.log"
+  echo "client generation failed"
+  exit 1
+}
 "$work/venv/bin/pip" install -q "$work/client"
 "$work/venv/bin/python" .ci/list_employees.py "$url" "$key" E01
 

@@ -33,12 +33,15 @@ struct Plugin {
     id: &'static str,
     description: &'static str,
     configured_in: &'static str,
-    schema: fn() -> serde_json::Value,
+    schema: fn() -> serde_json::Map<String, serde_json::Value>,
 }
 
-fn schema_of<T: schemars::JsonSchema>() -> serde_json::Value {
+fn schema_of<T: schemars::JsonSchema>() -> serde_json::Map<String, serde_json::Value> {
     let schema = SchemaSettings::draft2020_12().into_generator().into_root_schema_for::<T>();
-    serde_json::to_value(schema).unwrap_or_default()
+    match serde_json::to_value(schema) {
+        Ok(serde_json::Value::Object(map)) => map,
+        _ => serde_json::Map::new(),
+    }
 }
 
 /// Every plugin there is.
@@ -81,7 +84,7 @@ pub struct PluginPath {
 pub async fn schema(
     State(_): State<AppState>,
     PathParams(path): PathParams<PluginPath>,
-) -> ApiResult<Json<serde_json::Value>> {
+) -> ApiResult<Json<serde_json::Map<String, serde_json::Value>>> {
     PLUGINS
         .iter()
         .find(|p| p.registry == path.registry && p.id == path.plugin_id)

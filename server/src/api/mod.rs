@@ -665,7 +665,7 @@ pub fn operations() -> Vec<Operation> {
             Key(SETTINGS_READ),
             get(descriptor::schema),
         )
-        .returns::<serde_json::Value>(200)
+        .returns::<serde_json::Map<String, serde_json::Value>>(200)
         .errors(&[404]),
         // Kiosks
         op(
