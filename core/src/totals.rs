@@ -121,6 +121,42 @@ mod tests {
         assert_eq!(sum, Duration::from_secs(7 * 3600));
     }
 
+    /// Adelaide keeps a half-hour offset: +09:30 in winter, +10:30 in summer.
+    #[test]
+    fn durations_across_dst_are_exact_at_a_half_hour_offset() {
+        let adelaide = chrono_tz::Australia::Adelaide;
+        // Clocks fall back from 03:00 to 02:00 on 2025-04-06: 22:00 to 06:00 is nine hours,
+        // two before midnight and seven after.
+        let fall = pair(
+            &[
+                punch("2025-04-05T22:00:00+10:30", Direction::In),
+                punch("2025-04-06T06:00:00+09:30", Direction::Out),
+            ],
+            PairingRules::default(),
+        );
+        let totals = daily(&fall, adelaide, date("2025-04-05"), date("2025-04-06"), |_| true);
+        assert_eq!(totals[&date("2025-04-05")], Duration::from_secs(2 * 3600));
+        assert_eq!(totals[&date("2025-04-06")], Duration::from_secs(7 * 3600));
+
+        // Clocks spring forward from 02:00 to 03:00 on 2025-10-05: 22:00 to 06:00 is seven
+        // hours, two before midnight and five after.
+        let spring = pair(
+            &[
+                punch("2025-10-04T22:00:00+09:30", Direction::In),
+                punch("2025-10-05T06:00:00+10:30", Direction::Out),
+            ],
+            PairingRules::default(),
+        );
+        let totals = daily(&spring, adelaide, date("2025-10-04"), date("2025-10-05"), |_| true);
+        assert_eq!(totals[&date("2025-10-04")], Duration::from_secs(2 * 3600));
+        assert_eq!(totals[&date("2025-10-05")], Duration::from_secs(5 * 3600));
+        // Local midnight is where the day starts, half-hour offset and all.
+        assert_eq!(
+            day_start(date("2025-10-05"), adelaide).to_rfc3339(),
+            "2025-10-04T14:30:00+00:00"
+        );
+    }
+
     #[test]
     fn open_and_flagged_intervals_without_an_end_count_nothing() {
         let chicago = chrono_tz::America::Chicago;

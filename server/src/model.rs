@@ -499,6 +499,32 @@ pub struct FeedEntry {
     pub kiosk: Option<KioskId>,
     /// The presence event concerned.
     pub event: Option<mtime_core::ids::EventId>,
+    /// The week concerned (its first local day), for `week.closed`.
+    pub week_start: Option<NaiveDate>,
+}
+
+/// A feed entry as stored before entries named a week; read, never written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FeedEntryWithoutWeek {
+    /// See [`FeedEntry`].
+    pub seq: u64,
+    /// See [`FeedEntry`].
+    pub at: DateTime<Utc>,
+    /// See [`FeedEntry`].
+    pub kind: String,
+    /// See [`FeedEntry`].
+    pub employee: Option<EmployeeId>,
+    /// See [`FeedEntry`].
+    pub kiosk: Option<KioskId>,
+    /// See [`FeedEntry`].
+    pub event: Option<mtime_core::ids::EventId>,
+}
+
+impl From<FeedEntryWithoutWeek> for FeedEntry {
+    fn from(old: FeedEntryWithoutWeek) -> Self {
+        let FeedEntryWithoutWeek { seq, at, kind, employee, kiosk, event } = old;
+        Self { seq, at, kind, employee, kiosk, event, week_start: None }
+    }
 }
 
 /// How many delivery attempts the log keeps per webhook; older ones are dropped.
@@ -619,6 +645,8 @@ pub mod feed_kind {
     pub const KIOSK_KEY_ROTATED: &str = "kiosk.key_rotated";
     /// A kiosk tap whose time cannot be believed was held for an admin.
     pub const PRESENCE_QUARANTINED: &str = "presence.quarantined";
+    /// An employee's week ended; the weekly overtime report holds its figures.
+    pub const WEEK_CLOSED: &str = "week.closed";
 
     /// Every kind, for documents and filters.
     pub const ALL: &[&str] = &[
@@ -635,5 +663,6 @@ pub mod feed_kind {
         KIOSK_RESUMED,
         KIOSK_KEY_ROTATED,
         PRESENCE_QUARANTINED,
+        WEEK_CLOSED,
     ];
 }

@@ -5,7 +5,9 @@
 mod common;
 
 use axum::http::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
+
+use mtime_server::watch;
 
 use common::TestServer;
 
@@ -122,4 +124,41 @@ async fn the_week_counter_is_listed_with_its_config_schema() {
     let (status, _) =
         server.call("GET", "/api/descriptor/plugins/counters/nothing/schema", None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn a_week_that_ends_is_announced_in_the_feed_once() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let terms = json!({"code": "FT", "name": "Full time", "effective_from": "2025-04-01",
+        "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday"}});
+    server.ok("POST", "/api/settings/employment-terms", terms).await;
+    let body = json!({"number": "E01", "name": "Ann", "org_unit_id": site,
+        "employment_terms": "FT", "effective_from": "2025-04-01", "retroactive": true});
+    let ann = server.ok("POST", "/api/employees", body).await;
+    let id = ann["id"].as_str().unwrap().to_owned();
+    let corrections = format!("/api/employees/{id}/timesheet/corrections");
+    for at in ["2025-04-29T08:00:00-05:00", "2025-05-06T08:00:00-05:00"] {
+        server.ok("POST", &corrections, json!({"direction": "in", "at": at})).await;
+        let out = at.replace("08:00", "12:00");
+        server.ok("POST", &corrections, json!({"direction": "out", "at": out})).await;
+    }
+
+    // Sunday 2025-05-11, noon in Chicago: only the week of 2025-04-28 is over.
+    assert_eq!(watch::weeks::check(&server.state).unwrap(), 1);
+    assert_eq!(watch::weeks::check(&server.state).unwrap(), 0, "announced once");
+    // Monday 01:00 in Chicago: the week of 2025-05-05 ended at midnight.
+    server.clock.advance(std::time::Duration::from_secs(13 * 3600));
+    assert_eq!(watch::weeks::check(&server.state).unwrap(), 1);
+
+    let (_, feed) = server.call("GET", "/api/events?limit=1000", None).await;
+    let closed: Vec<(Value, Value)> = feed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "week.closed")
+        .map(|e| (e["employee_id"].clone(), e["week_start"].clone()))
+        .collect();
+    assert_eq!(closed, vec![(json!(id), json!("2025-04-28")), (json!(id), json!("2025-05-05"))]);
 }

@@ -38,9 +38,8 @@ pub struct FeedEntryView {
     pub seq: u64,
     /// When the server stored it.
     pub at: DateTime<Utc>,
-    /// `presence.recorded`, `presence.unknown_badge`, `presence.entered`,
-    /// `presence.corrected`, `presence.assigned`, `interval.closed`, `interval.flagged`,
-    /// `kiosk.enrolled`, `kiosk.revoked`, `kiosk.silent` or `kiosk.resumed`.
+    /// What happened: one of the kinds listed for webhook filters (`presence.recorded`,
+    /// `interval.closed`, `kiosk.silent`, `week.closed`, …).
     pub kind: String,
     /// The employee concerned.
     pub employee_id: Option<EmployeeId>,
@@ -49,6 +48,9 @@ pub struct FeedEntryView {
     /// The presence event concerned; for `interval.*`, the interval's check-in, or its
     /// check-out when it has no check-in.
     pub event_id: Option<EventId>,
+    /// The week concerned (its first local day), for `week.closed`: the weekly overtime
+    /// report holds its figures.
+    pub week_start: Option<chrono::NaiveDate>,
 }
 
 impl From<&crate::model::FeedEntry> for FeedEntryView {
@@ -60,6 +62,7 @@ impl From<&crate::model::FeedEntry> for FeedEntryView {
             employee_id: entry.employee,
             kiosk_id: entry.kiosk,
             event_id: entry.event,
+            week_start: entry.week_start,
         }
     }
 }

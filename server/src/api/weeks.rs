@@ -1,11 +1,11 @@
 //! The weekly overtime report: the week counter (see [`mtime_core::weeks`]) run over each
 //! employee's presence with the norm of the employment terms they are assigned to.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use axum::Json;
 use axum::extract::State;
-use chrono::{NaiveDate, TimeDelta};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::ids::{EmployeeId, OrgUnitId};
@@ -101,56 +101,87 @@ fn flags_by_day(intervals: &[Interval], zones: &Zones) -> BTreeMap<NaiveDate, BT
     out
 }
 
+/// What the week counter needs besides an employee: every set of terms, the reasons that
+/// count as work, and the time now.
+pub struct WeekContext {
+    terms: Vec<EmploymentTermsRecord>,
+    working: HashSet<String>,
+    now: DateTime<Utc>,
+}
+
+impl WeekContext {
+    /// The context as stored now.
+    pub fn load(state: &AppState) -> ApiResult<Self> {
+        Ok(Self {
+            terms: state.store.employment_terms()?,
+            working: working_reasons(state)?,
+            now: state.now(),
+        })
+    }
+}
+
+/// One employee's weeks that hold a local day from `from` to `to`, counted whole by the
+/// norm of the terms in force on each week's days; weeks without terms are left out.
+pub fn employee_weeks(
+    state: &AppState,
+    context: &WeekContext,
+    record: &EmployeeRecord,
+    zones: &Zones,
+    from: NaiveDate,
+    to: NaiveDate,
+) -> ApiResult<Vec<WeekRow>> {
+    // Whole weeks: up to six days either side of the period.
+    let (wide_from, wide_to) = (from - TimeDelta::days(6), to + TimeDelta::days(6));
+    let norms = norms(record, &context.terms, wide_from, wide_to);
+    let mut weeks: BTreeMap<NaiveDate, (String, WeeklyNorm)> = BTreeMap::new();
+    for (day, (code, norm)) in norms.range(from..=to) {
+        weeks.entry(norm.week_of(*day)).or_insert_with(|| (code.clone(), *norm));
+    }
+    if weeks.is_empty() {
+        return Ok(Vec::new());
+    }
+
+    let intervals = intervals_of(state, record.id)?;
+    let counts = |i: &Interval| context.working.contains(i.reason.as_str());
+    let flags = flags_by_day(&intervals, zones);
+    let mut rows = Vec::new();
+    for (week_start, (code, norm)) in weeks {
+        let intervals = norm.round(&intervals, |at| zones.at(at));
+        let week_end = week_start + TimeDelta::days(6);
+        // Days are cut at midnight in the zone of the site the employee belonged to then.
+        let days: BTreeMap<NaiveDate, std::time::Duration> = zones
+            .segments(week_start, week_end)
+            .into_iter()
+            .flat_map(|(from, to, tz)| totals::daily(&intervals, tz, from, to, counts))
+            .collect();
+        let week_flags: BTreeMap<NaiveDate, BTreeSet<Flag>> =
+            flags.range(week_start..=week_end).map(|(d, f)| (*d, f.clone())).collect();
+        let Some(count) = norm.count(&days, &week_flags).into_iter().next() else {
+            continue;
+        };
+        let ends = week_end.succ_opt().map(|d| totals::day_start(d, zones.on(week_end)));
+        rows.push(WeekRow {
+            employee_id: record.id,
+            number: record.number.clone(),
+            employment_terms: code,
+            week_start,
+            weekly_norm_minutes: norm.weekly_norm_minutes,
+            worked_seconds: count.worked.as_secs(),
+            regular_seconds: count.regular.as_secs(),
+            overtime_seconds: count.overtime.as_secs(),
+            flags: count.flags.into_iter().collect(),
+            complete: ends.is_some_and(|end| end <= context.now),
+        });
+    }
+    Ok(rows)
+}
+
 fn rows(state: &AppState, scope: &Scope, query: &WeeksQuery) -> ApiResult<Vec<WeekRow>> {
     check_period(query.from, query.to)?;
-    let working = working_reasons(state)?;
-    let terms = state.store.employment_terms()?;
-    let now = state.now();
-
+    let context = WeekContext::load(state)?;
     let mut rows = Vec::new();
     for (record, zones) in covered(state, scope, query.org_unit_id, Some(query.to))? {
-        // Whole weeks: up to six days either side of the period.
-        let (wide_from, wide_to) = (query.from - TimeDelta::days(6), query.to + TimeDelta::days(6));
-        let norms = norms(&record, &terms, wide_from, wide_to);
-        let mut weeks: BTreeMap<NaiveDate, (String, WeeklyNorm)> = BTreeMap::new();
-        for (day, (code, norm)) in norms.range(query.from..=query.to) {
-            weeks.entry(norm.week_of(*day)).or_insert_with(|| (code.clone(), *norm));
-        }
-        if weeks.is_empty() {
-            continue;
-        }
-
-        let intervals = intervals_of(state, record.id)?;
-        let counts = |i: &Interval| working.contains(i.reason.as_str());
-        let flags = flags_by_day(&intervals, &zones);
-        for (week_start, (code, norm)) in weeks {
-            let intervals = norm.round(&intervals, |at| zones.at(at));
-            let week_end = week_start + TimeDelta::days(6);
-            // Days are cut at midnight in the zone of the site the employee belonged to then.
-            let days: BTreeMap<NaiveDate, std::time::Duration> = zones
-                .segments(week_start, week_end)
-                .into_iter()
-                .flat_map(|(from, to, tz)| totals::daily(&intervals, tz, from, to, counts))
-                .collect();
-            let week_flags: BTreeMap<NaiveDate, BTreeSet<Flag>> =
-                flags.range(week_start..=week_end).map(|(d, f)| (*d, f.clone())).collect();
-            let Some(count) = norm.count(&days, &week_flags).into_iter().next() else {
-                continue;
-            };
-            let ends = week_end.succ_opt().map(|d| totals::day_start(d, zones.on(week_end)));
-            rows.push(WeekRow {
-                employee_id: record.id,
-                number: record.number.clone(),
-                employment_terms: code,
-                week_start,
-                weekly_norm_minutes: norm.weekly_norm_minutes,
-                worked_seconds: count.worked.as_secs(),
-                regular_seconds: count.regular.as_secs(),
-                overtime_seconds: count.overtime.as_secs(),
-                flags: count.flags.into_iter().collect(),
-                complete: ends.is_some_and(|end| end <= now),
-            });
-        }
+        rows.extend(employee_weeks(state, &context, &record, &zones, query.from, query.to)?);
     }
     rows.sort_by(|a, b| (&a.number, a.week_start).cmp(&(&b.number, b.week_start)));
     Ok(rows)

@@ -5,9 +5,9 @@
 
 pub mod redb_store;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
@@ -211,6 +211,16 @@ pub trait Store: Send + Sync + 'static {
     /// only because nothing told their time: each gets its instant from the anchor and
     /// joins its employee's events. Returns how many were released. One transaction.
     fn record_time_anchor(&self, kiosk: KioskId, anchor: &TimeAnchor) -> Result<usize, StoreError>;
+    /// The first day of the last week announced closed, per employee.
+    fn weeks_closed(&self) -> Result<HashMap<EmployeeId, NaiveDate>, StoreError>;
+    /// Appends `week.closed` for each (employee, week) later than the last announced for
+    /// that employee, and remembers it, in one transaction; returns how many.
+    fn announce_weeks(
+        &self,
+        closed: &[(EmployeeId, NaiveDate)],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError>;
+
     /// Quarantined events, with the event as the kiosk sent it.
     fn quarantine(&self) -> Result<Vec<(QuarantineRecord, EventRecord)>, StoreError>;
     /// Resolves a quarantined event with `replacement` (a correction entered by an admin),

@@ -1,9 +1,9 @@
 //! The embedded store: one redb file, nothing to install.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::path::Path;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
@@ -19,9 +19,10 @@ use mtime_core::timing::{self, Established, QuarantineReason, TimeAnchor};
 use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
-    EmployeeRecord, EmploymentTermsRecord, EventDetail, EventRecord, FeedEntry, InteractiveUser,
-    IntervalAnnouncement, IntervalKey, KioskRecord, OrgUnitRecord, QuarantineRecord,
-    QuarantineResolution, ReasonRecord, ServiceUser, WebhookRecord, feed_kind,
+    EmployeeRecord, EmploymentTermsRecord, EventDetail, EventRecord, FeedEntry,
+    FeedEntryWithoutWeek, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskRecord,
+    OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord, ServiceUser,
+    WebhookRecord, feed_kind,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -65,6 +66,8 @@ const DELIVERIES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("we
 
 /// (kiosk, boot) → the newest [`TimeAnchor`] of that boot.
 const TIME_ANCHORS: TableDefinition<(u128, u128), &[u8]> = TableDefinition::new("time_anchors");
+/// employee → the first day of the last week announced closed.
+const WEEKS_CLOSED: TableDefinition<u128, i32> = TableDefinition::new("weeks_closed");
 /// event → a [`QuarantineRecord`]: kiosk events whose time is not believed.
 const QUARANTINE: TableDefinition<u128, &[u8]> = TableDefinition::new("quarantine");
 
@@ -167,6 +170,7 @@ impl RedbStore {
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(TIME_ANCHORS).map_err(backend)?;
+        txn.open_table(WEEKS_CLOSED).map_err(backend)?;
         txn.open_table(QUARANTINE).map_err(backend)?;
         txn.open_table(SILENT_KIOSKS).map_err(backend)?;
         txn.open_table(WEBHOOKS).map_err(backend)?;
@@ -255,7 +259,32 @@ fn append_feed(
     let mut meta = txn.open_table(META).map_err(backend)?;
     let seq = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value()) + 1;
     meta.insert(FEED_SEQ, seq).map_err(backend)?;
-    let entry = FeedEntry { seq, at, kind: kind.to_owned(), employee, kiosk, event };
+    let entry =
+        FeedEntry { seq, at, kind: kind.to_owned(), employee, kiosk, event, week_start: None };
+    let mut feed = txn.open_table(FEED).map_err(backend)?;
+    feed.insert(seq, encode(&entry)?.as_slice()).map_err(backend)?;
+    Ok(())
+}
+
+/// Appends `week.closed` for one employee's week.
+fn append_week_closed(
+    txn: &WriteTransaction,
+    at: DateTime<Utc>,
+    employee: EmployeeId,
+    week_start: NaiveDate,
+) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(backend)?;
+    let seq = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value()) + 1;
+    meta.insert(FEED_SEQ, seq).map_err(backend)?;
+    let entry = FeedEntry {
+        seq,
+        at,
+        kind: feed_kind::WEEK_CLOSED.to_owned(),
+        employee: Some(employee),
+        kiosk: None,
+        event: None,
+        week_start: Some(week_start),
+    };
     let mut feed = txn.open_table(FEED).map_err(backend)?;
     feed.insert(seq, encode(&entry)?.as_slice()).map_err(backend)?;
     Ok(())
@@ -933,6 +962,43 @@ impl Store for RedbStore {
         Ok(released)
     }
 
+    fn weeks_closed(&self) -> Result<HashMap<EmployeeId, NaiveDate>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(WEEKS_CLOSED).map_err(backend)?;
+        let mut out = HashMap::new();
+        for row in table.iter().map_err(backend)? {
+            let (id, day) = row.map_err(backend)?;
+            let Some(day) = NaiveDate::from_num_days_from_ce_opt(day.value()) else {
+                return Err(StoreError::Corrupt { what: "closed week", detail: "day".into() });
+            };
+            out.insert(EmployeeId(uuid::Uuid::from_u128(id.value())), day);
+        }
+        Ok(out)
+    }
+
+    fn announce_weeks(
+        &self,
+        closed: &[(EmployeeId, NaiveDate)],
+        at: DateTime<Utc>,
+    ) -> Result<usize, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let mut announced = 0;
+        for (employee, week) in closed {
+            let key = employee.0.as_u128();
+            let mut table = txn.open_table(WEEKS_CLOSED).map_err(backend)?;
+            let last = table.get(key).map_err(backend)?.map(|v| v.value());
+            if last.is_some_and(|last| last >= week.num_days_from_ce()) {
+                continue;
+            }
+            table.insert(key, week.num_days_from_ce()).map_err(backend)?;
+            drop(table);
+            append_week_closed(&txn, at, *employee, *week)?;
+            announced += 1;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(announced)
+    }
+
     fn quarantine(&self) -> Result<Vec<(QuarantineRecord, EventRecord)>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let held = txn.open_table(QUARANTINE).map_err(backend)?;
@@ -1072,7 +1138,7 @@ impl Store for RedbStore {
         let mut out = Vec::new();
         for row in feed.range(after.saturating_add(1)..).map_err(backend)?.take(limit) {
             let (_, value) = row.map_err(backend)?;
-            out.push(decode(value.value(), "feed entry")?);
+            out.push(decode_feed_entry(value.value())?);
         }
         Ok(out)
     }
@@ -1334,6 +1400,13 @@ impl Store for RedbStore {
     }
 }
 
+/// A feed entry in either layout it was ever stored in.
+fn decode_feed_entry(bytes: &[u8]) -> Result<FeedEntry, StoreError> {
+    decode::<FeedEntry>(bytes, "feed entry").or_else(|e| {
+        decode::<FeedEntryWithoutWeek>(bytes, "feed entry").map(FeedEntry::from).map_err(|_| e)
+    })
+}
+
 // A kiosk chooses its event ids, so even the nil UUID is a possible id: which ends an
 // interval has is kept in bits of its own.
 fn announced_key(employee: EmployeeId, key: IntervalKey) -> (u128, u8, u128, u128) {
@@ -1372,6 +1445,23 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn a_feed_entry_stored_before_weeks_reads_without_one() {
+        let old = FeedEntryWithoutWeek {
+            seq: 7,
+            at: DateTime::from_timestamp(1_746_982_800, 0).unwrap(),
+            kind: "kiosk.enrolled".into(),
+            employee: None,
+            kiosk: Some(KioskId::random()),
+            event: None,
+        };
+        let entry = decode_feed_entry(&postcard::to_stdvec(&old).unwrap()).unwrap();
+        assert_eq!((entry.seq, entry.kiosk, entry.week_start), (7, old.kiosk, None));
+        let week = chrono::NaiveDate::from_ymd_opt(2025, 5, 12);
+        let new = FeedEntry { week_start: week, ..entry };
+        assert_eq!(decode_feed_entry(&postcard::to_stdvec(&new).unwrap()).unwrap(), new);
+    }
 
     #[test]
     fn a_service_user_stored_before_scopes_reads_as_unscoped() {

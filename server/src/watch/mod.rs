@@ -1,10 +1,11 @@
 //! Background watchers that turn what was stored into feed entries nobody posts: an
-//! interval closing (it is derived from events, not sent) and a kiosk falling silent (it
-//! is the absence of requests). Each pass is a plain function, so tests drive them on a
+//! interval closing (it is derived from events, not sent), a kiosk falling silent (it is
+//! the absence of requests) and an employee's week ending (it is the passing of time). Each pass is a plain function, so tests drive them on a
 //! manual clock; [`spawn`] runs them for a serving process.
 
 pub mod intervals;
 pub mod silence;
+pub mod weeks;
 
 use std::time::Duration;
 
@@ -17,11 +18,17 @@ pub struct Cadence {
     pub intervals: Duration,
     /// Between checks of kiosk silence.
     pub silence: Duration,
+    /// Between looks for weeks that ended.
+    pub weeks: Duration,
 }
 
 impl Default for Cadence {
     fn default() -> Self {
-        Self { intervals: Duration::from_secs(1), silence: Duration::from_secs(15) }
+        Self {
+            intervals: Duration::from_secs(1),
+            silence: Duration::from_secs(15),
+            weeks: Duration::from_secs(60),
+        }
     }
 }
 
@@ -36,6 +43,18 @@ pub fn spawn(state: AppState, cadence: Cadence) {
             tick.tick().await;
             if let Err(e) = intervals::catch_up(&intervals_state) {
                 tracing::error!(error = %e, "interval watcher failed; retrying");
+            }
+        }
+    });
+
+    let weeks_state = state.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(cadence.weeks);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(e) = weeks::check(&weeks_state) {
+                tracing::error!(error = %e, "closed-week watcher failed; retrying");
             }
         }
     });
