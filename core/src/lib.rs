@@ -14,8 +14,11 @@
 //!
 //! # Limitations
 //!
-//! - Pairing trusts each event's wall-clock instant; events recorded while a kiosk's clock
-//!   was untrusted are not yet corrected from the monotonic clock.
+//! - [`timing`] dates an event from an anchor of its boot; a kiosk whose round trips are all
+//!   slower than [`timing::MAX_ROUND_TRIP`] while its clock is untrusted gets no anchor, and
+//!   its taps wait in quarantine for an admin.
+//! - Pairing flags an interval over-long after a fixed 16 hours; a kiosk's own configured
+//!   maximum open interval is applied by the kiosk ([`decide`]), not yet by the server.
 //! - An event that amends another (`PresenceEvent::amends`) is carried but not yet applied
 //!   by pairing; the kiosk does not create such events yet.
 

@@ -32,8 +32,11 @@
 //! - The event feed is read from `/api/events` or `/api/sse` (which polls the store every
 //!   quarter second) or delivered by outbound webhooks ([`webhooks`], polling every
 //!   second).
-//! - Closed intervals and silent kiosks reach the feed from watchers that look every
-//!   second and every 15 seconds, so those entries trail the change that caused them.
+//! - Closed intervals, silent kiosks and closed weeks reach the feed from watchers that
+//!   look every second, 15 seconds and minute, so those entries trail the change that
+//!   caused them; the week watcher pairs every employee's events again on each look.
+//! - A time anchor releases the held taps of its boot by scanning the whole quarantine,
+//!   which is meant to stay small; the anchors of old boots are kept forever.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.
 

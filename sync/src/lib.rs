@@ -18,7 +18,9 @@
 //!   yet to re-align a kiosk with the server.
 //! - Acknowledged events stay in the store forever; pruning comes with the storage-capacity
 //!   work.
-//! - The server's time from each heartbeat is not yet used to correct the kiosk's clock.
+//! - The kiosk measures each heartbeat's round trip and sends it with the next, so the
+//!   server can date taps made with an untrusted clock; the kiosk itself still shows and
+//!   decides with its own wall clock until the system sets it.
 //! - A key rotation whose staged key file is lost after the server switched leaves the
 //!   kiosk unable to sign; it must be revoked and a new kiosk enrolled.
 
