@@ -76,6 +76,11 @@ impl ManualClock {
         state.monotonic += by;
     }
 
+    /// Says whether the wall clock is trusted, as NTP setting it (or not yet) would.
+    pub fn set_trusted(&self, trusted: bool) {
+        self.state.lock().unwrap_or_else(|e| e.into_inner()).wall_trusted = trusted;
+    }
+
     /// Sets the wall clock alone, as a jump would.
     pub fn set_wall(&self, wall: DateTime<Utc>) {
         self.state.lock().unwrap_or_else(|e| e.into_inner()).wall = wall;

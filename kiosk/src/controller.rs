@@ -15,6 +15,7 @@ use mtime_core::decide::{self, LastPunch, TapDecision};
 use mtime_core::event::{Direction, RequestedAction, Subject, TimeReading};
 use mtime_core::ids::{BootId, EmployeeId, KioskId};
 use mtime_core::protocol::Roster;
+use mtime_core::timing::TimeAnchor;
 use mtime_hardware::Tap;
 use mtime_sync::SyncError;
 use mtime_sync::outbox::{EventDraft, Outbox};
@@ -153,6 +154,8 @@ pub struct Controller {
     boot: BootId,
     last: HashMap<Who, LastPunch>,
     out_of_service: Option<String>,
+    /// What the kiosk measured of true time in this boot, for a wall clock not trusted.
+    anchor: Option<TimeAnchor>,
 }
 
 impl Controller {
@@ -176,7 +179,7 @@ impl Controller {
         }
         let out_of_service =
             outbox.halted()?.then(|| "uploading stopped; see the kiosk's log".to_owned());
-        Ok(Self { kiosk, outbox, roster, zone, clock, boot, last, out_of_service })
+        Ok(Self { kiosk, outbox, roster, zone, clock, boot, last, out_of_service, anchor: None })
     }
 
     /// Takes a newer roster.
@@ -197,8 +200,28 @@ impl Controller {
         &self.roster
     }
 
+    /// Takes what a heartbeat round trip told about true time in this boot.
+    pub fn set_time_anchor(&mut self, anchor: TimeAnchor) {
+        if anchor.boot == self.boot {
+            self.anchor = Some(anchor);
+        }
+    }
+
+    /// The reading as the employee should see it and decisions should take it: with the
+    /// wall clock replaced by true time from the anchor while the wall clock is not
+    /// trusted. What is stored is always the reading as made.
+    fn effective(&self, reading: &TimeReading) -> TimeReading {
+        let corrected = (!reading.wall_trusted)
+            .then(|| self.anchor.and_then(|a| a.true_time_of(reading)))
+            .flatten();
+        match corrected {
+            Some(wall) => TimeReading { wall, ..*reading },
+            None => *reading,
+        }
+    }
+
     fn local(&self, reading: &TimeReading) -> DateTime<FixedOffset> {
-        reading.wall.with_timezone(&self.zone).fixed_offset()
+        self.effective(reading).wall.with_timezone(&self.zone).fixed_offset()
     }
 
     /// Handles one tap.
@@ -236,7 +259,7 @@ impl Controller {
         };
 
         let config = &self.roster.config;
-        let decision = decide::decide(last.as_ref(), tap.action, &reading, config);
+        let decision = decide::decide(last.as_ref(), tap.action, &self.effective(&reading), config);
         // A suspended employee may still check out, but not in.
         let checks_in = matches!(decision, TapDecision::Record { direction: Direction::In, .. });
         if !employee.active && checks_in {

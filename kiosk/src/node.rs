@@ -128,6 +128,10 @@ pub fn run(
                     }
                 }
                 SyncEvent::KeyRotated => say("key-rotated"),
+                SyncEvent::ClockAnchored(anchor) => {
+                    let mut controller = reporter.lock().unwrap_or_else(|e| e.into_inner());
+                    controller.set_time_anchor(anchor);
+                }
             }
         }
     });

@@ -14,6 +14,7 @@ use mtime_core::ids::{BootId, EmployeeId, KioskId, OrgUnitId};
 use mtime_core::protocol::{
     KioskConfig, KnownPunch, Roster, RosterEmployee, RosterReason, SiteInfo,
 };
+use mtime_core::timing::TimeAnchor;
 use mtime_hardware::Tap;
 use mtime_kiosk::controller::{Controller, Feedback};
 use mtime_sync::outbox::Outbox;
@@ -60,6 +61,7 @@ struct Setup {
     clock: Arc<ManualClock>,
     controller: Controller,
     kiosk: KioskId,
+    boot: BootId,
 }
 
 fn setup() -> Setup {
@@ -68,9 +70,9 @@ fn setup() -> Setup {
     let outbox = Arc::new(Outbox::open(&path).unwrap());
     let clock = Arc::new(ManualClock::at(Utc.with_ymd_and_hms(2025, 5, 12, 12, 54, 0).unwrap()));
     let kiosk = KioskId::random();
-    let controller =
-        Controller::new(kiosk, outbox, roster(kiosk), clock.clone(), BootId::random()).unwrap();
-    Setup { _dir: dir, path, clock, controller, kiosk }
+    let boot = BootId::random();
+    let controller = Controller::new(kiosk, outbox, roster(kiosk), clock.clone(), boot).unwrap();
+    Setup { _dir: dir, path, clock, controller, kiosk, boot }
 }
 
 #[test]
@@ -207,4 +209,39 @@ fn the_last_event_survives_a_restart_for_the_repeat_window() {
             .unwrap();
     let again = restarted.tap(tap(ANN, RequestedAction::Explicit(Direction::In)));
     assert!(matches!(again, Feedback::Repeat { .. }), "{again}");
+}
+
+/// Booted at 1970: once a round trip tied this boot's monotonic clock to true time, the
+/// employee sees the true time; the event keeps the reading as made.
+#[test]
+fn a_kiosk_without_a_clock_shows_true_time_once_a_round_trip_anchored_it() {
+    let mut s = setup();
+    s.clock.set_wall(chrono::DateTime::UNIX_EPOCH);
+    s.clock.set_trusted(false);
+    let before = s.controller.tap(tap(ANN, RequestedAction::Explicit(Direction::In)));
+    let Feedback::Recorded { at, .. } = &before else { panic!("{before}") };
+    assert_eq!(at.to_rfc3339(), "1969-12-31T18:00:00-06:00", "nothing known yet");
+
+    // A round trip at monotonic 0 was answered with 12:54:00 UTC.
+    let true_time = Utc.with_ymd_and_hms(2025, 5, 12, 12, 54, 0).unwrap();
+    let other_boot = TimeAnchor {
+        boot: BootId::random(),
+        monotonic: std::time::Duration::ZERO,
+        true_time: true_time + chrono::TimeDelta::days(1),
+    };
+    s.controller.set_time_anchor(other_boot);
+    s.controller.set_time_anchor(TimeAnchor {
+        boot: s.boot,
+        monotonic: std::time::Duration::ZERO,
+        true_time,
+    });
+    s.clock.advance(std::time::Duration::from_secs(600));
+    let after = s.controller.tap(tap(ANN, RequestedAction::Explicit(Direction::Out)));
+    let Feedback::Recorded { at, .. } = &after else { panic!("{after}") };
+    assert_eq!(at.to_rfc3339(), "2025-05-12T08:04:00-05:00");
+
+    drop(s.controller);
+    let events = Outbox::open(&s.path).unwrap().events().unwrap();
+    assert_eq!(events[1].time.wall, chrono::DateTime::UNIX_EPOCH + chrono::TimeDelta::seconds(600));
+    assert!(!events[1].time.wall_trusted);
 }

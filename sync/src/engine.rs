@@ -19,7 +19,7 @@ use mtime_core::protocol::{
 };
 use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotation, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal;
-use mtime_core::timing::ClockSample;
+use mtime_core::timing::{ClockSample, TimeAnchor};
 
 use crate::SyncError;
 use crate::client::{Client, UploadReply};
@@ -64,6 +64,9 @@ pub enum SyncEvent {
     RosterUpdated(Box<Roster>),
     /// The kiosk signs with a new key from now on.
     KeyRotated,
+    /// A heartbeat round trip told where true time stands against this boot's monotonic
+    /// clock.
+    ClockAnchored(TimeAnchor),
 }
 
 /// The sync loop's parts.
@@ -169,6 +172,9 @@ impl SyncEngine {
                         let told = clock_sample.and_then(|s| s.anchor()).is_some();
                         if !self.clock.now().wall_trusted && !told {
                             every = every.min(UNTRUSTED_SAMPLE_EVERY);
+                        }
+                        if let Some(anchor) = sample.anchor() {
+                            self.report(SyncEvent::ClockAnchored(anchor));
                         }
                         clock_sample = Some(sample);
                     }

@@ -19,8 +19,9 @@
 //! - Acknowledged events stay in the store forever; pruning comes with the storage-capacity
 //!   work.
 //! - The kiosk measures each heartbeat's round trip and sends it with the next, so the
-//!   server can date taps made with an untrusted clock; the kiosk itself still shows and
-//!   decides with its own wall clock until the system sets it.
+//!   server can date taps made with an untrusted clock; the kiosk shows and decides with
+//!   true time from the latest round trip, which drifts with its monotonic clock until the
+//!   next one.
 //! - A key rotation whose staged key file is lost after the server switched leaves the
 //!   kiosk unable to sign; it must be revoked and a new kiosk enrolled.
 
