@@ -69,7 +69,6 @@ fn tick(value: f64) -> String {
     match value {
         v if v >= 1e6 => format!("{}M", v / 1e6),
         v if v >= 1e3 => format!("{}k", v / 1e3),
-        v if v >= 1.0 => format!("{v}"),
         v => format!("{v}"),
     }
 }
@@ -135,7 +134,8 @@ impl Chart {
             "<rect x=\"{LEFT}\" y=\"{TOP}\" width=\"{plot_w}\" height=\"{plot_h}\" fill=\"none\" \
              stroke=\"#333\"/>\n\
              <text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">{}</text>\n\
-             <text transform=\"translate(16 {:.1}) rotate(-90)\" text-anchor=\"middle\">{}</text>\n",
+             <text transform=\"translate(16 {:.1}) rotate(-90)\" \
+             text-anchor=\"middle\">{}</text>\n",
             LEFT + plot_w / 2.0,
             HEIGHT - 12.0,
             escape(&self.x_label),
@@ -154,7 +154,8 @@ impl Chart {
                 .collect();
             let _ = writeln!(
                 out,
-                "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" stroke-width=\"2\"{dash}/>",
+                "<polyline points=\"{}\" fill=\"none\" stroke=\"{colour}\" \
+                 stroke-width=\"2\"{dash}/>",
                 path.join(" ")
             );
             if !series.dashed {

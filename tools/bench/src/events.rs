@@ -42,7 +42,7 @@ impl Workforce {
     fn tap(&self, n: u64) -> (EmployeeId, BadgeUid, Direction) {
         let count = self.people.len().max(1) as u64;
         let (id, uid) = self.people[(n % count) as usize];
-        let direction = if (n / count) % 2 == 0 { Direction::In } else { Direction::Out };
+        let direction = if (n / count).is_multiple_of(2) { Direction::In } else { Direction::Out };
         (id, uid, direction)
     }
 

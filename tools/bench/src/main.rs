@@ -14,11 +14,16 @@
 //!   throughput figures are those of a server that gives some of its CPU to its clients.
 //! - The server is served as plain HTTP on loopback, without TLS.
 
+mod catchup;
 mod chart;
 mod config;
 mod durable;
 mod events;
+mod fleet;
+mod footprint;
 mod ingest;
+mod nodes;
+mod reads;
 mod report;
 mod server;
 mod stats;
@@ -48,6 +53,10 @@ struct Args {
 }
 
 fn main() -> anyhow::Result<()> {
+    // This binary also runs as the product's own server or kiosk, for workloads 5 and 6.
+    if let Some(result) = nodes::dispatch() {
+        return result;
+    }
     let args = Args::parse();
     // One crypto provider for the process, before any HTTP client is built.
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -69,20 +78,42 @@ fn main() -> anyhow::Result<()> {
         );
     }
 
-    if wanted(1) {
-        let dir = scratch.path().join("durable");
+    let dir = |name: &str| -> anyhow::Result<PathBuf> {
+        let dir = scratch.path().join(name);
         std::fs::create_dir_all(&dir)?;
-        let (section, _disk) = durable::run(&config, &dir)?;
+        Ok(dir)
+    };
+    let mut disk = None;
+    if wanted(1) {
+        let (section, footprint) = durable::run(&config, &dir("durable")?)?;
         report.sections.push(section);
+        disk = Some(footprint);
     }
     if wanted(2) {
-        let dir = scratch.path().join("tap");
-        std::fs::create_dir_all(&dir)?;
-        report.sections.push(tap::run(&config, &dir)?);
+        report.sections.push(tap::run(&config, &dir("tap")?)?);
     }
     if wanted(3) {
-        let dir = scratch.path().join("ingest");
-        report.sections.push(ingest::run(&config, &dir)?);
+        report.sections.push(ingest::run(&config, &dir("ingest")?)?);
+    }
+    let mut catchups = Vec::new();
+    if wanted(4) {
+        let (section, done) = catchup::run(&config, &dir("catchup")?)?;
+        report.sections.push(section);
+        catchups = done;
+    }
+    if wanted(5) {
+        report.sections.push(fleet::run(&config, &dir("fleet")?)?);
+    }
+    if wanted(6) {
+        report.sections.push(footprint::run(
+            &config,
+            &dir("footprint")?,
+            disk.as_ref(),
+            &catchups,
+        )?);
+    }
+    if wanted(7) {
+        report.sections.push(reads::run(&config, &dir("reads")?)?);
     }
 
     report.preamble.push(format!("The run took {:.0} s.", started.elapsed().as_secs_f64()));

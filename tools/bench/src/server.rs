@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 
 use mtime_core::clock::SystemClock;
 use mtime_core::ids::{KioskId, OrgUnitId};
-use mtime_core::keys::SigningKey;
+use mtime_core::keys::{PublicKey, SigningKey};
 use mtime_core::protocol::{EnrollRequest, EnrollResponse, KioskConfig};
 use mtime_server::state::AppState;
 use mtime_server::{api, watch, workspace};
@@ -94,8 +94,6 @@ pub struct EnrolledKiosk {
     pub id: KioskId,
     /// The key it signs with.
     pub key: SigningKey,
-    /// What enrollment answered.
-    pub answer: EnrollResponse,
 }
 
 impl Admin {
@@ -155,12 +153,33 @@ impl Admin {
         name: &str,
         config: &KioskConfig,
     ) -> anyhow::Result<EnrolledKiosk> {
+        let key = SigningKey::generate()?;
+        let answer = self.enroll(site, name, config, key.public()).await?;
+        Ok(EnrolledKiosk { id: answer.kiosk_id, key })
+    }
+
+    /// A new kiosk's one-time enrollment code.
+    pub async fn enrollment_code(
+        &self,
+        site: OrgUnitId,
+        name: &str,
+        config: &KioskConfig,
+    ) -> anyhow::Result<String> {
         let body = json!({"name": name, "org_unit_id": site, "config": config});
         let created = self.call("POST", "/api/kiosks", Some(body)).await?;
-        let code = created["enrollment_code"].as_str().context("no enrollment code")?.to_owned();
-        let key = SigningKey::generate()?;
+        Ok(created["enrollment_code"].as_str().context("no enrollment code")?.to_owned())
+    }
+
+    /// Creates a kiosk and enrolls it with `public_key`, as the kiosk's client does.
+    pub async fn enroll(
+        &self,
+        site: OrgUnitId,
+        name: &str,
+        config: &KioskConfig,
+        public_key: PublicKey,
+    ) -> anyhow::Result<EnrollResponse> {
+        let code = self.enrollment_code(site, name, config).await?;
         let client = Client::new(&self.base, None)?;
-        let answer = client.enroll(&EnrollRequest { code, public_key: key.public() }).await?;
-        Ok(EnrolledKiosk { id: answer.kiosk_id, key, answer })
+        Ok(client.enroll(&EnrollRequest { code, public_key }).await?)
     }
 }

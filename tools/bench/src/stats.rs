@@ -50,13 +50,9 @@ impl Samples {
     }
 
     /// How many samples.
+    #[allow(clippy::len_without_is_empty)]
     pub fn len(&self) -> usize {
         self.values.len()
-    }
-
-    /// Whether none was taken.
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
     }
 
     /// The summary; all zero when there is no sample.

@@ -81,7 +81,7 @@ fn measure(dir: &std::path::Path, size: usize, count: usize) -> anyhow::Result<S
         // Badges far apart in the roster, each going in and out in turn.
         let (_, badge) = people.people[(n * 7919) % size];
         let visit = n / size;
-        let action = if visit % 2 == 0 { "in" } else { "out" };
+        let action = if visit.is_multiple_of(2) { "in" } else { "out" };
         let started = Instant::now();
         writeln!(feed, "{badge} {action}")?;
         let tap = match taps.recv().context("the reader stopped")? {
