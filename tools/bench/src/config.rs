@@ -56,17 +56,17 @@ impl Config {
             ingest_batches: vec![1, 10, 100, 500, 1_000],
             ingest_kiosks: vec![10, 100, 1_000],
             ingest_kiosks_fixed: 100,
-            ingest_batch_fixed: 500,
-            ingest_events: 100_000,
-            ingest_max_requests: 3_000,
-            ingest_repeats: 3,
+            ingest_batch_fixed: 100,
+            ingest_events: 30_000,
+            ingest_max_requests: 1_000,
+            ingest_repeats: 2,
             catchup_events: vec![10_000, 100_000, 1_000_000],
             fleet_kiosks: vec![100, 300, 1_000],
             fleet_period: std::time::Duration::from_secs(3),
             fleet_periods: 5,
             read_employees: vec![100, 300, 1_000],
             presence_employees: vec![1_000, 3_000, 10_000],
-            presence_requests: 30,
+            presence_requests: 20,
         }
     }
 

@@ -133,7 +133,7 @@ impl Workspace {
         // The interval watcher works through what was stored; reads are timed once it is
         // done, as they would be on a server not catching up.
         let started = Instant::now();
-        while started.elapsed() < Duration::from_secs(300) {
+        while started.elapsed() < Duration::from_secs(120) {
             let cursor = store.interval_watch_cursor()?;
             if store.feed_after(cursor, 1)?.is_empty() {
                 break;
