@@ -168,32 +168,48 @@ impl Outbox {
     /// Stores a new event durably, giving it the next seq, and returns it. When this
     /// returns, the event is on disk.
     pub fn append(&self, kiosk: KioskId, draft: EventDraft) -> Result<PresenceEvent, SyncError> {
+        let mut stored = self.append_all(kiosk, vec![draft])?;
+        stored.pop().ok_or_else(|| SyncError::Storage("no event was stored".into()))
+    }
+
+    /// Stores several events durably in one transaction, giving them the next seqs in
+    /// order: all of them or, on an error, none. For events that arrive together (an
+    /// import, a test or benchmark filling a store); a tap uses [`Self::append`].
+    pub fn append_all(
+        &self,
+        kiosk: KioskId,
+        drafts: Vec<EventDraft>,
+    ) -> Result<Vec<PresenceEvent>, SyncError> {
         let txn = self.db.begin_write().map_err(storage)?;
-        let event = {
+        let stored = {
             let mut meta = txn.open_table(META).map_err(storage)?;
             let mut state: OutboxState = match meta.get(STATE).map_err(storage)? {
                 Some(v) => decode(v.value(), STATE)?,
                 None => OutboxState::default(),
             };
-            state.last_seq += 1;
-            let event = PresenceEvent {
-                id: EventId::random(),
-                kiosk,
-                seq: state.last_seq,
-                subject: draft.subject,
-                direction: draft.direction,
-                direction_source: draft.direction_source,
-                reason: draft.reason,
-                time: draft.time,
-                amends: draft.amends,
-            };
             let mut events = txn.open_table(EVENTS).map_err(storage)?;
-            events.insert(event.seq, encode(&event)?.as_slice()).map_err(storage)?;
+            let mut stored = Vec::with_capacity(drafts.len());
+            for draft in drafts {
+                state.last_seq += 1;
+                let event = PresenceEvent {
+                    id: EventId::random(),
+                    kiosk,
+                    seq: state.last_seq,
+                    subject: draft.subject,
+                    direction: draft.direction,
+                    direction_source: draft.direction_source,
+                    reason: draft.reason,
+                    time: draft.time,
+                    amends: draft.amends,
+                };
+                events.insert(event.seq, encode(&event)?.as_slice()).map_err(storage)?;
+                stored.push(event);
+            }
             meta.insert(STATE, encode(&state)?.as_slice()).map_err(storage)?;
-            event
+            stored
         };
         txn.commit().map_err(storage)?;
-        Ok(event)
+        Ok(stored)
     }
 
     /// Events stored but not yet acknowledged by a receipt.
@@ -382,6 +398,20 @@ mod tests {
         assert_eq!((next.first_seq, next.last_seq), (3, 3));
         let opened = SealedBatch::open(&next.bytes, kiosk, &key.public()).unwrap();
         assert_eq!(opened.batch.prev, batch.hash, "batches form a chain");
+    }
+
+    #[test]
+    fn events_stored_together_continue_the_seqs_of_single_ones() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("k.redb")).unwrap();
+        let kiosk = KioskId::random();
+        assert_eq!(outbox.append(kiosk, draft()).unwrap().seq, 1);
+        let together = outbox.append_all(kiosk, vec![draft(), draft(), draft()]).unwrap();
+        let seqs: Vec<u64> = together.iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [2, 3, 4]);
+        assert_eq!(outbox.append(kiosk, draft()).unwrap().seq, 5);
+        assert_eq!(outbox.pending().unwrap(), 5);
+        assert_eq!(outbox.events().unwrap()[1..4], together[..]);
     }
 
     #[test]

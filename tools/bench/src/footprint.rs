@@ -1,0 +1,104 @@
+//! Workload 6: what an event costs in the kiosk's store and on the wire, and what the
+//! kiosk node holds in memory while idle (without the UI, which does not exist yet).
+
+use std::time::Duration;
+
+use mtime_core::protocol::KioskConfig;
+
+use crate::catchup::CatchUp;
+use crate::config::Config;
+use crate::durable::DiskFootprint;
+use crate::nodes;
+use crate::report::Section;
+use crate::server::{Admin, LocalServer};
+
+/// Bytes per event on disk, goal.
+const GOAL_DISK: f64 = 100.0;
+/// Idle kiosk memory, goal in MB.
+const GOAL_RSS_MB: f64 = 40.0;
+/// How long the kiosk idles before its memory is read.
+const IDLE: Duration = Duration::from_secs(5);
+
+/// The kiosk node's resident memory after idling, in bytes: (now, peak).
+fn idle_kiosk(dir: &std::path::Path, employees: usize) -> anyhow::Result<(u64, u64)> {
+    let server = LocalServer::start(&dir.join("server"), 1)?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+    let code = runtime.block_on(async {
+        let admin = Admin::new(&server.base, &server.admin_key)?;
+        let site = admin.site().await?;
+        for i in 0..employees {
+            let badge = crate::events::badge(i as u64).to_string();
+            let body = serde_json::json!({"number": format!("E{i:05}"),
+                "name": format!("Employee {i}"), "org_unit_id": site, "badges": [badge]});
+            admin.call("POST", "/api/employees", Some(body)).await?;
+        }
+        admin.enrollment_code(site, "Front door", &KioskConfig::default()).await
+    })?;
+    let kiosk_dir = dir.join("kiosk");
+    let kiosk = nodes::kiosk(&kiosk_dir, &server.base, &code)?;
+    std::thread::sleep(IDLE);
+    kiosk.resident()
+}
+
+/// Runs workload 6 from what workloads 1 and 4 left, plus an idle kiosk node in `dir`.
+pub fn run(
+    config: &Config,
+    dir: &std::path::Path,
+    disk: Option<&DiskFootprint>,
+    catchups: &[CatchUp],
+) -> anyhow::Result<Section> {
+    let mut section = Section::new("6. Footprint", &["what", "measured", "goal"]);
+    section.note(
+        "Disk: the kiosk's redb outbox file size over the events it holds. Wire: bytes the \
+         kiosk sent during catch-up (HTTP headers, signed batches, heartbeat and roster \
+         request) over the events synced. Memory: `mtime-kiosk run` (this binary as \
+         `node-kiosk run`, the same code) enrolled and idle for 5 s with its roster and sync \
+         loop, **without the UI**, which does not exist yet.",
+    );
+    let mut worst_disk = None;
+    if let Some(disk) = disk {
+        section.row(vec![
+            format!("outbox on disk, one event per transaction ({} events)", disk.events),
+            format!("{:.0} bytes/event", disk.bytes_per_event),
+            "≤ 100".into(),
+        ]);
+        worst_disk = Some(disk.bytes_per_event);
+    }
+    for c in catchups {
+        let per = c.outbox_bytes as f64 / c.events as f64;
+        section.row(vec![
+            format!("outbox on disk, filled in bulk ({} events)", c.events),
+            format!("{per:.0} bytes/event"),
+            "≤ 100".into(),
+        ]);
+        // The largest store is the steady state: a small one is mostly its fixed pages.
+        if disk.is_none_or(|d| c.events > d.events) {
+            worst_disk = Some(per);
+        }
+        section.row(vec![
+            format!("on the wire, catch-up of {} events", c.events),
+            format!("{:.1} bytes/event", c.sent as f64 / c.events as f64),
+            "".into(),
+        ]);
+    }
+    if let Some(worst) = worst_disk {
+        section.goal(
+            "≤ 100 bytes per event on the kiosk's disk",
+            format!("{worst:.0} bytes/event (largest store measured)"),
+            worst <= GOAL_DISK,
+        );
+    }
+    let employees = if config.quick { 10 } else { 100 };
+    let (now, peak) = idle_kiosk(dir, employees)?;
+    section.row(vec![
+        format!("kiosk node idle, roster of {employees}, no UI (RSS now / peak)"),
+        format!("{:.1} / {:.1} MB", now as f64 / 1e6, peak as f64 / 1e6),
+        "≤ 40 MB".into(),
+    ]);
+    section.goal(
+        "kiosk idle resident memory ≤ 40 MB (headless, no UI)",
+        format!("{:.1} MB", now as f64 / 1e6),
+        now as f64 / 1e6 <= GOAL_RSS_MB,
+    );
+    Ok(section)
+}
