@@ -18,6 +18,7 @@ mod processes;
 mod relay;
 mod replay_clock;
 mod run;
+mod secrets;
 mod tls;
 mod weeks;
 

@@ -24,6 +24,7 @@ use crate::plan::{self, CUT_KIOSK, ROTATED_KIOSK, Step, UNSET_KIOSK};
 use crate::processes::{self, Kiosk};
 use crate::relay::Relay;
 use crate::replay_clock::{self, ClockDriver};
+use crate::secrets::Secrets;
 use crate::tls;
 use crate::weeks::match_weeks;
 
@@ -101,6 +102,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     if !api_key.starts_with("mtime_ak_") {
         bail!("mtime-server init did not print an API key on its last line");
     }
+    let mut secrets = Secrets::default();
+    secrets.add("the admin API key", &api_key);
+    secrets.add_file("the server's private key", &server_dir.join("server.key"))?;
+    for e in &export.employees {
+        secrets.add_badge(&e.badge);
+    }
 
     let mut serve = processes::role("server", &clock_file, &root.join("server.log"))?;
     serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&server_dir);
@@ -151,6 +158,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         enroll.args(["enroll", "--server", &url, "--code", &created.enrollment_code, "--data-dir"]);
         enroll.arg(&data).arg("--ca-cert").arg(&cert);
         processes::output(enroll, &format!("enrolling kiosk {label}")).await?;
+        secrets.add_file(&format!("kiosk {label}'s private key"), &data.join("kiosk.key"))?;
 
         let run = kiosk_command(&root, &clock_file, label, label)?;
         world.kiosks.push(Kiosk::start(label, run).await?);
@@ -244,6 +252,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     for kiosk in world.kiosks.drain(..) {
         seen.push(kiosk.stop().await?);
     }
+    // Kiosk A's key after its rotation is a secret too.
+    let rotated_key = root.join(format!("kiosk-{}", LABELS[ROTATED_KIOSK])).join("kiosk.key");
+    secrets.add_file("kiosk A's rotated private key", &rotated_key)?;
     for earlier in &earlier_boots {
         let last = &mut seen[UNSET_KIOSK];
         last.batches += earlier.batches;
@@ -347,6 +358,8 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
     let _ = server.kill().await;
+    let _ = server.wait().await;
+    let (log_files, leaked) = secrets.found_in_logs(&root)?;
 
     let result = match_pairs(&read, &export.expected, &notes, zone);
     let flagged: Vec<&ReadBack> = read.iter().filter(|r| !r.interval.flags.is_empty()).collect();
@@ -437,6 +450,14 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             still_held.items.len()
         );
     }
+    for leak in &leaked {
+        println!("  secret in a log: {leak}");
+    }
+    println!(
+        "secrets in logs: {} ({} secrets and badge spellings searched in {log_files} log files)",
+        if leaked.is_empty() { "none".to_owned() } else { leaked.len().to_string() },
+        secrets.len()
+    );
     println!("extra intervals: {}", result.extra.len());
     println!("wall time: {:.1} s", started.elapsed().as_secs_f64());
     println!("intervals matched: {}/{}", result.matched, result.expected);
@@ -472,6 +493,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     if weeks.matched + weeks.excused.len() != weeks.expected || !weeks.problems.is_empty() {
         bail!("weekly regular and overtime minutes do not match the clock's");
+    }
+    if !leaked.is_empty() {
+        bail!("a secret or a badge UID reached a log");
     }
     let unset_ok = unset.is_none_or(|(rebooted, set)| {
         !dated_1970.is_empty()

@@ -18,6 +18,7 @@ fn the_demo_matches_every_pair_of_the_punch_log() {
     assert_eq!(stdout.lines().last().unwrap_or_default(), "weeks excused: 1", "{stdout}");
     assert!(stdout.contains("excused week: E01 week of 2025-05-12"), "{stdout}");
     assert!(stdout.contains("1 rotation(s) reported by the kiosk"), "{stdout}");
+    assert!(stdout.contains("secrets in logs: none ("), "{stdout}");
     // Kiosk A's Friday morning with its clock at 1970: every such tap dated within it.
     let unset = stdout.lines().find(|l| l.starts_with("clock at 1970:")).unwrap();
     assert!(unset.ends_with("; 0 held now"), "{unset}");
