@@ -239,3 +239,68 @@ mod tests {
         assert_eq!(postcard::from_bytes::<BadgeUid>(&bytes).unwrap(), uid);
     }
 }
+
+/// The key a roster hashes its badges with; a fresh one for every roster made.
+#[derive(Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RosterKey([u8; 32]);
+
+/// A badge as a kiosk's roster carries it: HMAC-SHA256 of the UID under the roster's key.
+/// A roster read off a stolen kiosk names no UID that could be written to a blank card
+/// (a 4-byte UID can still be searched for with the key; longer ones cannot).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct BadgeKey([u8; 32]);
+
+impl RosterKey {
+    /// A fresh key from the operating system's randomness.
+    pub fn generate() -> Result<Self, getrandom::Error> {
+        let mut key = [0u8; 32];
+        getrandom::fill(&mut key)?;
+        Ok(Self(key))
+    }
+
+    /// The key from its bytes (tests, fixed rosters).
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Self(bytes)
+    }
+
+    /// How the roster carries `badge`.
+    pub fn key_of(&self, badge: &BadgeUid) -> BadgeKey {
+        use hmac::{Hmac, KeyInit, Mac};
+        // A 32-byte key is always accepted; the fallback keeps this infallible anyway.
+        let Ok(mut mac) = <Hmac<sha2::Sha256> as KeyInit>::new_from_slice(&self.0) else {
+            return BadgeKey([0; 32]);
+        };
+        mac.update(badge.as_bytes());
+        BadgeKey(mac.finalize().into_bytes().into())
+    }
+}
+
+impl fmt::Debug for RosterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("RosterKey(..)")
+    }
+}
+
+impl fmt::Debug for BadgeKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "BadgeKey({:02x}{:02x}…)", self.0[0], self.0[1])
+    }
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::*;
+
+    #[test]
+    fn a_roster_key_tells_badges_apart_and_names_no_uid() {
+        let key = RosterKey::from_bytes([7; 32]);
+        let ann: BadgeUid = "04E87577DE9811".parse().unwrap();
+        let bob: BadgeUid = "04724972925B14".parse().unwrap();
+        assert_eq!(key.key_of(&ann), key.key_of(&ann));
+        assert_ne!(key.key_of(&ann), key.key_of(&bob));
+        assert_ne!(key.key_of(&ann), RosterKey::from_bytes([8; 32]).key_of(&ann));
+        let carried = postcard::to_stdvec(&key.key_of(&ann)).unwrap();
+        let needle = ann.as_bytes();
+        assert!(!carried.windows(needle.len()).any(|w| w == needle));
+    }
+}

@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::badge::BadgeUid;
+use crate::badge::{BadgeKey, BadgeUid, RosterKey};
 use crate::event::{Direction, ReasonCode, TimeReading};
 use crate::ids::{EmployeeId, KioskId, OrgUnitId};
 use crate::keys::PublicKey;
@@ -116,8 +116,8 @@ pub struct RosterEmployee {
     pub number: String,
     /// Their name, for the screen.
     pub name: String,
-    /// Their badges.
-    pub badges: Vec<BadgeUid>,
+    /// Their badges, hashed with the roster's key.
+    pub badges: Vec<BadgeKey>,
     /// Whether they may check in (a suspended employee may not).
     pub active: bool,
     /// Their latest punch the server knew when it made the roster, at any kiosk, so that
@@ -153,12 +153,15 @@ pub struct Roster {
     pub reasons: Vec<RosterReason>,
     /// The reason of a tap where the employee picked none.
     pub default_reason: ReasonCode,
+    /// The key the badges are hashed with.
+    pub badge_key: RosterKey,
 }
 
 impl Roster {
     /// The employee holding `badge`.
     pub fn by_badge(&self, badge: &BadgeUid) -> Option<&RosterEmployee> {
-        self.employees.iter().find(|e| e.badges.contains(badge))
+        let key = self.badge_key.key_of(badge);
+        self.employees.iter().find(|e| e.badges.contains(&key))
     }
 
     /// The employee with this id.

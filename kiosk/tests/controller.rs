@@ -14,6 +14,7 @@ use mtime_core::ids::{BootId, EmployeeId, KioskId, OrgUnitId};
 use mtime_core::protocol::{
     KioskConfig, KnownPunch, Roster, RosterEmployee, RosterReason, SiteInfo,
 };
+use mtime_core::badge::RosterKey;
 use mtime_core::timing::TimeAnchor;
 use mtime_hardware::Tap;
 use mtime_kiosk::controller::{Controller, Feedback};
@@ -23,11 +24,12 @@ const ANN: &str = "04E87577DE9811";
 const BOB: &str = "1FF31632";
 
 fn roster(kiosk: KioskId) -> Roster {
+    let badge_key = RosterKey::from_bytes([3; 32]);
     let employee = |n: u128, number: &str, badge: &str, active| RosterEmployee {
         id: EmployeeId(uuid::Uuid::from_u128(n)),
         number: number.into(),
         name: format!("Name {number}"),
-        badges: vec![badge.parse().unwrap()],
+        badges: vec![badge_key.key_of(&badge.parse().unwrap())],
         active,
         last_punch: None,
     };
@@ -48,6 +50,7 @@ fn roster(kiosk: KioskId) -> Roster {
             counts_as_work: true,
         }],
         default_reason: "WORK".parse().unwrap(),
+        badge_key,
     }
 }
 

@@ -273,7 +273,11 @@ async fn the_roster_and_heartbeat_are_signed_by_the_server() {
     let roster: Roster = seal::open(ROSTER, &bytes, &answer.server_public_key).unwrap();
     assert_eq!(roster.employees.len(), 1);
     assert_eq!(roster.employees[0].id, employee);
-    assert_eq!(roster.employees[0].badges[0].to_string(), "04E87577DE9811");
+    // The roster names the badge by its keyed hash only: the UID is nowhere in its bytes.
+    let ann: mtime_core::badge::BadgeUid = "04E87577DE9811".parse().unwrap();
+    assert_eq!(roster.by_badge(&ann).map(|e| e.id), Some(employee));
+    assert!(!bytes.windows(ann.as_bytes().len()).any(|w| w == ann.as_bytes()));
+    assert!(roster.by_badge(&"04724972925B14".parse().unwrap()).is_none());
     assert_eq!(roster.default_reason.as_str(), "WORK");
     assert_eq!(roster.reasons.len(), 1);
 

@@ -17,7 +17,9 @@
 //! - After a fork or a sequence gap, uploading stops for good; there is no admin command
 //!   yet to re-align a kiosk with the server.
 //! - Acknowledged events stay in the store forever; pruning comes with the storage-capacity
-//!   work.
+//!   work. The roster carries badges as keyed hashes only, but each stored event keeps the
+//!   UID that was tapped (the server needs it for unknown badges), so a stolen kiosk still
+//!   holds the UIDs of recent taps until pruning exists.
 //! - The kiosk measures each heartbeat's round trip and sends it with the next, so the
 //!   server can date taps made with an untrusted clock; the kiosk shows and decides with
 //!   true time from the latest round trip, which drifts with its monotonic clock until the

@@ -8,6 +8,7 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use mtime_core::badge::RosterKey;
 use mtime_core::batch::{BatchError, RECEIPT, Receipt, SealedBatch};
 use mtime_core::event::Subject;
 use mtime_core::ids::KioskId;
@@ -172,6 +173,8 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
     let (_, site_unit) = state.site_of(kiosk.org_unit)?;
     let units = state.store.org_units()?;
     let version = state.store.roster_version()?;
+    // A fresh key per roster: the kiosk keeps hashes, never the UIDs themselves.
+    let badge_key = RosterKey::generate().map_err(ApiError::internal)?;
 
     let mut employees = Vec::new();
     for record in state.store.employees()? {
@@ -193,7 +196,7 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
                 id: record.id,
                 number: record.number.clone(),
                 name: current.name.clone(),
-                badges: current.badges.clone(),
+                badges: current.badges.iter().map(|b| badge_key.key_of(b)).collect(),
                 active: current.active,
             });
         }
@@ -235,6 +238,7 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
             })
             .collect(),
         default_reason,
+        badge_key,
     })
 }
 

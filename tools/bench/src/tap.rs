@@ -32,6 +32,7 @@ const GOAL_P99_MS: f64 = 50.0;
 /// A roster of `people` at a site in America/Chicago.
 fn roster(kiosk: KioskId, people: &Workforce) -> anyhow::Result<Roster> {
     let work: ReasonCode = "WORK".parse().map_err(anyhow::Error::msg)?;
+    let badge_key = mtime_core::badge::RosterKey::generate()?;
     Ok(Roster {
         kiosk,
         version: 1,
@@ -50,7 +51,7 @@ fn roster(kiosk: KioskId, people: &Workforce) -> anyhow::Result<Roster> {
                 id: *id,
                 number: format!("E{i:05}"),
                 name: format!("Employee {i}"),
-                badges: vec![*badge],
+                badges: vec![badge_key.key_of(badge)],
                 active: true,
                 last_punch: None,
             })
@@ -61,6 +62,7 @@ fn roster(kiosk: KioskId, people: &Workforce) -> anyhow::Result<Roster> {
             counts_as_work: true,
         }],
         default_reason: work,
+        badge_key,
     })
 }
 
