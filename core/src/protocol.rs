@@ -34,15 +34,20 @@ pub const HEARTBEAT_REPLY: Kind = Kind {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskConfig {
     /// A second read of the same badge for the same action within this many seconds is a
-    /// repeat, not a new event.
+    /// repeat, not a new event. 1 to 3600.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 3600)))]
     pub repeat_window_secs: u32,
-    /// How often the kiosk reports to the server.
+    /// How often the kiosk reports to the server, in seconds. 5 to 86400.
+    #[cfg_attr(feature = "schema", schemars(range(min = 5, max = 86_400)))]
     pub heartbeat_secs: u32,
-    /// The most events the kiosk puts in one batch.
+    /// The most events the kiosk puts in one batch. 1 to 5000.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 5000)))]
     pub max_batch_events: u32,
-    /// An interval open longer than this is treated as a forgotten check-out.
+    /// An interval open longer than this is treated as a forgotten check-out. 1 to 72.
+    #[cfg_attr(feature = "schema", schemars(range(min = 1, max = 72)))]
     pub max_open_hours: u32,
     /// The language the kiosk speaks (a BCP 47 tag such as `en` or `nb-NO`).
+    #[cfg_attr(feature = "schema", schemars(length(min = 2, max = 35)))]
     pub language: String,
 }
 

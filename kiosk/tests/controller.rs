@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeZone, Utc};
 
+use mtime_core::badge::RosterKey;
 use mtime_core::clock::Clock;
 use mtime_core::clock::ManualClock;
 use mtime_core::event::{Direction, RequestedAction, Subject};
@@ -14,7 +15,6 @@ use mtime_core::ids::{BootId, EmployeeId, KioskId, OrgUnitId};
 use mtime_core::protocol::{
     KioskConfig, KnownPunch, Roster, RosterEmployee, RosterReason, SiteInfo,
 };
-use mtime_core::badge::RosterKey;
 use mtime_core::timing::TimeAnchor;
 use mtime_hardware::Tap;
 use mtime_kiosk::controller::{Controller, Feedback};

@@ -614,6 +614,10 @@ async fn payroll_reads_intervals_and_daily_totals_as_json_and_csv() {
     let text = String::from_utf8(body.to_vec()).unwrap();
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 4, "{text}");
+    // Every row has as many fields as the header names.
+    let header = lines[0].split(',').count();
+    assert_eq!(header, 10, "{}", lines[0]);
+    assert_eq!(lines[1].split(',').count(), header, "{}", lines[1]);
     assert_eq!(
         lines[3],
         "E01,2025-05-11T22:00:00-05:00,2025-05-12T02:00:00-05:00,14400,WORK,,admin,,admin,\"night shift, \"\"late\"\"\""

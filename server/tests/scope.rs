@@ -433,3 +433,51 @@ async fn workspace_wide_feeds_refuse_a_scoped_caller() {
     let (_, unscoped) = key_with(&server, "reader", json!({"role": "integration_reader"})).await;
     assert_eq!(get(&server, &unscoped, "/api/events").await.0, StatusCode::OK);
 }
+
+/// Webhooks carry the whole feed and settings apply to every site: a caller limited to
+/// org units may do neither, whatever its role, and nothing changes.
+#[tokio::test]
+async fn a_scoped_admin_may_not_subscribe_to_the_feed_or_change_settings() {
+    let server = TestServer::new();
+    let w = world(&server).await;
+    let (_, key) =
+        key_with(&server, "site A all", json!({"role": "admin", "org_units": [w.site_a]})).await;
+    let hook = json!({"url": "http://127.0.0.1:9/x"});
+    let created = server.ok("POST", "/api/webhooks", hook.clone()).await;
+    let id = created["webhook"]["id"].as_str().unwrap().to_owned();
+
+    let attempts = [
+        ("POST", "/api/webhooks".to_owned(), Some(hook)),
+        ("GET", "/api/webhooks".to_owned(), None),
+        ("GET", format!("/api/webhooks/{id}"), None),
+        ("DELETE", format!("/api/webhooks/{id}"), None),
+        ("GET", format!("/api/webhooks/{id}/deliveries"), None),
+        ("POST", "/api/settings/reasons".to_owned(), Some(json!({"code": "EVIL", "name": "x"}))),
+        (
+            "POST",
+            "/api/settings/dimensions".to_owned(),
+            Some(json!({"code": "VAN", "name": "Van", "values": ["1"]})),
+        ),
+        (
+            "POST",
+            "/api/settings/activities".to_owned(),
+            Some(json!({"code": "X", "name": "X", "type": "work"})),
+        ),
+        (
+            "POST",
+            "/api/settings/employment-terms".to_owned(),
+            Some(json!({"code": "FT", "name": "FT",
+                "weekly_overtime": {"weekly_norm_minutes": 60, "week_start": "monday"}})),
+        ),
+    ];
+    for (method, path, body) in attempts {
+        let (status, answer) = call_as(&server, &key, method, &path, body).await;
+        assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+        assert_eq!(answer["error"]["code"], "outside_scope", "{method} {path}");
+    }
+
+    let (_, hooks) = server.call("GET", "/api/webhooks", None).await;
+    assert_eq!(hooks["items"].as_array().unwrap().len(), 1, "the admin's webhook stays");
+    let (_, reasons) = server.call("GET", "/api/settings/reasons", None).await;
+    assert_eq!(column(&reasons, "code"), ["WORK"]);
+}

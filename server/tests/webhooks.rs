@@ -516,3 +516,32 @@ async fn the_delivery_log_keeps_the_last_attempts_only() {
     assert_eq!(log.last().unwrap().number, DELIVERY_LOG_LEN + 5);
     assert_eq!(store.webhook(id).unwrap().unwrap().cursor, 0, "failures never advance");
 }
+
+#[tokio::test]
+async fn a_host_dropped_from_the_allowed_list_gets_nothing_more() {
+    let server = TestServer::new();
+    let employee = employee(&server).await;
+    let mut receiver = Receiver::start(&[]).await;
+    let (id, _, _) = create(&server, json!({"url": receiver.url})).await;
+
+    // The server restarts with webhook_hosts narrowed to ::1: the subscription to
+    // 127.0.0.1 stays, and is not delivered.
+    let narrowed = server.state.clone().with_webhook_hosts(HostAllowlist::new(["::1"]).unwrap());
+    let config = WorkerConfig {
+        poll: Duration::from_millis(20),
+        timeout: Duration::from_secs(2),
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(200),
+    };
+    let _worker = worker::spawn(narrowed, config).unwrap();
+    correction(&server, employee, 0).await;
+
+    let path = format!("/api/webhooks/{id}/deliveries");
+    let log = wait_for(&server, &path, |p| p["items"].as_array().unwrap().len() >= 2).await;
+    let first = &log["items"][0];
+    assert_eq!(first["delivered"], false);
+    assert_eq!(first["error"], "not sent: its host is not among webhook_hosts");
+    receiver.nothing_for(Duration::from_millis(300)).await;
+    let (_, hook) = server.call("GET", &format!("/api/webhooks/{id}"), None).await;
+    assert_eq!(hook["delivered_through"], 0, "never skipped");
+}

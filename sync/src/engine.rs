@@ -119,6 +119,7 @@ impl SyncEngine {
         let mut backoff = FIRST_BACKOFF;
         let mut next_upload = self.clock.now().wall;
         let mut next_heartbeat = self.clock.now().wall;
+        let mut last_heartbeat = self.clock.now().wall;
         // A key staged before a crash means a rotation is under way: finish it before
         // anything else is signed.
         let mut rotation_due = self.key_file.staged().map_or(true, |k| k.is_some());
@@ -132,13 +133,20 @@ impl SyncEngine {
             let max_events = self.identity.config.max_batch_events as usize;
             let now = self.clock.now().wall;
             let halted = self.outbox.halted().unwrap_or(true);
+            // A shorter period from a new roster applies from the last heartbeat on.
+            next_heartbeat = next_heartbeat.min(
+                last_heartbeat + chrono::Duration::from_std(heartbeat_every).unwrap_or_default(),
+            );
 
-            // Between batches only: the batch in flight was sealed with the current key
-            // and is resent byte for byte until its receipt arrives.
+            // A rotation starts between batches only: the batch in flight was sealed with
+            // the current key and is resent byte for byte until its receipt arrives. Once
+            // a key is staged, nothing is signed or sent until the server confirms the
+            // switch, however often that takes asking again.
+            let staged = self.key_file.staged().map_or(true, |k| k.is_some());
             if rotation_due
                 && !halted
                 && now >= next_rotation
-                && !self.outbox.has_inflight().unwrap_or(true)
+                && (staged || !self.outbox.has_inflight().unwrap_or(true))
             {
                 match self.rotate_key().await {
                     Ok(()) => rotation_due = false,
@@ -180,10 +188,12 @@ impl SyncEngine {
                     }
                     Err(e) => tracing::debug!(kiosk.id = %kiosk, error = %e, "heartbeat failed"),
                 }
+                last_heartbeat = now;
                 next_heartbeat = now + chrono::Duration::from_std(every).unwrap_or_default();
             }
 
-            if !halted && now >= next_upload {
+            let staged = self.key_file.staged().map_or(true, |k| k.is_some());
+            if !halted && !staged && now >= next_upload {
                 match self.upload_once(max_events).await {
                     Ok(true) => {
                         attempts = 0;
@@ -307,6 +317,9 @@ impl SyncEngine {
         }
 
         self.key_file.promote()?;
+        // A batch sealed with the old key while the switch was under way: the server can
+        // never have stored it, so it is sealed again with the key the server now holds.
+        self.outbox.reseal_inflight(kiosk, &next)?;
         self.key = Arc::new(next);
         tracing::info!(kiosk.id = %kiosk, rotated_at = %reply.rotated_at, "kiosk key rotated");
         self.report(SyncEvent::KeyRotated);

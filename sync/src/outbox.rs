@@ -5,6 +5,7 @@
 //! stores it; a batch is sealed and stored before it is sent and resent byte for byte
 //! until a receipt covers it; only then does the acknowledged seq move past it.
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
@@ -118,6 +119,9 @@ impl Outbox {
             )),
             other => SyncError::Storage(format!("{}: {other}", path.display())),
         })?;
+        // It holds the kiosk's taps and roster: readable by the kiosk's user alone.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(storage)?;
         txn.open_table(EVENTS).map_err(storage)?;
         txn.open_table(META).map_err(storage)?;
@@ -293,6 +297,35 @@ impl Outbox {
         Ok(Some(inflight))
     }
 
+    /// Seals the in-flight batch again, same events and predecessor, with `key`: for a
+    /// batch sealed with a key the server gave up while the kiosk switched keys. Such a
+    /// batch cannot be stored on the server (it refuses the old key), so new bytes for the
+    /// same events fork nothing. Does nothing when no batch is in flight.
+    pub fn reseal_inflight(&self, kiosk: KioskId, key: &SigningKey) -> Result<(), SyncError> {
+        let Some(old) = self.meta::<Inflight>(INFLIGHT)? else { return Ok(()) };
+        let state = self.state()?;
+        let txn = self.db.begin_write().map_err(storage)?;
+        {
+            let events_table = txn.open_table(EVENTS).map_err(storage)?;
+            let mut events = Vec::new();
+            for row in events_table.range(old.first_seq..=old.last_seq).map_err(storage)? {
+                let (_, value) = row.map_err(storage)?;
+                events.push(decode::<PresenceEvent>(value.value(), "event")?);
+            }
+            let batch = Batch { kiosk, prev: state.last_hash, events };
+            let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
+            let inflight = Inflight {
+                first_seq: sealed.batch.first_seq(),
+                last_seq: sealed.batch.last_seq(),
+                hash: sealed.hash,
+                bytes: sealed.bytes,
+            };
+            let mut meta = txn.open_table(META).map_err(storage)?;
+            meta.insert(INFLIGHT, encode(&inflight)?.as_slice()).map_err(storage)?;
+        }
+        txn.commit().map_err(storage)
+    }
+
     /// Accepts a verified receipt for the in-flight batch: its events leave the outbox.
     pub fn acknowledge(&self, kiosk: KioskId, receipt: &Receipt) -> Result<(), SyncError> {
         let inflight: Inflight = self.meta(INFLIGHT)?.ok_or_else(|| {
@@ -359,6 +392,35 @@ mod tests {
             },
             amends: None,
         }
+    }
+
+    #[test]
+    fn the_store_is_readable_by_its_user_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.redb");
+        drop(Outbox::open(&path).unwrap());
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        drop(Outbox::open(&path).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
+
+    #[test]
+    fn a_batch_in_flight_is_sealed_again_with_a_new_key_over_the_same_events() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("k.redb")).unwrap();
+        let kiosk = KioskId::random();
+        let (old, new) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
+        for _ in 0..3 {
+            outbox.append(kiosk, draft()).unwrap();
+        }
+        let first = outbox.next_batch(kiosk, &old, 2).unwrap().unwrap();
+        outbox.reseal_inflight(kiosk, &new).unwrap();
+        let again = outbox.next_batch(kiosk, &new, 2).unwrap().unwrap();
+        assert_eq!((again.first_seq, again.last_seq), (first.first_seq, first.last_seq));
+        assert!(SealedBatch::open(&again.bytes, kiosk, &old.public()).is_err());
+        let opened = SealedBatch::open(&again.bytes, kiosk, &new.public()).unwrap();
+        let before = SealedBatch::open(&first.bytes, kiosk, &old.public()).unwrap();
+        assert_eq!(opened.batch, before.batch, "the same events and predecessor");
     }
 
     #[test]

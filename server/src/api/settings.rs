@@ -13,6 +13,7 @@ use super::effective_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text};
+use super::scope::Scope;
 use crate::model::{ActivityRecord, ActivityType, DimensionRecord, ReasonRecord};
 use crate::state::AppState;
 
@@ -98,8 +99,10 @@ pub fn check_code(code: &str) -> ApiResult<String> {
 /// `POST /api/settings/reasons`
 pub async fn create(
     State(state): State<AppState>,
+    scope: Scope,
     JsonBody(body): JsonBody<NewReason>,
 ) -> ApiResult<(StatusCode, Json<ReasonView>)> {
+    scope.require_whole("settings, which apply to every site")?;
     let code: ReasonCode = body.code.parse().map_err(ApiError::invalid)?;
     let name = check_name(&body.name)?;
     for kiosk in &body.allowed_kiosks {
@@ -200,8 +203,10 @@ fn dimension_view(d: &DimensionRecord) -> DimensionView {
 /// `POST /api/settings/dimensions`
 pub async fn create_dimension(
     State(state): State<AppState>,
+    scope: Scope,
     JsonBody(body): JsonBody<NewDimension>,
 ) -> ApiResult<(StatusCode, Json<DimensionView>)> {
+    scope.require_whole("settings, which apply to every site")?;
     let mut values: Vec<String> = Vec::new();
     for value in &body.values {
         let value = value.trim();
@@ -298,8 +303,10 @@ fn activity_view(a: &ActivityRecord) -> ActivityView {
 /// `POST /api/settings/activities`
 pub async fn create_activity(
     State(state): State<AppState>,
+    scope: Scope,
     JsonBody(body): JsonBody<NewActivity>,
 ) -> ApiResult<(StatusCode, Json<ActivityView>)> {
+    scope.require_whole("settings, which apply to every site")?;
     let code = check_code(&body.code)?;
     if let Some(parent) = &body.parent {
         let found = state.store.activities()?.into_iter().find(|a| &a.code == parent);

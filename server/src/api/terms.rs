@@ -15,6 +15,7 @@ use super::effective_from;
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text};
+use super::scope::Scope;
 use super::settings::{CodePath, check_code, check_name};
 use crate::model::{EmploymentTermsRecord, TermsVersion};
 use crate::state::AppState;
@@ -102,9 +103,11 @@ pub fn load(state: &AppState, code: &str) -> ApiResult<EmploymentTermsRecord> {
 /// `POST /api/settings/employment-terms`
 pub async fn create(
     State(state): State<AppState>,
+    scope: Scope,
     Extension(caller): Extension<Caller>,
     JsonBody(body): JsonBody<NewTerms>,
 ) -> ApiResult<(StatusCode, Json<TermsView>)> {
+    scope.require_whole("settings, which apply to every site")?;
     let code = check_code(&body.code)?;
     let name = check_name(&body.name)?;
     check_norm(&body.weekly_overtime)?;
@@ -128,10 +131,12 @@ pub async fn create(
 /// `POST /api/settings/employment-terms/{code}/versions`
 pub async fn add_version(
     State(state): State<AppState>,
+    scope: Scope,
     Extension(caller): Extension<Caller>,
     PathParams(path): PathParams<CodePath>,
     JsonBody(body): JsonBody<NewTermsVersion>,
 ) -> ApiResult<(StatusCode, Json<TermsView>)> {
+    scope.require_whole("settings, which apply to every site")?;
     let mut terms = load(&state, &path.code)?;
     check_norm(&body.weekly_overtime)?;
     effective_from(Some(body.effective_from), body.retroactive, state.now().date_naive())?;

@@ -184,8 +184,10 @@ pub async fn intervals_csv(
 ) -> ApiResult<Response> {
     let mut rows = interval_rows(&state, &scope, &query)?;
     rows.sort_by(|a, b| a.0.cmp(&b.0));
-    let mut out =
-        String::from("employee,start,end,duration_seconds,reason,flags,corrected_by,note\n");
+    let mut out = String::from(
+        "employee,start,end,duration_seconds,reason,flags,start_corrected_by,start_note,\
+         end_corrected_by,end_note\n",
+    );
     for (_, row) in rows {
         let i = &row.interval;
         // Flags as the JSON spells them.

@@ -14,6 +14,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::feed::KINDS;
 use super::page::{Page, PageParams, paginate, paginate_by_text, sortable_instant};
+use super::scope::Scope;
 use crate::access;
 use crate::model::{DeliveryRecord, WebhookRecord};
 use crate::state::AppState;
@@ -158,9 +159,11 @@ fn load(state: &AppState, id: WebhookId) -> ApiResult<WebhookRecord> {
 /// `POST /api/webhooks`
 pub async fn create(
     State(state): State<AppState>,
+    scope: Scope,
     caller: axum::Extension<Caller>,
     JsonBody(body): JsonBody<NewWebhook>,
 ) -> ApiResult<(StatusCode, Json<WebhookCreated>)> {
+    scope.require_whole("webhooks, which carry the whole feed")?;
     // A subscription hands the feed to its URL, so only a caller who may read the feed
     // may make one.
     if !caller.user.may(access::EVENTS_READ) {
@@ -207,8 +210,10 @@ pub async fn create(
 /// `GET /api/webhooks`
 pub async fn list(
     State(state): State<AppState>,
+    scope: Scope,
     QueryParams(query): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<WebhookView>>> {
+    scope.require_whole("webhooks, which carry the whole feed")?;
     let views: Vec<WebhookView> = state.store.webhooks()?.iter().map(view).collect();
     let key = |v: &WebhookView| format!("{}\n{}", sortable_instant(v.created_at), v.id);
     Ok(Json(paginate_by_text(views, &query, key)?))
@@ -217,16 +222,20 @@ pub async fn list(
 /// `GET /api/webhooks/{id}`
 pub async fn show(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<WebhookId>,
 ) -> ApiResult<Json<WebhookView>> {
+    scope.require_whole("webhooks, which carry the whole feed")?;
     Ok(Json(view(&load(&state, id)?)))
 }
 
 /// `DELETE /api/webhooks/{id}`: deliveries stop, and the log goes with it.
 pub async fn delete(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<WebhookId>,
 ) -> ApiResult<StatusCode> {
+    scope.require_whole("webhooks, which carry the whole feed")?;
     if !state.store.delete_webhook(id)? {
         return Err(ApiError::not_found(format!("webhook {id} does not exist")));
     }
@@ -238,9 +247,11 @@ pub async fn delete(
 /// [`crate::model::DELIVERY_LOG_LEN`] are kept.
 pub async fn deliveries(
     State(state): State<AppState>,
+    scope: Scope,
     PathParams(id): PathParams<WebhookId>,
     QueryParams(query): QueryParams<PageParams>,
 ) -> ApiResult<Json<Page<DeliveryView>>> {
+    scope.require_whole("webhooks, which carry the whole feed")?;
     load(&state, id)?;
     let views: Vec<DeliveryView> = state.store.deliveries(id)?.iter().map(delivery_view).collect();
     Ok(Json(paginate(

@@ -1,6 +1,7 @@
 //! The embedded store: one redb file, nothing to install.
 
 use std::collections::{HashMap, HashSet};
+use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
@@ -146,6 +147,10 @@ impl RedbStore {
             )),
             other => StoreError::Backend(format!("{}: {other}", path.display())),
         })?;
+        // It holds webhook secrets and everyone's presence: readable by the server's user
+        // alone, like its key.
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
 
         let txn = db.begin_write().map_err(backend)?;
         txn.open_table(META).map_err(backend)?;
@@ -1445,6 +1450,14 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn the_store_is_readable_by_its_user_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mtime.redb");
+        drop(RedbStore::open(&path).unwrap());
+        assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    }
 
     #[test]
     fn a_feed_entry_stored_before_weeks_reads_without_one() {

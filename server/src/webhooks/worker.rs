@@ -10,7 +10,7 @@ use tokio::task::{AbortHandle, JoinHandle, JoinSet};
 use mtime_core::ids::WebhookId;
 
 use super::payload::DeliveryPayload;
-use super::{backoff, sign};
+use super::{backoff, sign, target};
 use crate::model::{DeliveryRecord, FeedEntry, WebhookRecord};
 use crate::state::AppState;
 use crate::store::{Store, StoreError};
@@ -198,22 +198,29 @@ async fn deliver(shared: &Shared, hook: &WebhookRecord, entry: &FeedEntry) -> bo
         let at = shared.state.now();
         let timestamp = at.timestamp();
         let started = Instant::now();
-        let sent = shared
-            .http
-            .post(&hook.url)
-            .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("mtime-webhook-id", id.to_string())
-            .header("mtime-delivery-id", payload.delivery_id.to_string())
-            .header("mtime-timestamp", timestamp.to_string())
-            .header("mtime-signature", sign::signature(&hook.secret, timestamp, &body))
-            .body(body.clone())
-            .send()
-            .await;
-        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
-        let (status, error) = match sent {
-            Ok(response) => (Some(response.status().as_u16()), None),
-            Err(e) => (None, Some(describe(&e, shared.config.timeout))),
+        // The allowed hosts are checked again on every attempt: a subscription made before
+        // `webhook_hosts` was narrowed must not reach a host it no longer allows.
+        let (status, error) = match target::check_url(&hook.url, &shared.state.webhook_hosts) {
+            Err(_) => (None, Some("not sent: its host is not among webhook_hosts".to_owned())),
+            Ok(_) => {
+                let sent = shared
+                    .http
+                    .post(&hook.url)
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .header("mtime-webhook-id", id.to_string())
+                    .header("mtime-delivery-id", payload.delivery_id.to_string())
+                    .header("mtime-timestamp", timestamp.to_string())
+                    .header("mtime-signature", sign::signature(&hook.secret, timestamp, &body))
+                    .body(body.clone())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => (Some(response.status().as_u16()), None),
+                    Err(e) => (None, Some(describe(&e, shared.config.timeout))),
+                }
+            }
         };
+        let ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX);
         let record = DeliveryRecord {
             number: 0,
             seq,
