@@ -113,6 +113,10 @@ pub enum QuarantineReason {
         /// By how many seconds (wall minus anchor).
         seconds: i64,
     },
+    /// Names an employee the server does not know (no roster it made could).
+    UnknownEmployee,
+    /// Carries a reason code the server does not know.
+    UnknownReason,
 }
 
 impl QuarantineReason {
@@ -123,6 +127,8 @@ impl QuarantineReason {
             Self::InFuture { .. } => "in_future",
             Self::BeforeKiosk => "before_kiosk",
             Self::FarFromKnownOffset { .. } => "far_from_known_offset",
+            Self::UnknownEmployee => "unknown_employee",
+            Self::UnknownReason => "unknown_reason",
         }
     }
 
@@ -131,6 +137,7 @@ impl QuarantineReason {
         match self {
             Self::InFuture { seconds } | Self::FarFromKnownOffset { seconds } => Some(*seconds),
             Self::UntrustedClock | Self::BeforeKiosk => None,
+            Self::UnknownEmployee | Self::UnknownReason => None,
         }
     }
 }
@@ -151,6 +158,8 @@ impl std::fmt::Display for QuarantineReason {
                 "the kiosk's wall clock differs by {seconds} s from the time its monotonic \
                  clock gives"
             ),
+            Self::UnknownEmployee => write!(f, "names an employee this server does not know"),
+            Self::UnknownReason => write!(f, "carries a reason code this server does not know"),
         }
     }
 }

@@ -270,3 +270,42 @@ async fn implausible_times_are_held_with_the_reason_and_accepted_by_an_admin() {
     let (status, _) = server.call("GET", "/api/reports/quarantine?status=maybe", None).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
 }
+
+/// A signed batch naming an employee the server does not know, or a reason it does not
+/// know, is stored (the kiosk's history stays whole) but held, not counted.
+#[tokio::test]
+async fn taps_for_unknown_employees_or_reasons_are_held() {
+    let server = TestServer::new();
+    let mut k = setup(&server).await;
+    let now = server.state.now();
+    let boot = BootId::random();
+    let mut stranger = PresenceEvent {
+        id: EventId::random(),
+        kiosk: k.id,
+        seq: 1,
+        subject: Subject::Employee { id: EmployeeId::random(), badge: None },
+        direction: Direction::In,
+        direction_source: DirectionSource::Explicit,
+        reason: "WORK".parse().unwrap(),
+        time: reading(now, boot, 10, true),
+        amends: None,
+    };
+    let mut odd_reason = stranger.clone();
+    odd_reason.id = EventId::random();
+    odd_reason.seq = 2;
+    odd_reason.subject = Subject::Employee { id: k.employee, badge: None };
+    odd_reason.reason = "NOPE".parse().unwrap();
+    stranger.seq = 1;
+    let sealed = Batch { kiosk: k.id, prev: k.prev, events: vec![stranger, odd_reason] }
+        .seal(&k.key)
+        .unwrap();
+    k.prev = sealed.hash;
+    let (status, _) =
+        server.post_bytes(&format!("/api/kiosk/{}/batches", k.id), sealed.bytes).await;
+    assert_eq!(status, StatusCode::OK);
+
+    let codes: Vec<Value> =
+        held(&server, "open").await.iter().map(|t| t["why"]["code"].clone()).collect();
+    assert_eq!(codes, vec![json!("unknown_employee"), json!("unknown_reason")]);
+    assert!(trail(&server, &k).await.is_empty());
+}

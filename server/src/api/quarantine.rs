@@ -99,7 +99,8 @@ fn view(record: &QuarantineRecord, event: &EventRecord) -> Option<QuarantinedTap
 /// Why a tap is held.
 #[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Why {
-    /// `untrusted_clock`, `in_future`, `before_kiosk` or `far_from_known_offset`.
+    /// `untrusted_clock`, `in_future`, `before_kiosk`, `far_from_known_offset`,
+    /// `unknown_employee` or `unknown_reason`.
     pub code: String,
     /// By how many seconds the time is off, where that is known.
     pub seconds: Option<i64>,

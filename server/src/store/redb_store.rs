@@ -324,8 +324,31 @@ fn store_kiosk_event(
     let EventDetail::Kiosk { time, .. } = &event.detail else {
         return insert_event(txn, event);
     };
+    // A signed kiosk may still carry what no roster of this server could have told it.
+    let known_employee = match event.employee {
+        Some(id) => txn
+            .open_table(EMPLOYEES)
+            .map_err(backend)?
+            .get(id.0.as_u128())
+            .map_err(backend)?
+            .is_some(),
+        None => true,
+    };
+    let known_reason = txn
+        .open_table(REASONS)
+        .map_err(backend)?
+        .get(event.punch.reason.as_str())
+        .map_err(backend)?
+        .is_some();
     let anchor = time_anchor(txn, kiosk.id, time.boot)?;
-    match timing::establish(time, anchor.as_ref(), event.received_at, kiosk.created_at) {
+    let established = if !known_employee {
+        Established::Quarantined(QuarantineReason::UnknownEmployee)
+    } else if !known_reason {
+        Established::Quarantined(QuarantineReason::UnknownReason)
+    } else {
+        timing::establish(time, anchor.as_ref(), event.received_at, kiosk.created_at)
+    };
+    match established {
         Established::Quarantined(reason) => {
             write_new_event(txn, event)?;
             let record = QuarantineRecord {
