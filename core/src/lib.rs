@@ -17,8 +17,8 @@
 //! - [`timing`] dates an event from an anchor of its boot; a kiosk whose round trips are all
 //!   slower than [`timing::MAX_ROUND_TRIP`] while its clock is untrusted gets no anchor, and
 //!   its taps wait in quarantine for an admin.
-//! - Pairing flags an interval over-long after a fixed 16 hours; a kiosk's own configured
-//!   maximum open interval is applied by the kiosk ([`decide`]), not yet by the server.
+//! - The maximum open interval is a kiosk's setting: an interval begun through the API is
+//!   held to the default 16 hours.
 //! - An event that amends another (`PresenceEvent::amends`) is carried but not yet applied
 //!   by pairing; the kiosk does not create such events yet.
 

@@ -129,6 +129,12 @@ impl Default for PairingRules {
 /// An `out` and an `in` at the same instant are a shift change: the `out` closes what was
 /// open before the `in` opens the next. Ties are never left to event ids, which are random.
 pub fn pair(punches: &[Punch], rules: PairingRules) -> Vec<Interval> {
+    pair_with(punches, |_| rules.max_open)
+}
+
+/// Pairs like [`pair`], with the longest an interval may stay open decided by its check-in:
+/// a kiosk's own configured maximum for a tap made there.
+pub fn pair_with(punches: &[Punch], max_open: impl Fn(&Punch) -> Duration) -> Vec<Interval> {
     let mut sorted: Vec<&Punch> = punches.iter().collect();
     sorted.sort_by_key(|p| (p.at, p.direction == Direction::In, p.event));
 
@@ -147,7 +153,7 @@ pub fn pair(punches: &[Punch], rules: PairingRules) -> Vec<Interval> {
                 open = Some(punch);
             }
             (Direction::Out, Some(start)) => {
-                let long = (punch.at - start.at).to_std().is_ok_and(|d| d > rules.max_open);
+                let long = (punch.at - start.at).to_std().is_ok_and(|d| d > max_open(start));
                 intervals.push(Interval {
                     start: Some(start.clone()),
                     end: Some(punch.clone()),
@@ -226,6 +232,17 @@ mod tests {
                 vec![(Some(1), Some(out_id), vec![]), (Some(in_id), None, vec![])]
             );
         }
+    }
+
+    #[test]
+    fn the_check_in_decides_how_long_is_over_long() {
+        use Direction::*;
+        let punches = [punch(1, 6, 0, In), punch(2, 19, 0, Out)];
+        // Thirteen hours: over a 12-hour maximum, within the default 16.
+        let twelve = pair_with(&punches, |_| Duration::from_secs(12 * 3600));
+        assert_eq!(shape(&twelve), vec![(Some(1), Some(2), vec![Flag::OverLong])]);
+        let default = pair(&punches, PairingRules::default());
+        assert_eq!(shape(&default), vec![(Some(1), Some(2), vec![])]);
     }
 
     #[test]

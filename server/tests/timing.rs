@@ -309,3 +309,32 @@ async fn taps_for_unknown_employees_or_reasons_are_held() {
     assert_eq!(codes, vec![json!("unknown_employee"), json!("unknown_reason")]);
     assert!(trail(&server, &k).await.is_empty());
 }
+
+/// Over-long is measured against the maximum of the kiosk the check-in was made at: 13
+/// hours at a kiosk set to 12 is flagged, where the default would be 16.
+#[tokio::test]
+async fn a_kiosks_own_maximum_decides_over_long() {
+    let server = TestServer::new();
+    let mut k = setup(&server).await;
+    let config = json!({"config": {"repeat_window_secs": 60, "heartbeat_secs": 300,
+        "max_batch_events": 500, "max_open_hours": 12, "language": "en"}});
+    server.ok("POST", &format!("/api/kiosks/{}/settings", k.id), config).await;
+    let start = server.state.now();
+    server.clock.advance(Duration::from_secs(20 * 3600));
+    let boot = BootId::random();
+    taps(
+        &server,
+        &mut k,
+        &[
+            (Direction::In, reading(start, boot, 0, true)),
+            (Direction::Out, reading(start + TimeDelta::hours(13), boot, 13 * 3600, true)),
+        ],
+    )
+    .await;
+    let path = format!(
+        "/api/employees/{}/timesheet/presence?from=2025-05-11T00:00:00Z&to=2025-05-13T00:00:00Z",
+        k.employee
+    );
+    let (_, presence) = server.call("GET", &path, None).await;
+    assert_eq!(presence["items"][0]["flags"], json!(["over_long"]), "{presence}");
+}

@@ -84,14 +84,24 @@ pub enum EnrollOutcome {
 }
 
 /// Every interval of one employee, in time order: their events paired by the one rule
-/// every reader uses.
+/// every reader uses, an interval over-long past the maximum of the kiosk it began at.
 pub fn employee_intervals(
     store: &dyn Store,
     employee: EmployeeId,
 ) -> Result<Vec<Interval>, StoreError> {
     let punches: Vec<Punch> =
         store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
-    Ok(pairing::pair(&punches, PairingRules::default()))
+    // Over-long is measured against the maximum of the kiosk the check-in was made at.
+    let limits: HashMap<KioskId, std::time::Duration> = store
+        .kiosks()?
+        .iter()
+        .map(|k| (k.id, std::time::Duration::from_secs(u64::from(k.config.max_open_hours) * 3600)))
+        .collect();
+    let default = PairingRules::default().max_open;
+    Ok(pairing::pair_with(&punches, |start| match start.origin {
+        pairing::PunchOrigin::Kiosk { kiosk, .. } => limits.get(&kiosk).copied().unwrap_or(default),
+        pairing::PunchOrigin::Api { .. } => default,
+    }))
 }
 
 /// The result of a key rotation.
