@@ -81,6 +81,7 @@ async fn one(
     site: mtime_core::ids::OrgUnitId,
     dir: &std::path::Path,
     events: u64,
+    people: &Workforce,
 ) -> anyhow::Result<CatchUp> {
     let kiosk_dir = dir.join(format!("kiosk-{events}"));
     std::fs::create_dir_all(&kiosk_dir)?;
@@ -104,7 +105,6 @@ async fn one(
     outbox.save_identity(&identity)?;
 
     // The buffer fills as taps would, in seq order; only the sync is timed.
-    let people = Workforce::random(1_000);
     // Taps of an earlier boot, dated from the kiosk's creation on.
     let (boot, base) = (BootId::random(), chrono::Utc::now());
     let mut n = 0;
@@ -177,9 +177,10 @@ pub fn run(config: &Config, dir: &std::path::Path) -> anyhow::Result<(Section, V
     let done = runtime.block_on(async {
         let admin = Admin::new(&server.base, &server.admin_key)?;
         let site = admin.site().await?;
+        let people = admin.workforce(site, 1_000).await?;
         let mut done = Vec::new();
         for &events in &config.catchup_events {
-            let result = one(&server, &admin, site, dir, events).await?;
+            let result = one(&server, &admin, site, dir, events, &people).await?;
             server.ensure_nothing_held()?;
             section.row(vec![
                 events.to_string(),

@@ -87,11 +87,11 @@ fn measure(config: &Config, dir: &std::path::Path, kiosks: usize) -> anyhow::Res
         .thread_name("fleet")
         .enable_all()
         .build()?;
-    let people = Workforce::random(1_000);
     let (period, periods) = (config.fleet_period, config.fleet_periods);
     let (heartbeat, upload, requests_per_sec) = runtime.block_on(async {
         let admin = Admin::new(&base, &admin_key)?;
         let site = admin.site().await?;
+        let people = admin.workforce(site, 1_000).await?;
         let mut chains = Vec::with_capacity(kiosks);
         for i in 0..kiosks {
             let k = admin.kiosk(site, &format!("Door {i}"), &KioskConfig::default()).await?;

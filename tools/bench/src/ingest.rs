@@ -147,12 +147,12 @@ pub fn run(config: &Config, dir: &std::path::Path) -> anyhow::Result<Section> {
         .thread_name("kiosks")
         .enable_all()
         .build()?;
-    let people = Workforce::random(1_000);
     let most =
         config.ingest_kiosks.iter().copied().max().unwrap_or(1).max(config.ingest_kiosks_fixed);
-    let mut kiosks = clients.block_on(async {
+    let (people, mut kiosks) = clients.block_on(async {
         let admin = Admin::new(&server.base, &server.admin_key)?;
         let site = admin.site().await?;
+        let people = admin.workforce(site, 1_000).await?;
         let mut kiosks = Vec::with_capacity(most);
         for i in 0..most {
             let enrolled = admin.kiosk(site, &format!("Door {i}"), &KioskConfig::default()).await?;
@@ -161,7 +161,7 @@ pub fn run(config: &Config, dir: &std::path::Path) -> anyhow::Result<Section> {
                 client: Client::new(&server.base, None)?,
             });
         }
-        Ok::<_, anyhow::Error>(kiosks)
+        Ok::<_, anyhow::Error>((people, kiosks))
     })?;
 
     let mut section = Section::new(

@@ -19,6 +19,8 @@ use mtime_server::state::AppState;
 use mtime_server::{api, watch, workspace};
 use mtime_sync::client::Client;
 
+use crate::events::Workforce;
+
 /// The server's clock: the system's, optionally set back, so that a workload can create
 /// its kiosks before the history it stores (the server holds taps dated before their kiosk
 /// existed in quarantine).
@@ -162,6 +164,21 @@ impl Admin {
         let text = response.text().await?;
         anyhow::ensure!(status.is_success(), "{method} {path}: {status} {text}");
         Ok(serde_json::from_str(&text).unwrap_or(Value::Null))
+    }
+
+    /// `count` employees of `site`, each with a badge, created through the API: the
+    /// server holds taps of employees it does not know in quarantine.
+    pub async fn workforce(&self, site: OrgUnitId, count: usize) -> anyhow::Result<Workforce> {
+        let mut people = Vec::with_capacity(count);
+        for n in 0..count as u64 {
+            let badge = crate::events::badge(n);
+            let body = json!({"number": format!("W{n:06}"), "name": format!("Worker {n}"),
+                "org_unit_id": site, "badges": [badge.to_string()],
+                "effective_from": "2025-01-01", "retroactive": true});
+            let created = self.call("POST", "/api/employees", Some(body)).await?;
+            people.push((serde_json::from_value(created["id"].clone())?, badge));
+        }
+        Ok(Workforce { people })
     }
 
     /// A site in America/Chicago that exists since 2025 (so past events may be stored),
