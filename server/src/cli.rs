@@ -94,6 +94,23 @@ struct ServeConfig {
     webhook_hosts: HostAllowlist,
 }
 
+/// Reads a configuration file's text and resolves it as `serve --config` would with no flag
+/// and no environment variable set: the checks a file passes before the server starts.
+/// Serving needs nothing more from the file; the fuzz target `server_config` drives this.
+pub fn check_config(text: &str) -> anyhow::Result<()> {
+    let file = toml::from_str::<FileConfig>(text)?;
+    let args = ServeArgs {
+        config: None,
+        data_dir: None,
+        listen: None,
+        tls_cert: None,
+        tls_key: None,
+        shutdown_grace_secs: None,
+        webhook_hosts: None,
+    };
+    args.resolve_with(file).map(drop)
+}
+
 impl ServeArgs {
     fn resolve(self) -> anyhow::Result<ServeConfig> {
         let file = match &self.config {
@@ -105,6 +122,11 @@ impl ServeArgs {
             }
             None => FileConfig::default(),
         };
+        self.resolve_with(file)
+    }
+
+    /// Settles each setting from its flag or environment variable, else `file`.
+    fn resolve_with(self, file: FileConfig) -> anyhow::Result<ServeConfig> {
         let cert = self.tls_cert.or(file.tls_cert);
         let key = self.tls_key.or(file.tls_key);
         let tls = match (cert, key) {
@@ -289,6 +311,17 @@ mod tests {
         assert_eq!(flagged.webhook_hosts.hosts(), ["127.0.0.1", "::1"]);
         let err = serve_args(&["--webhook-hosts", "127.0.0.1:9000"]).resolve().unwrap_err();
         assert!(format!("{err:#}").contains("127.0.0.1:9000"), "{err:#}");
+    }
+
+    #[test]
+    fn check_config_resolves_a_file_as_serve_would() {
+        assert!(
+            check_config("listen = \"[::1]:8080\"\nwebhook_hosts = [\"hooks.internal\"]\n").is_ok()
+        );
+        assert!(check_config("").is_ok());
+        assert!(check_config("tls_cert = \"c.pem\"\n").is_err(), "a cert needs its key");
+        assert!(check_config("webhook_hosts = [\"127.0.0.1:9000\"]\n").is_err());
+        assert!(check_config("listne = 1\n").is_err());
     }
 
     #[test]
