@@ -24,7 +24,7 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for target in $(cargo +nightly fuzz list); do
   echo "--- fuzz $target for ${seconds}s"
-  mkdir -p "$scratch/$target"
+  mkdir -p "$scratch/$target" "fuzz/corpus/$target"
   cargo +nightly fuzz run -s none "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1
 done
