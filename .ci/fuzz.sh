@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every fuzz target for about 30 seconds on the kept corpus; any crash fails the run.
+# Every fuzz target for about 30 seconds on the kept corpus and the seeds; any crash fails
+# the run.
 # Needs the nightly toolchain; installs cargo-fuzz when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,7 +25,8 @@ scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
 for target in $(cargo +nightly fuzz list); do
   echo "--- fuzz $target for ${seconds}s"
-  mkdir -p "$scratch/$target" "fuzz/corpus/$target"
-  cargo +nightly fuzz run -s none "$target" "$scratch/$target" "fuzz/corpus/$target" -- \
+  mkdir -p "$scratch/$target" "fuzz/corpus/$target" "fuzz/seeds/$target"
+  cargo +nightly fuzz run -s none "$target" "$scratch/$target" "fuzz/corpus/$target" \
+    "fuzz/seeds/$target" -- \
     -max_total_time="$seconds" -timeout=10 -print_final_stats=1
 done

@@ -148,7 +148,9 @@ impl Batch {
         }
 
         for pair in self.events.windows(2) {
-            if pair[1].seq != pair[0].seq.wrapping_add(1) {
+            // Checked, not wrapping: the largest seq followed by 0 is no run, and would
+            // leave a batch whose last seq comes before its first.
+            if pair[0].seq.checked_add(1) != Some(pair[1].seq) {
                 return Err(BatchError::NotContiguous {
                     kiosk: self.kiosk,
                     previous: pair[0].seq,

@@ -162,6 +162,21 @@ fn sign_raw(key: &SigningKey, body: &[u8]) -> Vec<u8> {
 }
 
 #[test]
+fn sequence_numbers_may_not_wrap_past_the_largest() {
+    // The largest seq followed by 0 would read as contiguous if the seq wrapped, leaving a
+    // batch whose last seq comes before its first.
+    let key = SigningKey::generate().unwrap();
+    let mut events = real_events(2, 1);
+    events[0].seq = u64::MAX;
+    events[1].seq = 0;
+    let batch = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events };
+    let signed =
+        sign_raw(&key, &[&[BATCH.version][..], &postcard::to_stdvec(&batch).unwrap()].concat());
+    let err = SealedBatch::open(&signed, kiosk(), &key.public()).unwrap_err();
+    assert_eq!(err, BatchError::NotContiguous { kiosk: kiosk(), previous: u64::MAX, found: 0 });
+}
+
+#[test]
 fn batches_must_be_contiguous_non_empty_and_bounded() {
     let key = SigningKey::generate().unwrap();
     let mut events = real_events(3, 5);

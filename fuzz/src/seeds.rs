@@ -1,6 +1,7 @@
 //! The seed inputs of each target, made with the product's own encoders so that the
 //! fuzzer starts from messages the product really sends. `tests/seeds.rs` writes them
-//! under `corpus/<target>/seed-*`.
+//! under `seeds/<target>/`, beside the corpus the fuzzer grew (`corpus/<target>/`), which
+//! minimizing may thin out; the seeds stay whole.
 
 use std::time::Duration;
 
@@ -27,7 +28,7 @@ use crate::{KEY, NEW_KEY, kiosk};
 pub struct Seed {
     /// The fuzz target.
     pub target: &'static str,
-    /// The file name after `seed-`.
+    /// The file name.
     pub name: String,
     /// The input.
     pub bytes: Vec<u8>,
@@ -110,12 +111,17 @@ fn batch() -> Vec<Seed> {
     let fixture = include_bytes!("../../core/tests/fixtures/batch-v1.bin");
     let small = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: events() };
     let later = Batch { kiosk: kiosk(), prev: BatchHash([9; 32]), events: events() };
+    // The largest seq followed by 0, which once opened as a contiguous batch.
+    let mut wrapped = events();
+    (wrapped[0].seq, wrapped[1].seq) = (u64::MAX, 0);
+    let wrapped = Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: wrapped };
     vec![
         // The fixture is signed by the same key and kiosk, so it opens as received.
         seed("batch", "fixture-v1", fixture.to_vec()),
         seed("batch", "fixture-v1-payload", &fixture[..fixture.len() - seal::SIGNATURE_LEN]),
         seed("batch", "two-events-payload", payload(BATCH, &small)),
         seed("batch", "chained-payload", payload(BATCH, &later)),
+        seed("batch", "wrapped-seq-payload", payload(BATCH, &wrapped)),
     ]
 }
 

@@ -5,13 +5,13 @@ use std::path::PathBuf;
 
 #[test]
 fn committed_seeds_match_what_the_encoders_make() {
-    let corpus = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let seeds = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("seeds");
     let write = std::env::var_os("MTIME_WRITE_SEEDS").is_some();
     for seed in mtime_fuzz::seeds::all() {
-        let path = corpus.join(seed.target).join(format!("seed-{}", seed.name));
+        let path = seeds.join(seed.target).join(&seed.name);
         if write {
             std::fs::create_dir_all(path.parent().expect("a target directory"))
-                .expect("the corpus directory can be made");
+                .expect("the seed directory can be made");
             std::fs::write(&path, &seed.bytes).expect("the seed can be written");
         } else {
             let committed = std::fs::read(&path).unwrap_or_else(|e| {
