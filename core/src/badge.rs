@@ -259,7 +259,7 @@ impl RosterKey {
     }
 
     /// The key from its bytes (tests, fixed rosters).
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+    pub const fn from_bytes(bytes: [u8; 32]) -> Self {
         Self(bytes)
     }
 

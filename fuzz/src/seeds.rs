@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Serialize;
 
-use mtime_core::badge::BadgeUid;
+use mtime_core::badge::{BadgeUid, RosterKey};
 use mtime_core::batch::{BATCH, Batch, BatchHash, RECEIPT, Receipt};
 use mtime_core::event::{Direction, DirectionSource, PresenceEvent, Subject, TimeReading};
 use mtime_core::ids::{BootId, EmployeeId, EventId, OrgUnitId};
@@ -141,7 +141,10 @@ fn roster_value() -> Roster {
                 id: EmployeeId(uuid::Uuid::from_u128(11)),
                 number: "E01".into(),
                 name: "Ann".into(),
-                badges: vec![uid("04E87577DE9811"), uid("00112233445566778899")],
+                badges: vec![
+                    ROSTER_KEY.key_of(&uid("04E87577DE9811")),
+                    ROSTER_KEY.key_of(&uid("00112233445566778899")),
+                ],
                 active: true,
                 last_punch: Some(KnownPunch { direction: Direction::In, at: at(-3600) }),
             },
@@ -149,7 +152,7 @@ fn roster_value() -> Roster {
                 id: EmployeeId(uuid::Uuid::from_u128(12)),
                 number: "E02".into(),
                 name: "Bø".into(),
-                badges: vec![uid("1FF31632")],
+                badges: vec![ROSTER_KEY.key_of(&uid("1FF31632"))],
                 active: false,
                 last_punch: None,
             },
@@ -167,8 +170,12 @@ fn roster_value() -> Roster {
             },
         ],
         default_reason: "WORK".parse().expect("a valid reason code"),
+        badge_key: ROSTER_KEY,
     }
 }
+
+/// The key the seed roster hashes its badges with.
+const ROSTER_KEY: RosterKey = RosterKey::from_bytes([9; 32]);
 
 fn roster() -> Vec<Seed> {
     let roster = roster_value();
