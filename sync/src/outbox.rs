@@ -272,16 +272,30 @@ impl Outbox {
         if state.last_seq == state.acked_through {
             return Ok(None);
         }
+        let first = state.acked_through + 1;
+        let last = first.saturating_add(max_events.max(1) as u64 - 1);
+        self.seal_inflight(kiosk, key, first, last, state.last_hash).map(Some)
+    }
+
+    /// Seals the stored events `first..=last` after `prev` and keeps them as the batch in
+    /// flight, in one transaction.
+    fn seal_inflight(
+        &self,
+        kiosk: KioskId,
+        key: &SigningKey,
+        first: u64,
+        last: u64,
+        prev: BatchHash,
+    ) -> Result<Inflight, SyncError> {
         let txn = self.db.begin_write().map_err(storage)?;
         let inflight = {
             let events_table = txn.open_table(EVENTS).map_err(storage)?;
             let mut events = Vec::new();
-            let first = state.acked_through + 1;
-            for row in events_table.range(first..).map_err(storage)?.take(max_events.max(1)) {
+            for row in events_table.range(first..=last).map_err(storage)? {
                 let (_, value) = row.map_err(storage)?;
                 events.push(decode::<PresenceEvent>(value.value(), "event")?);
             }
-            let batch = Batch { kiosk, prev: state.last_hash, events };
+            let batch = Batch { kiosk, prev, events };
             let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
             let inflight = Inflight {
                 first_seq: sealed.batch.first_seq(),
@@ -294,7 +308,7 @@ impl Outbox {
             inflight
         };
         txn.commit().map_err(storage)?;
-        Ok(Some(inflight))
+        Ok(inflight)
     }
 
     /// Seals the in-flight batch again, same events and predecessor, with `key`: for a
@@ -303,27 +317,8 @@ impl Outbox {
     /// same events fork nothing. Does nothing when no batch is in flight.
     pub fn reseal_inflight(&self, kiosk: KioskId, key: &SigningKey) -> Result<(), SyncError> {
         let Some(old) = self.meta::<Inflight>(INFLIGHT)? else { return Ok(()) };
-        let state = self.state()?;
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
-            let events_table = txn.open_table(EVENTS).map_err(storage)?;
-            let mut events = Vec::new();
-            for row in events_table.range(old.first_seq..=old.last_seq).map_err(storage)? {
-                let (_, value) = row.map_err(storage)?;
-                events.push(decode::<PresenceEvent>(value.value(), "event")?);
-            }
-            let batch = Batch { kiosk, prev: state.last_hash, events };
-            let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
-            let inflight = Inflight {
-                first_seq: sealed.batch.first_seq(),
-                last_seq: sealed.batch.last_seq(),
-                hash: sealed.hash,
-                bytes: sealed.bytes,
-            };
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            meta.insert(INFLIGHT, encode(&inflight)?.as_slice()).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)
+        let prev = self.state()?.last_hash;
+        self.seal_inflight(kiosk, key, old.first_seq, old.last_seq, prev).map(|_| ())
     }
 
     /// Accepts a verified receipt for the in-flight batch: its events leave the outbox.
