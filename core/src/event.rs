@@ -216,6 +216,29 @@ pub struct PresenceEvent {
     pub reason: ReasonCode,
     /// When, as the kiosk knew it.
     pub time: TimeReading,
-    /// The event this one amends (the employee changed their mind on the screen).
-    pub amends: Option<EventId>,
+    /// The earlier event of the same kiosk this one changes: the employee changed their
+    /// mind on the screen in the seconds after a tap.
+    pub amends: Option<Amendment>,
+}
+
+/// How an event changes an earlier one of the same kiosk. The earlier event is never edited:
+/// it stays stored as evidence, and pairing reads the change instead.
+#[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "event")]
+pub enum Amendment {
+    /// This event takes the place of that one: its direction and reason count, at the time
+    /// of the tap it replaces.
+    Replaces(EventId),
+    /// That event is withdrawn (the employee pressed undo); this one counts for nothing.
+    Withdraws(EventId),
+}
+
+impl Amendment {
+    /// The event amended.
+    pub fn target(self) -> EventId {
+        match self {
+            Self::Replaces(id) | Self::Withdraws(id) => id,
+        }
+    }
 }

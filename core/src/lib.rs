@@ -19,8 +19,8 @@
 //!   its taps wait in quarantine for an admin.
 //! - The maximum open interval is a kiosk's setting: an interval begun through the API is
 //!   held to the default 16 hours.
-//! - An event that amends another (`PresenceEvent::amends`) is carried but not yet applied
-//!   by pairing; the kiosk does not create such events yet.
+
+#![forbid(unsafe_code)]
 
 pub mod badge;
 pub mod batch;
@@ -30,6 +30,7 @@ pub mod event;
 pub mod ids;
 pub mod keys;
 pub mod pairing;
+pub mod pin;
 pub mod protocol;
 pub mod rotation;
 pub mod seal;

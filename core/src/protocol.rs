@@ -10,6 +10,7 @@ use crate::badge::{BadgeKey, BadgeUid, RosterKey};
 use crate::event::{Direction, ReasonCode, TimeReading};
 use crate::ids::{EmployeeId, KioskId, OrgUnitId};
 use crate::keys::PublicKey;
+use crate::pin::PinHash;
 use crate::seal::Kind;
 
 /// Rosters, signed by the server.
@@ -49,6 +50,10 @@ pub struct KioskConfig {
     /// The language the kiosk speaks (a BCP 47 tag such as `en` or `nb-NO`).
     #[cfg_attr(feature = "schema", schemars(length(min = 2, max = 35)))]
     pub language: String,
+    /// Whether an employee without their badge may check in and out with their number and
+    /// PIN.
+    #[serde(default)]
+    pub pin_fallback: bool,
 }
 
 impl Default for KioskConfig {
@@ -59,6 +64,7 @@ impl Default for KioskConfig {
             max_batch_events: 500,
             max_open_hours: 16,
             language: "en".to_owned(),
+            pin_fallback: false,
         }
     }
 }
@@ -125,6 +131,10 @@ pub struct RosterEmployee {
     pub badges: Vec<BadgeKey>,
     /// Whether they may check in (a suspended employee may not).
     pub active: bool,
+    /// Their PIN's hash, for checking in without their badge where the kiosk allows it.
+    pub pin: Option<PinHash>,
+    /// Whether their badge or PIN opens the kiosk's admin mode.
+    pub kiosk_admin: bool,
     /// Their latest punch the server knew when it made the roster, at any kiosk, so that
     /// a tap letting the kiosk decide continues from it.
     pub last_punch: Option<KnownPunch>,

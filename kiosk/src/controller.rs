@@ -12,9 +12,14 @@ use chrono_tz::Tz;
 use mtime_core::badge::BadgeUid;
 use mtime_core::clock::Clock;
 use mtime_core::decide::{self, LastPunch, TapDecision};
-use mtime_core::event::{Direction, RequestedAction, Subject, TimeReading};
-use mtime_core::ids::{BootId, EmployeeId, KioskId};
-use mtime_core::protocol::Roster;
+use std::time::Duration;
+
+use mtime_core::event::{
+    Amendment, Direction, PresenceEvent, ReasonCode, RequestedAction, Subject, TimeReading,
+};
+use mtime_core::ids::{BootId, EmployeeId, EventId, KioskId};
+use mtime_core::pin::Pin;
+use mtime_core::protocol::{Roster, RosterEmployee};
 use mtime_core::timing::TimeAnchor;
 use mtime_hardware::Tap;
 use mtime_sync::SyncError;
@@ -73,6 +78,35 @@ pub enum Feedback {
     StorageFailed {
         /// Why.
         error: String,
+    },
+    /// The employee changed the tap just recorded: a new event amends it.
+    Amended {
+        /// The amending event's seq.
+        seq: u64,
+        /// The employee's number.
+        number: String,
+        /// In or out, now.
+        direction: Direction,
+        /// The reason, now.
+        reason: String,
+        /// Events waiting to sync.
+        pending: u64,
+    },
+    /// The employee undid the tap just recorded: a new event withdraws it.
+    Withdrawn {
+        /// The withdrawing event's seq.
+        seq: u64,
+        /// The employee's number.
+        number: String,
+        /// Events waiting to sync.
+        pending: u64,
+    },
+    /// Nothing to change: the change window has passed, or the change changes nothing.
+    NothingToAmend,
+    /// A number and PIN that do not match, or PIN entry not allowed here: nothing stored.
+    PinRefused {
+        /// Tries left before PIN entry locks for a while; zero while locked.
+        tries_left: u32,
     },
 }
 
@@ -134,6 +168,16 @@ impl fmt::Display for Feedback {
                     "storage-failed message=\"not recorded; please try again\" error={error:?}"
                 )
             }
+            Self::Amended { seq, number, direction, reason, pending } => write!(
+                f,
+                "amended seq={seq} employee={number} direction={direction} reason={reason} \
+                 pending={pending}"
+            ),
+            Self::Withdrawn { seq, number, pending } => {
+                write!(f, "withdrawn seq={seq} employee={number} pending={pending}")
+            }
+            Self::NothingToAmend => write!(f, "nothing-to-amend"),
+            Self::PinRefused { tries_left } => write!(f, "pin-refused tries_left={tries_left}"),
         }
     }
 }
@@ -142,6 +186,52 @@ impl fmt::Display for Feedback {
 enum Who {
     Employee(EmployeeId),
     Badge(BadgeUid),
+}
+
+/// A change the employee asks for in the seconds after a tap.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// In becomes out, out becomes in.
+    SwitchDirection,
+    /// Another reason of those the kiosk allows.
+    Reason(ReasonCode),
+    /// Take the tap back.
+    Undo,
+}
+
+/// The tap just recorded, while the employee may still change it.
+#[derive(Debug, Clone)]
+struct Recent {
+    /// The event that counts now (the tap, or the last change of it).
+    event: EventId,
+    who: Who,
+    number: String,
+    direction: Direction,
+    reason: ReasonCode,
+    /// When the tap was made: a change keeps it.
+    time: TimeReading,
+    /// What the employee's last punch was before the tap, for undo.
+    before: Option<LastPunch>,
+    /// Until when (monotonic) a change is taken.
+    until: Duration,
+}
+
+/// How long after a tap the employee may change it.
+pub const CHANGE_WINDOW: Duration = Duration::from_secs(8);
+/// Wrong PINs in a row before PIN entry locks.
+pub const PIN_TRIES: u32 = 5;
+/// How long PIN entry stays locked after too many wrong PINs.
+pub const PIN_LOCKOUT: Duration = Duration::from_secs(300);
+
+/// Someone the kiosk shows on its evacuation list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Present {
+    /// Their number.
+    pub number: String,
+    /// Their name.
+    pub name: String,
+    /// Since when, in the site's zone.
+    pub since: DateTime<FixedOffset>,
 }
 
 /// The kiosk's brain.
@@ -156,6 +246,10 @@ pub struct Controller {
     out_of_service: Option<String>,
     /// What the kiosk measured of true time in this boot, for a wall clock not trusted.
     anchor: Option<TimeAnchor>,
+    recent: Option<Recent>,
+    pin_failures: u32,
+    /// Monotonic time until which PIN entry is locked.
+    pin_locked_until: Option<Duration>,
 }
 
 impl Controller {
@@ -169,17 +263,23 @@ impl Controller {
     ) -> Result<Self, SyncError> {
         let zone = mtime_core::zone::parse_zone(&roster.site.time_zone)
             .map_err(|e| SyncError::Config(e.to_string()))?;
-        let mut last = HashMap::new();
-        for event in outbox.events()? {
-            let who = match event.subject {
-                Subject::Employee { id, .. } => Who::Employee(id),
-                Subject::UnknownBadge(badge) => Who::Badge(badge),
-            };
-            last.insert(who, LastPunch { direction: event.direction, time: event.time });
-        }
+        let last = last_punches(&outbox.events()?);
         let out_of_service =
             outbox.halted()?.then(|| "uploading stopped; see the kiosk's log".to_owned());
-        Ok(Self { kiosk, outbox, roster, zone, clock, boot, last, out_of_service, anchor: None })
+        Ok(Self {
+            kiosk,
+            outbox,
+            roster,
+            zone,
+            clock,
+            boot,
+            last,
+            out_of_service,
+            anchor: None,
+            recent: None,
+            pin_failures: 0,
+            pin_locked_until: None,
+        })
     }
 
     /// Takes a newer roster.
@@ -195,15 +295,46 @@ impl Controller {
         self.out_of_service = Some(reason);
     }
 
+    /// Why the kiosk is out of service, if it is.
+    pub fn out_of_service(&self) -> Option<&str> {
+        self.out_of_service.as_deref()
+    }
+
     /// The roster in use.
     pub fn roster(&self) -> &Roster {
         &self.roster
+    }
+
+    /// The site's zone.
+    pub fn zone(&self) -> Tz {
+        self.zone
+    }
+
+    /// Events waiting to sync.
+    pub fn pending(&self) -> Result<u64, SyncError> {
+        self.outbox.pending()
     }
 
     /// Takes what a heartbeat round trip told about true time in this boot.
     pub fn set_time_anchor(&mut self, anchor: TimeAnchor) {
         if anchor.boot == self.boot {
             self.anchor = Some(anchor);
+        }
+    }
+
+    /// Now, as the employee should see it: the site's zone, with true time from the anchor
+    /// while the wall clock is not trusted.
+    pub fn now_local(&self) -> DateTime<FixedOffset> {
+        self.local(&self.reading())
+    }
+
+    fn reading(&self) -> TimeReading {
+        let now = self.clock.now();
+        TimeReading {
+            wall: now.wall,
+            boot: self.boot,
+            monotonic: now.monotonic,
+            wall_trusted: now.wall_trusted,
         }
     }
 
@@ -226,21 +357,86 @@ impl Controller {
 
     /// Handles one tap.
     pub fn tap(&mut self, tap: Tap) -> Feedback {
-        let now = self.clock.now();
-        let reading = TimeReading {
-            wall: now.wall,
-            boot: self.boot,
-            monotonic: now.monotonic,
-            wall_trusted: now.wall_trusted,
-        };
-
+        let reading = self.reading();
         if let Some(reason) = &self.out_of_service {
             return Feedback::OutOfService { reason: reason.clone() };
         }
         let Some(employee) = self.roster.by_badge(&tap.uid).cloned() else {
             return self.unknown_badge(tap, reading);
         };
+        self.punch(employee, Some(tap.uid), tap.action, reading)
+    }
 
+    /// Handles a check-in or -out by employee number and PIN, where the kiosk allows it.
+    pub fn tap_with_pin(&mut self, number: &str, pin: &Pin) -> Feedback {
+        let reading = self.reading();
+        if let Some(reason) = &self.out_of_service {
+            return Feedback::OutOfService { reason: reason.clone() };
+        }
+        if !self.roster.config.pin_fallback {
+            return Feedback::PinRefused { tries_left: 0 };
+        }
+        match self.check_pin(number, pin) {
+            Ok(employee) => self.punch(employee, None, RequestedAction::Toggle, reading),
+            Err(tries_left) => Feedback::PinRefused { tries_left },
+        }
+    }
+
+    /// Whether `number` and `pin` belong to a kiosk admin. Counts towards the lockout.
+    pub fn admin_by_pin(&mut self, number: &str, pin: &Pin) -> Result<String, u32> {
+        let employee = self.check_pin(number, pin)?;
+        if employee.kiosk_admin {
+            Ok(employee.name)
+        } else {
+            Err(self.refuse_pin())
+        }
+    }
+
+    /// Whether `badge` opens admin mode.
+    pub fn is_admin_badge(&self, badge: &BadgeUid) -> bool {
+        self.roster.by_badge(badge).is_some_and(|e| e.kiosk_admin && e.active)
+    }
+
+    /// The employee of `number` when `pin` is theirs; else the tries left.
+    fn check_pin(&mut self, number: &str, pin: &Pin) -> Result<RosterEmployee, u32> {
+        let now = self.clock.now().monotonic;
+        if self.pin_locked_until.is_some_and(|until| now < until) {
+            return Err(0);
+        }
+        let employee = self
+            .roster
+            .employees
+            .iter()
+            .find(|e| e.number.eq_ignore_ascii_case(number.trim()))
+            .filter(|e| e.pin.as_ref().is_some_and(|hash| hash.verify(pin)))
+            .cloned();
+        match employee {
+            Some(employee) => {
+                self.pin_failures = 0;
+                Ok(employee)
+            }
+            None => Err(self.refuse_pin()),
+        }
+    }
+
+    fn refuse_pin(&mut self) -> u32 {
+        self.pin_failures += 1;
+        if self.pin_failures >= PIN_TRIES {
+            self.pin_failures = 0;
+            self.pin_locked_until = Some(self.clock.now().monotonic + PIN_LOCKOUT);
+            tracing::warn!(kiosk.id = %self.kiosk, "PIN entry locked after {PIN_TRIES} wrong PINs");
+            return 0;
+        }
+        PIN_TRIES - self.pin_failures
+    }
+
+    fn punch(
+        &mut self,
+        employee: RosterEmployee,
+        badge: Option<BadgeUid>,
+        action: RequestedAction,
+        reading: TimeReading,
+    ) -> Feedback {
         // The later of what this kiosk recorded and what the server knew from any kiosk.
         let who = Who::Employee(employee.id);
         let from_server = employee.last_punch.map(|p| LastPunch {
@@ -248,7 +444,7 @@ impl Controller {
             time: TimeReading {
                 wall: p.at,
                 boot: BootId(uuid::Uuid::nil()),
-                monotonic: std::time::Duration::ZERO,
+                monotonic: Duration::ZERO,
                 wall_trusted: true,
             },
         });
@@ -259,7 +455,7 @@ impl Controller {
         };
 
         let config = &self.roster.config;
-        let decision = decide::decide(last.as_ref(), tap.action, &self.effective(&reading), config);
+        let decision = decide::decide(last.as_ref(), action, &self.effective(&reading), config);
         // A suspended employee may still check out, but not in.
         let checks_in = matches!(decision, TapDecision::Record { direction: Direction::In, .. });
         if !employee.active && checks_in {
@@ -272,29 +468,138 @@ impl Controller {
                 since: since.with_timezone(&self.zone).fixed_offset(),
             },
             TapDecision::Record { direction, source, missing_check_out } => {
+                let reason = self.roster.default_reason.clone();
                 let draft = EventDraft {
-                    subject: Subject::Employee { id: employee.id, badge: Some(tap.uid) },
+                    subject: Subject::Employee { id: employee.id, badge },
                     direction,
                     direction_source: source,
-                    reason: self.roster.default_reason.clone(),
+                    reason: reason.clone(),
                     time: reading,
                     amends: None,
                 };
                 match self.store(who, draft) {
-                    Ok((seq, pending)) => Feedback::Recorded {
-                        seq,
-                        number: employee.number,
-                        name: employee.name,
-                        direction,
-                        at: self.local(&reading),
-                        reason: self.roster.default_reason.to_string(),
-                        pending,
-                        missing_check_out,
-                    },
+                    Ok((event, seq, pending)) => {
+                        self.recent = Some(Recent {
+                            event,
+                            who,
+                            number: employee.number.clone(),
+                            direction,
+                            reason: reason.clone(),
+                            time: reading,
+                            before: last,
+                            until: reading.monotonic + CHANGE_WINDOW,
+                        });
+                        Feedback::Recorded {
+                            seq,
+                            number: employee.number,
+                            name: employee.name,
+                            direction,
+                            at: self.local(&reading),
+                            reason: reason.to_string(),
+                            pending,
+                            missing_check_out,
+                        }
+                    }
                     Err(e) => Feedback::StorageFailed { error: e.to_string() },
                 }
             }
         }
+    }
+
+    /// Changes the tap just recorded, by a new event that amends it; the stored event is
+    /// never edited. Taken only within [`CHANGE_WINDOW`] of the tap.
+    pub fn amend(&mut self, change: Change) -> Feedback {
+        let now = self.clock.now().monotonic;
+        let Some(recent) = self.recent.clone().filter(|r| now < r.until) else {
+            return Feedback::NothingToAmend;
+        };
+
+        let (direction, reason, amendment): (_, _, fn(EventId) -> Amendment) = match &change {
+            Change::SwitchDirection => {
+                (recent.direction.opposite(), recent.reason.clone(), Amendment::Replaces)
+            }
+            Change::Reason(code) if *code == recent.reason => return Feedback::NothingToAmend,
+            Change::Reason(code) if !self.roster.reasons.iter().any(|r| r.code == *code) => {
+                return Feedback::NothingToAmend;
+            }
+            Change::Reason(code) => (recent.direction, code.clone(), Amendment::Replaces),
+            Change::Undo => (recent.direction, recent.reason.clone(), Amendment::Withdraws),
+        };
+        let subject = match recent.who {
+            Who::Employee(id) => Subject::Employee { id, badge: None },
+            Who::Badge(uid) => Subject::UnknownBadge(uid),
+        };
+        let draft = EventDraft {
+            subject,
+            direction,
+            direction_source: mtime_core::event::DirectionSource::Explicit,
+            reason: reason.clone(),
+            time: self.reading(),
+            amends: Some(amendment(recent.event)),
+        };
+        let event = match self.outbox.append(self.kiosk, draft) {
+            Ok(event) => event,
+            Err(e) => return Feedback::StorageFailed { error: e.to_string() },
+        };
+        let pending = self.outbox.pending().unwrap_or(0);
+
+        if change == Change::Undo {
+            match recent.before {
+                Some(before) => self.last.insert(recent.who, before),
+                None => self.last.remove(&recent.who),
+            };
+            self.recent = None;
+            return Feedback::Withdrawn { seq: event.seq, number: recent.number, pending };
+        }
+        // A change keeps the tap's time; the window starts again so the employee sees it.
+        self.last.insert(recent.who, LastPunch { direction, time: recent.time });
+        self.recent = Some(Recent {
+            event: event.id,
+            direction,
+            reason: reason.clone(),
+            until: now + CHANGE_WINDOW,
+            ..recent.clone()
+        });
+        Feedback::Amended {
+            seq: event.seq,
+            number: recent.number,
+            direction,
+            reason: reason.to_string(),
+            pending,
+        }
+    }
+
+    /// Who is on site as far as this kiosk knows: its own taps, and other kiosks' as of the
+    /// roster. An interval open longer than the kiosk's maximum is taken as a forgotten
+    /// check-out and left off.
+    pub fn present(&self) -> Vec<Present> {
+        let now = self.effective(&self.reading()).wall;
+        let max_open = chrono::Duration::hours(i64::from(self.roster.config.max_open_hours));
+        let mut present: Vec<Present> = self
+            .roster
+            .employees
+            .iter()
+            .filter_map(|employee| {
+                let local = self.last.get(&Who::Employee(employee.id)).map(|l| {
+                    let wall = self.effective(&l.time).wall;
+                    (l.direction, wall)
+                });
+                let server = employee.last_punch.map(|p| (p.direction, p.at));
+                let (direction, since) = match (local, server) {
+                    (Some(l), Some(s)) => std::cmp::max_by_key(s, l, |p| p.1),
+                    (Some(l), None) => l,
+                    (None, Some(s)) => s,
+                    (None, None) => return None,
+                };
+                (direction == Direction::In && now - since <= max_open).then(|| Present {
+                    number: employee.number.clone(),
+                    name: employee.name.clone(),
+                    since: since.with_timezone(&self.zone).fixed_offset(),
+                })
+            })
+            .collect();
+        present.sort_by(|a, b| a.name.cmp(&b.name).then_with(|| a.number.cmp(&b.number)));
+        present
     }
 
     fn unknown_badge(&mut self, tap: Tap, reading: TimeReading) -> Feedback {
@@ -320,17 +625,45 @@ impl Controller {
             amends: None,
         };
         match self.store(who, draft) {
-            Ok((seq, pending)) => Feedback::UnknownBadge { seq: Some(seq), pending },
+            Ok((_, seq, pending)) => Feedback::UnknownBadge { seq: Some(seq), pending },
             Err(e) => Feedback::StorageFailed { error: e.to_string() },
         }
     }
 
-    fn store(&mut self, who: Who, draft: EventDraft) -> Result<(u64, u64), SyncError> {
+    fn store(&mut self, who: Who, draft: EventDraft) -> Result<(EventId, u64, u64), SyncError> {
         let (direction, time) = (draft.direction, draft.time);
         let event = self.outbox.append(self.kiosk, draft)?;
         self.last.insert(who, LastPunch { direction, time });
         let pending = self.outbox.pending()?;
         tracing::debug!(kiosk.id = %self.kiosk, event.seq = event.seq, "event stored");
-        Ok((event.seq, pending))
+        Ok((event.id, event.seq, pending))
     }
+}
+
+/// Each employee's and unknown badge's last punch from the events stored, with every
+/// amendment applied: a replacement counts at the time of the tap it replaces, a withdrawn
+/// tap does not count.
+fn last_punches(events: &[PresenceEvent]) -> HashMap<Who, LastPunch> {
+    let mut history: HashMap<Who, Vec<(EventId, LastPunch)>> = HashMap::new();
+    for event in events {
+        let who = match event.subject {
+            Subject::Employee { id, .. } => Who::Employee(id),
+            Subject::UnknownBadge(badge) => Who::Badge(badge),
+        };
+        let punches = history.entry(who).or_default();
+        let punch = LastPunch { direction: event.direction, time: event.time };
+        match event.amends {
+            None => punches.push((event.id, punch)),
+            Some(Amendment::Replaces(target)) => {
+                if let Some(slot) = punches.iter_mut().find(|(id, _)| *id == target) {
+                    *slot = (event.id, LastPunch { direction: event.direction, ..slot.1 });
+                }
+            }
+            Some(Amendment::Withdraws(target)) => punches.retain(|(id, _)| *id != target),
+        }
+    }
+    history
+        .into_iter()
+        .filter_map(|(who, punches)| punches.last().map(|(_, punch)| (who, *punch)))
+        .collect()
 }

@@ -22,3 +22,4 @@ pub mod clock;
 pub mod controller;
 pub mod node;
 pub mod paths;
+pub mod ui;

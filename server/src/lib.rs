@@ -40,6 +40,8 @@
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.
 
+#![forbid(unsafe_code)]
+
 pub mod access;
 pub mod api;
 pub mod cli;

@@ -27,6 +27,8 @@
 //! - A key rotation whose staged key file is lost after the server switched leaves the
 //!   kiosk unable to sign; it must be revoked and a new kiosk enrolled.
 
+#![forbid(unsafe_code)]
+
 pub mod client;
 pub mod engine;
 pub mod keyfile;

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use mtime_core::batch::{Batch, BatchHash, Receipt};
 use mtime_core::event::{
+    Amendment,
     Direction, DirectionSource, PresenceEvent, ReasonCode, Subject, TimeReading,
 };
 use mtime_core::ids::{EventId, KioskId};
@@ -87,8 +88,8 @@ pub struct EventDraft {
     pub reason: ReasonCode,
     /// When.
     pub time: TimeReading,
-    /// The event it amends.
-    pub amends: Option<EventId>,
+    /// The event it amends, and how.
+    pub amends: Option<Amendment>,
 }
 
 /// The kiosk's store.

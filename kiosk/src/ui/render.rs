@@ -1,0 +1,1 @@
+//! Drawing the kiosk's window with Slint's software renderer.
