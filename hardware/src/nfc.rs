@@ -7,10 +7,11 @@
 //!
 //! - A card held on the reader is one read. It counts as having left once a poll finds no
 //!   card, or finds a different one; two badges in quick succession are two reads.
-//! - A missing, busy (claimed by another program) or unplugged device is
+//! - A missing, unplugged or silent device, or a USB reader another program has claimed, is
 //!   [`ReaderError::Unavailable`]; the device is closed and [`crate::spawn`] opens it
 //!   again once it is back, without a restart. Every libnfc call that polls has a 300 ms
-//!   timeout, so an unplugged reader is noticed within one poll interval plus that.
+//!   timeout, so an unplugged reader is noticed within one poll interval plus that (50 ms
+//!   for an unplugged simulated PN532, 0.7 s for one that stops answering, in the tests).
 //!
 //! The libnfc inside is the vendored 1.8.0 (built with cmake; see `.ci/nfc.sh` for the
 //! packages), built without configuration files, environment variables or logging: what
@@ -20,9 +21,12 @@
 //! # Limitations
 //!
 //! - Tested against a simulated PN532 on a pseudo-terminal driven by libnfc's real
-//!   `pn532_uart` driver (`tests/pn532.rs`), not against a real reader and real cards.
+//!   `pn532_uart` driver (`tests/nfc_pn532.rs`), not against a real reader and real cards.
 //!   Whether a real PN532 finds a card that stays on it at every poll (rather than every
 //!   other one, which would make it two reads) must be checked on the device.
+//! - A serial reader that another program also has open is not refused as busy: libnfc's
+//!   marker for a claimed port does not survive on Linux ttys, so both would talk to it.
+//!   Give each reader to one program only.
 //! - ISO 14443A only (MIFARE, NTAG, DESFire, most staff badges); FeliCa and ISO 14443B
 //!   badges are not looked for.
 //! - A UID that is random per tap (privacy-mode cards, phones) reads as a new badge each
