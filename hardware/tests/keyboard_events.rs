@@ -97,3 +97,32 @@ fn a_short_last_record_is_the_device_ending_not_a_panic() {
     );
     assert!(matches!(reader.next_tap(), Err(ReaderError::Unavailable(_))));
 }
+
+#[test]
+fn a_device_that_appears_later_is_opened_and_read_without_a_restart() {
+    use mtime_hardware::ReaderEvent;
+    use std::time::Duration;
+
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let device = dir.path().join("event-kbd");
+    let format = NumberFormat::new(4, ByteOrder::Big).expect("a valid width");
+    let reader = KeyboardReader::new(device.clone(), format, false);
+    let events = mtime_hardware::spawn_with_retry(Box::new(reader), Duration::from_millis(20))
+        .expect("a reader thread");
+    let next = || events.recv_timeout(Duration::from_secs(10)).expect("an event");
+
+    assert!(
+        matches!(next(), ReaderEvent::Error(ReaderError::Unavailable(m)) if m.contains("event-kbd"))
+    );
+    let recording = std::fs::read(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/keyboard-reader.events"),
+    )
+    .expect("the recording");
+    std::fs::write(&device, &recording[..24 * 66]).expect("the device appears");
+
+    assert_eq!(next(), ReaderEvent::Ready);
+    let ReaderEvent::Tap(tap) = next() else { panic!("a tap") };
+    assert_eq!(tap.uid.to_string(), "D4BC2E66");
+    // The recording ends: the device is gone again, and reported once.
+    assert!(matches!(next(), ReaderEvent::Error(ReaderError::Unavailable(_))));
+}

@@ -15,7 +15,8 @@ EV_SYN, EV_KEY, EV_MSC = 0, 1, 4
 MSC_SCAN = 4
 
 # Linux key code and HID usage of each key typed.
-ROW = {d: (11 if d == "0" else int(d) + 1, 0x70027 if d == "0" else 0x7001D + int(d)) for d in "0123456789"}
+ROW = {d: (11 if d == "0" else int(d) + 1, 0x70027 if d == "0" else 0x7001D + int(d))
+       for d in "0123456789"}
 PAD = {"0": (82, 0x70062), "1": (79, 0x70059), "2": (80, 0x7005A), "3": (81, 0x7005B),
        "4": (75, 0x7005C), "5": (76, 0x7005D), "6": (77, 0x7005E), "7": (71, 0x7005F),
        "8": (72, 0x70060), "9": (73, 0x70061)}
