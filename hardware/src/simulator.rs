@@ -1,4 +1,5 @@
-//! A simulated reader that replays a script of taps.
+//! A simulated reader that replays a script of taps (from a file, a pipe or a terminal;
+//! [`crate::socket`] takes the same lines from a Unix socket).
 //!
 //! One tap per line: the badge UID, then optionally the key pressed (`in`, `out` or
 //! `auto`, the default). `wait MS` pauses. Blank lines and `#` comments are ignored.
@@ -147,6 +148,7 @@ mod tests {
     fn a_spawned_reader_delivers_taps_then_ends() {
         let reader = ScriptReader::new(std::io::Cursor::new("04E87577DE9811 auto\n".to_owned()));
         let rx = crate::spawn(Box::new(reader)).unwrap();
+        assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ready);
         assert!(matches!(rx.recv().unwrap(), crate::ReaderEvent::Tap(_)));
         assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ended);
     }
@@ -171,6 +173,7 @@ mod tests {
         }
         let reader = ScriptReader::new(std::io::BufReader::new(Broken));
         let rx = crate::spawn(Box::new(reader)).unwrap();
+        assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ready);
         assert!(matches!(rx.recv().unwrap(), crate::ReaderEvent::Error(ReaderError::Fatal(_))));
         assert_eq!(rx.recv().unwrap(), crate::ReaderEvent::Ended);
         assert!(rx.recv().is_err(), "the reader thread is gone");
