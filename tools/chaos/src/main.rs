@@ -36,7 +36,6 @@ mod rng;
 mod run;
 mod schedule;
 
-use std::ffi::OsString;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -70,23 +69,7 @@ async fn chaos(args: Args) -> anyhow::Result<()> {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let result = match mtime_harness::role::requested(&args) {
-        Some(role) => mtime_harness::role::run(role, args.split_off(2)),
-        None => {
-            let args = Args::parse_from(args);
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(chaos(args)))
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mtime-chaos: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    mtime_harness::role::main("mtime-chaos", |args| {
+        mtime_harness::role::block_on(chaos(Args::parse_from(args)))
+    })
 }

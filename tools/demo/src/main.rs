@@ -19,7 +19,6 @@ mod secrets;
 mod tls;
 mod weeks;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -42,23 +41,7 @@ pub struct Args {
 }
 
 fn main() -> ExitCode {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let result = match mtime_harness::role::requested(&args) {
-        Some(role) => mtime_harness::role::run(role, args.split_off(2)),
-        None => {
-            let args = Args::parse_from(args);
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(run::run(args)))
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mtime-demo: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    mtime_harness::role::main("mtime-demo", |args| {
+        mtime_harness::role::block_on(run::run(Args::parse_from(args)))
+    })
 }

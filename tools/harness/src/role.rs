@@ -2,6 +2,7 @@
 //! the exact command line of `mtime-server` or `mtime-kiosk`, on the replay clock.
 
 use std::ffi::OsString;
+use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -46,4 +47,26 @@ pub fn run(role: &str, rest: Vec<OsString>) -> anyhow::Result<()> {
             mtime_kiosk::cli::run(args, clock, mtime_core::ids::BootId::random())
         }
     }
+}
+
+/// The `main` of a tool: the role its command line asks for, else `tool` with the command
+/// line; an error is printed as `<name>: …` and makes the exit code 1.
+pub fn main(name: &str, tool: impl FnOnce(Vec<OsString>) -> anyhow::Result<()>) -> ExitCode {
+    let mut args: Vec<OsString> = std::env::args_os().collect();
+    let result = match requested(&args) {
+        Some(role) => run(role, args.split_off(2)),
+        None => tool(args),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{name}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs a tool's work on a multi-threaded runtime.
+pub fn block_on(work: impl Future<Output = anyhow::Result<()>>) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(work)
 }
