@@ -10,24 +10,18 @@
 //! The same binary, run as `mtime-demo server …` or `mtime-demo kiosk …`, is the server or
 //! a kiosk (the exact code of `mtime-server` and `mtime-kiosk`) on the replay clock.
 
-mod api;
 mod export;
 mod matching;
 mod plan;
-mod processes;
 mod relay;
-mod replay_clock;
 mod run;
 mod secrets;
 mod tls;
 mod weeks;
 
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Parser;
 
 /// Runs mtime end to end on a time-clock export and checks the result.
@@ -46,55 +40,8 @@ pub struct Args {
     keep: bool,
 }
 
-fn replay_clock() -> anyhow::Result<Arc<replay_clock::FileClock>> {
-    let path = std::env::var_os(replay_clock::ENV)
-        .context("role processes run on the demo's replay clock")?;
-    let unset_until = match std::env::var(replay_clock::UNSET_UNTIL_ENV) {
-        Ok(micros) => Some(
-            chrono::DateTime::from_timestamp_micros(micros.parse()?)
-                .context("replay instant out of range")?,
-        ),
-        Err(_) => None,
-    };
-    Ok(Arc::new(replay_clock::FileClock::open(std::path::Path::new(&path), unset_until)?))
-}
-
-fn role(name: &str, rest: Vec<OsString>) -> anyhow::Result<()> {
-    let clock = replay_clock()?;
-    let mut args = vec![OsString::from(format!("mtime-{name}"))];
-    args.extend(rest);
-    match name {
-        "server" => {
-            mtime_server::cli::init_logging();
-            mtime_server::cli::run(args, clock)
-        }
-        _ => {
-            mtime_kiosk::cli::init_logging();
-            // Each start of a kiosk process is a new boot of the simulated device.
-            mtime_kiosk::cli::run(args, clock, mtime_core::ids::BootId::random())
-        }
-    }
-}
-
 fn main() -> ExitCode {
-    let mut args: Vec<OsString> = std::env::args_os().collect();
-    let first = args.get(1).and_then(|a| a.to_str()).map(str::to_owned);
-    let result = match first.as_deref() {
-        Some(name @ ("server" | "kiosk")) => role(name, args.split_off(2)),
-        _ => {
-            let args = Args::parse_from(args);
-            tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-                .map_err(anyhow::Error::from)
-                .and_then(|runtime| runtime.block_on(run::run(args)))
-        }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("mtime-demo: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    mtime_harness::role::main("mtime-demo", |args| {
+        mtime_harness::role::block_on(run::run(Args::parse_from(args)))
+    })
 }

@@ -3,7 +3,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::{DateTime, Datelike, NaiveDateTime, TimeDelta, Utc};
 use chrono_tz::Tz;
 use serde_json::json;
@@ -16,14 +16,16 @@ use mtime_server::api::page::Page;
 use mtime_server::api::timesheet::{EventView, IntervalView};
 use mtime_server::api::weeks::WeekRow;
 
+use mtime_harness::api::Api;
+use mtime_harness::processes::{self, Kiosk};
+use mtime_harness::replay_clock::{self, ClockDriver};
+use mtime_harness::server::{self, Server};
+
 use crate::Args;
-use crate::api::Api;
 use crate::export::{Export, Source};
 use crate::matching::{ReadBack, match_pairs};
 use crate::plan::{self, CUT_KIOSK, ROTATED_KIOSK, Step, UNSET_KIOSK};
-use crate::processes::{self, Kiosk};
 use crate::relay::Relay;
-use crate::replay_clock::{self, ClockDriver};
 use crate::secrets::Secrets;
 use crate::tls;
 use crate::weeks::match_weeks;
@@ -95,13 +97,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 
     // The server: initialise, then serve on a free loopback port.
     let server_dir = root.join("server");
-    let mut init = processes::role("server", &clock_file, &root.join("server-init.log"))?;
-    init.args(["init", "--data-dir"]).arg(&server_dir);
-    let printed = processes::output(init, "mtime-server init").await?;
-    let api_key = printed.lines().last().unwrap_or_default().trim().to_owned();
-    if !api_key.starts_with("mtime_ak_") {
-        bail!("mtime-server init did not print an API key on its last line");
-    }
+    let api_key = server::init(&clock_file, &server_dir, &root.join("server-init.log")).await?;
     let mut secrets = Secrets::default();
     secrets.add("the admin API key", &api_key);
     secrets.add_file("the server's private key", &server_dir.join("server.key"))?;
@@ -109,19 +105,11 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         secrets.add_badge(&e.badge);
     }
 
-    let mut serve = processes::role("server", &clock_file, &root.join("server.log"))?;
-    serve.args(["serve", "--listen", "127.0.0.1:0", "--data-dir"]).arg(&server_dir);
-    serve.arg("--tls-cert").arg(&cert).arg("--tls-key").arg(&key);
-    let mut server = serve.spawn().context("starting the server")?;
-    let mut server_lines = processes::lines(server.stdout.take().context("server stdout")?);
-    let listening = tokio::time::timeout(Duration::from_secs(30), server_lines.recv())
-        .await
-        .context("the server did not start in time")?
-        .context("the server exited; see server.log")?;
-    let base =
-        listening.strip_prefix("listening on ").context("unexpected server output")?.to_owned();
-    let server_addr: std::net::SocketAddr = base.trim_start_matches("https://").parse()?;
-    let api = Api::new(&base, &cert, &api_key)?;
+    let tls = Some((&cert, &key));
+    let log = root.join("server.log");
+    let server = Server::serve(&clock_file, &server_dir, "127.0.0.1:0", tls, &log).await?;
+    let (base, server_addr) = (server.base.clone(), server.addr);
+    let api = Api::new(&base, Some(&cert), &api_key)?;
 
     // The site, its reason, its employees and its kiosks.
     let site: OrgUnitView =
@@ -153,11 +141,9 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         // Kiosk B reaches the server through the relay the demo can cut.
         let url = if i == CUT_KIOSK { format!("https://{}", relay.addr()) } else { base.clone() };
         let data = root.join(format!("kiosk-{label}"));
-        let mut enroll =
-            processes::role("kiosk", &clock_file, &root.join(format!("kiosk-{label}-enroll.log")))?;
-        enroll.args(["enroll", "--server", &url, "--code", &created.enrollment_code, "--data-dir"]);
-        enroll.arg(&data).arg("--ca-cert").arg(&cert);
-        processes::output(enroll, &format!("enrolling kiosk {label}")).await?;
+        let log = root.join(format!("kiosk-{label}-enroll.log"));
+        let code = &created.enrollment_code;
+        processes::enroll(&clock_file, &data, &url, code, Some(&cert), &log).await?;
         secrets.add_file(&format!("kiosk {label}'s private key"), &data.join("kiosk.key"))?;
 
         let run = kiosk_command(&root, &clock_file, label, label)?;
@@ -357,8 +343,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         .as_str()
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
         .map(|t| t.with_timezone(&Utc));
-    let _ = server.kill().await;
-    let _ = server.wait().await;
+    server.kill().await?;
     let (log_files, leaked) = secrets.found_in_logs(&root)?;
 
     let result = match_pairs(&read, &export.expected, &notes, zone);

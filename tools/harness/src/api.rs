@@ -1,4 +1,4 @@
-//! The public API as the demo uses it: JSON over HTTPS with the admin's bearer key.
+//! The public API as the tools use it: JSON with the admin's bearer key.
 
 use std::path::Path;
 
@@ -14,13 +14,16 @@ pub struct Api {
 }
 
 impl Api {
-    /// A client of `base` (`https://127.0.0.1:PORT`) trusting the certificate at `ca`.
-    pub fn new(base: &str, ca: &Path, key: &str) -> anyhow::Result<Self> {
+    /// A client of `base` (`https://127.0.0.1:PORT`, or `http://` on loopback) trusting
+    /// the certificate at `ca` if given.
+    pub fn new(base: &str, ca: Option<&Path>, key: &str) -> anyhow::Result<Self> {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let pem = std::fs::read(ca)?;
-        let http = reqwest::Client::builder()
-            .add_root_certificate(reqwest::Certificate::from_pem(&pem)?)
-            .build()?;
+        let mut builder = reqwest::Client::builder();
+        if let Some(ca) = ca {
+            let pem = std::fs::read(ca)?;
+            builder = builder.add_root_certificate(reqwest::Certificate::from_pem(&pem)?);
+        }
+        let http = builder.build()?;
         Ok(Self { http, base: base.to_owned(), key: key.to_owned() })
     }
 
@@ -57,5 +60,27 @@ impl Api {
     ) -> anyhow::Result<T> {
         let what = format!("GET {path}");
         self.send(self.http.get(format!("{}{path}", self.base)).query(query), &what).await
+    }
+}
+
+impl Api {
+    /// `GET path` with query parameters, every page of it, in order.
+    pub async fn get_all<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> anyhow::Result<Vec<T>> {
+        let mut items = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let mut paged = query.to_vec();
+            paged.extend(cursor.take().map(|c| ("cursor", c)));
+            let page: mtime_server::api::page::Page<T> = self.get(path, &paged).await?;
+            items.extend(page.items);
+            match page.next_cursor {
+                Some(next) => cursor = Some(next),
+                None => return Ok(items),
+            }
+        }
     }
 }

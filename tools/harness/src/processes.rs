@@ -1,4 +1,4 @@
-//! The demo's child processes: the server and the kiosks, each the demo binary itself
+//! A tool's child processes: the server and the kiosks, each the tool's binary itself
 //! re-executed in a role, so they run exactly the code of `mtime-server` and `mtime-kiosk`.
 
 use std::collections::HashMap;
@@ -13,10 +13,10 @@ use tokio::sync::mpsc;
 
 use crate::replay_clock;
 
-/// A command running the demo binary in `role` with the replay clock at `clock`, its log
+/// A command running this binary in `role` with the replay clock at `clock`, its log
 /// going to `log`.
 pub fn role(role: &str, clock: &Path, log: &Path) -> anyhow::Result<Command> {
-    let exe = std::env::current_exe().context("finding the demo binary")?;
+    let exe = std::env::current_exe().context("finding this binary")?;
     let mut command = Command::new(exe);
     command
         .arg(role)
@@ -87,6 +87,24 @@ impl Line {
     }
 }
 
+/// Enrolls the kiosk whose data lives in `data` with `server` (its base URL), trusting the
+/// certificate `ca` if given.
+pub async fn enroll(
+    clock: &Path,
+    data: &Path,
+    server: &str,
+    code: &str,
+    ca: Option<&Path>,
+    log: &Path,
+) -> anyhow::Result<()> {
+    let mut enroll = role("kiosk", clock, log)?;
+    enroll.args(["enroll", "--server", server, "--code", code, "--data-dir"]).arg(data);
+    if let Some(ca) = ca {
+        enroll.arg("--ca-cert").arg(ca);
+    }
+    output(enroll, &format!("enrolling the kiosk in {}", data.display())).await.map(drop)
+}
+
 /// Forwards a child's stdout lines to a channel.
 pub fn lines(stdout: tokio::process::ChildStdout) -> mpsc::UnboundedReceiver<String> {
     let (tx, rx) = mpsc::unbounded_channel();
@@ -101,7 +119,7 @@ pub fn lines(stdout: tokio::process::ChildStdout) -> mpsc::UnboundedReceiver<Str
     rx
 }
 
-/// What the demo saw a kiosk say about syncing.
+/// What the tool saw a kiosk say about syncing.
 #[derive(Debug, Default, Clone)]
 pub struct SyncSeen {
     /// Events waiting, as last reported.
@@ -185,10 +203,36 @@ impl Kiosk {
 
     /// Taps a badge with a key and returns what the kiosk showed.
     pub async fn tap(&mut self, badge: &str, key: &str) -> anyhow::Result<Line> {
+        self.send_tap(badge, key).await?;
+        self.answer().await
+    }
+
+    /// Hands the reader a tap without waiting for the answer.
+    pub async fn send_tap(&mut self, badge: &str, key: &str) -> anyhow::Result<()> {
         let stdin = self.stdin.as_mut().context("kiosk input closed")?;
         stdin.write_all(format!("{badge} {key}\n").as_bytes()).await?;
         stdin.flush().await?;
+        Ok(())
+    }
+
+    /// Waits for what the kiosk shows for the tap handed to it.
+    pub async fn answer(&mut self) -> anyhow::Result<Line> {
         self.expect(&TAP_ANSWERS.join("|"), Duration::from_secs(30)).await
+    }
+
+    /// Kills the process with SIGKILL, as a power cut would, and returns every line it
+    /// printed that was not read yet: an employee may have seen them.
+    pub async fn kill(mut self) -> anyhow::Result<Vec<Line>> {
+        self.child.start_kill().with_context(|| format!("killing kiosk {}", self.label))?;
+        self.child.wait().await?;
+        let mut left = Vec::new();
+        // The reader of its stdout ends at end of file, which the kill brings.
+        while let Some(text) = self.lines.recv().await {
+            let line = Line::parse(&text);
+            self.note(&line);
+            left.push(line);
+        }
+        Ok(left)
     }
 
     /// Takes note of everything the kiosk has said since last asked.

@@ -1,8 +1,8 @@
-//! One replay clock shared by every process of the demo.
+//! One replay clock shared by every process of a tool's run.
 //!
-//! The demo writes the replay instant to a file; the server and kiosk processes read it
-//! on every look at the clock. Time moves only when the demo moves it, so a tap happens at
-//! exactly the instant the punch log says, however busy the machine is.
+//! The tool writes the replay instant to a file; the server and kiosk processes read it
+//! on every look at the clock. Time moves only when the tool moves it, so a tap happens at
+//! exactly the instant the tool chose, however busy the machine is.
 
 use std::fs;
 use std::io::Write;
@@ -51,7 +51,7 @@ fn read(path: &Path) -> anyhow::Result<DateTime<Utc>> {
 impl Clock for FileClock {
     fn now(&self) -> ClockReading {
         // The file is replaced atomically, so a read sees one whole value. If it cannot
-        // be read at all the demo is shutting down; the origin is a safe stand-in.
+        // be read at all the tool is shutting down; the origin is a safe stand-in.
         let wall = read(&self.path).unwrap_or(self.origin);
         let monotonic = (wall - self.origin).to_std().unwrap_or_default();
         if self.unset_until.is_some_and(|until| wall < until) {
