@@ -28,6 +28,7 @@
 //!   kiosk unable to sign; it must be revoked and a new kiosk enrolled.
 
 pub mod client;
+pub mod disk;
 pub mod engine;
 pub mod keyfile;
 pub mod outbox;
@@ -35,9 +36,13 @@ pub mod outbox;
 /// A sync failure.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SyncError {
-    /// The local store failed.
+    /// The local store failed for another reason than a full disk.
     #[error("kiosk storage: {0}")]
     Storage(String),
+    /// The kiosk's disk is full: nothing was stored. The outbox takes writes again as soon
+    /// as there is room, without a restart.
+    #[error("kiosk storage full: {0}")]
+    StorageFull(String),
     /// The network or the server failed; retrying may help.
     #[error("server unreachable: {0}")]
     Transient(String),
