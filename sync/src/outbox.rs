@@ -749,6 +749,47 @@ mod tests {
     }
 
     #[test]
+    fn the_capacity_warns_from_eighty_percent_and_never_refuses_a_tap() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OutboxOptions { capacity: 10, ..OutboxOptions::default() };
+        let outbox = Outbox::open_with(&dir.path().join("k.redb"), options).unwrap();
+        let kiosk = KioskId::random();
+        let key = SigningKey::generate().unwrap();
+        assert_eq!(outbox.capacity(), 10);
+
+        outbox.append_all(kiosk, (0..7).map(|_| draft()).collect()).unwrap();
+        assert_eq!(outbox.capacity_state().unwrap(), CapacityState::Ok);
+        outbox.append(kiosk, draft()).unwrap();
+        let filling = CapacityState::Filling { pending: 8, capacity: 10 };
+        assert_eq!(outbox.capacity_state().unwrap(), filling);
+        assert_eq!(outbox.status().capacity_state, filling);
+
+        // Past the capacity: still stored, nothing dropped to make room.
+        for expected in 9..=12 {
+            assert_eq!(outbox.append(kiosk, draft()).unwrap().seq, expected);
+        }
+        let full = CapacityState::Full { pending: 12, capacity: 10 };
+        assert_eq!(outbox.capacity_state().unwrap(), full);
+        assert_eq!(outbox.events().unwrap().len(), 12);
+
+        // Synced: back to fine.
+        let batch = outbox.next_batch(kiosk, &key, 10).unwrap().unwrap();
+        let receipt = Receipt {
+            kiosk,
+            batch: batch.hash,
+            first_seq: 1,
+            last_seq: 10,
+            stored_through: 10,
+            stored_at: Utc::now(),
+        };
+        outbox.acknowledge(kiosk, &receipt).unwrap();
+        assert_eq!(outbox.capacity_state().unwrap(), CapacityState::Ok);
+        let status = outbox.status();
+        assert_eq!((status.pending, status.acked_through, status.current), (2, 10, true));
+        assert_eq!(status.report(), OutboxReport { pending: 2, capacity: 10, storage_full: false });
+    }
+
+    #[test]
     fn stored_events_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.redb");
