@@ -4,6 +4,31 @@
 //! Exactly-once by construction: an event gets its seq in the same transaction that
 //! stores it; a batch is sealed and stored before it is sent and resent byte for byte
 //! until a receipt covers it; only then does the acknowledged seq move past it.
+//!
+//! A full disk fails a write with [`SyncError::StorageFull`] and stores nothing of it; the
+//! outbox reopens its file by itself and takes taps again once there is room. The
+//! capacity ([`OutboxOptions::capacity`]) only warns: no unsynced event is ever dropped to
+//! make room, and taps are stored past it for as long as the disk allows.
+//!
+//! ```no_run
+//! use mtime_sync::SyncError;
+//! use mtime_sync::outbox::Outbox;
+//! # fn f(draft: mtime_sync::outbox::EventDraft, kiosk: mtime_core::ids::KioskId) {
+//! let outbox = Outbox::open(std::path::Path::new("kiosk.redb")).unwrap();
+//! match outbox.append(kiosk, draft) {
+//!     Ok(event) => println!("stored as {}", event.seq),
+//!     Err(SyncError::StorageFull(_)) => println!("storage full: not recorded"),
+//!     Err(other) => println!("not recorded: {other}"),
+//! }
+//! let status = outbox.status();
+//! println!("{} waiting: {:?}", status.pending, status.capacity_state);
+//! # }
+//! ```
+//!
+//! # Limitations
+//!
+//! - Writes are refused only when the disk refuses them; the outbox does not measure free
+//!   space ahead.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
