@@ -29,6 +29,11 @@
 //!
 //! - Writes are refused only when the disk refuses them; the outbox does not measure free
 //!   space ahead.
+//! - A write whose pages reached the file but whose sync then failed (a disk that fills
+//!   between the two) is reported as failed, yet its events can be there once the file is
+//!   reopened: whole and in order, but unconfirmed. A tap the employee then repeats is
+//!   stored twice unless the kiosk's repeat window absorbs it. Telling such a write apart
+//!   would take checking, after the reopen, whether its event ids landed.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -239,7 +244,7 @@ impl Failure {
         match self {
             Self::Redb(redb::Error::Io(io)) if io.kind() == io::ErrorKind::StorageFull => {
                 SyncError::StorageFull(format!(
-                    "{}: {io}; nothing was stored; free space on the kiosk's data partition",
+                    "{}: {io}; not confirmed as stored; free space on the kiosk's data partition",
                     path.display()
                 ))
             }
@@ -350,7 +355,9 @@ impl Outbox {
 
             let reopened = self.reopen(seen);
             match failure {
-                Some(failure) if !failure.earlier() => return Err(self.error(failure)),
+                // A write is never run twice: its own pages may have reached the file
+                // before the failure (see the module's limitations).
+                Some(failure) if writes || !failure.earlier() => return Err(self.error(failure)),
                 _ => reopened?,
             }
         }
@@ -361,8 +368,17 @@ impl Outbox {
     }
 
     /// Turns a failure into the caller's error, noting a full disk for [`Self::status`].
+    /// A file refused after another caller's write met a full disk is a full disk too.
     fn error(&self, failure: Failure) -> SyncError {
-        let error = failure.into_sync(&self.path);
+        let error = if failure.earlier() && self.full.load(Ordering::SeqCst) {
+            SyncError::StorageFull(format!(
+                "{}: an earlier write was refused for lack of space; not stored; free space \
+                 on the kiosk's data partition",
+                self.path.display()
+            ))
+        } else {
+            failure.into_sync(&self.path)
+        };
         if matches!(error, SyncError::StorageFull(_)) {
             self.full.store(true, Ordering::SeqCst);
         }
@@ -463,8 +479,9 @@ impl Outbox {
     /// Stores a new event durably, giving it the next seq, and returns it. When this
     /// returns, the event is on disk.
     ///
-    /// On a full disk this fails with [`SyncError::StorageFull`] and stores nothing: the
-    /// seq is not used, and the next append that finds room gets it. Reaching the capacity
+    /// On a full disk this fails with [`SyncError::StorageFull`] and, when the disk refused
+    /// the write itself, stores nothing: the seq is not used, and the next append that
+    /// finds room gets it. (When only the final sync failed, see the module's limitations.) Reaching the capacity
     /// refuses nothing (see [`OutboxOptions::capacity`]).
     pub fn append(&self, kiosk: KioskId, draft: EventDraft) -> Result<PresenceEvent, SyncError> {
         let mut stored = self.append_all(kiosk, vec![draft])?;
