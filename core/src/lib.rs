@@ -3,7 +3,9 @@
 //! into intervals, sites and their time zones, and the signed batch wire format.
 //!
 //! This crate does no I/O: clocks are a trait, keys come from the caller's randomness
-//! source (the operating system's), and storage and transport live elsewhere.
+//! source (the operating system's), and storage and transport live elsewhere. The one
+//! exception is opt-in: with the `redb` feature, [`repair`] opens a redb file the way the
+//! server and the kiosk both need, so that that rule too exists once.
 //!
 //! ```
 //! use mtime_core::badge::BadgeUid;
@@ -24,6 +26,7 @@
 
 pub mod badge;
 pub mod batch;
+pub mod capacity;
 pub mod clock;
 pub mod decide;
 pub mod event;
@@ -32,6 +35,8 @@ pub mod keys;
 pub mod pairing;
 pub mod pin;
 pub mod protocol;
+#[cfg(feature = "redb")]
+pub mod repair;
 pub mod rotation;
 pub mod seal;
 pub mod timing;

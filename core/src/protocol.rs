@@ -7,21 +7,29 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::badge::{BadgeKey, BadgeUid, RosterKey};
+use crate::capacity::CapacityState;
 use crate::event::{Direction, ReasonCode, TimeReading};
 use crate::ids::{EmployeeId, KioskId, OrgUnitId};
 use crate::keys::PublicKey;
 use crate::pin::PinHash;
-use crate::seal::Kind;
+use crate::seal::{self, Kind, SealError};
 
-/// Rosters, signed by the server.
+/// Rosters, signed by the server. Version 2 carries PIN hashes and kiosk admins; a kiosk
+/// that knows only version 1 refuses it with a clear error rather than misreading it.
 pub const ROSTER: Kind =
-    Kind { context: b"mtime.roster", version: 1, max_bytes: 16 << 20, name: "roster" };
+    Kind { context: b"mtime.roster", version: 2, max_bytes: 16 << 20, name: "roster" };
 /// A kiosk's request for its roster, signed by the kiosk.
 pub const ROSTER_REQUEST: Kind =
     Kind { context: b"mtime.roster-request", version: 1, max_bytes: 1024, name: "roster request" };
-/// Heartbeats, signed by the kiosk.
+/// Heartbeats, signed by the kiosk: version 1, a [`Heartbeat`] alone. Kiosks built before
+/// [`HEARTBEAT_WITH_OUTBOX`] send it, and the server still reads it (see [`open_heartbeat`]).
 pub const HEARTBEAT: Kind =
     Kind { context: b"mtime.heartbeat", version: 1, max_bytes: 1024, name: "heartbeat" };
+/// Heartbeats, signed by the kiosk: version 2, a [`HeartbeatWithOutbox`]. Postcard carries
+/// no field names, so a field added to [`Heartbeat`] would make every older kiosk's
+/// heartbeat undecodable; the new fields travel in a new version of the message instead.
+pub const HEARTBEAT_WITH_OUTBOX: Kind =
+    Kind { context: b"mtime.heartbeat", version: 2, max_bytes: 1024, name: "heartbeat" };
 /// The server's answer to a heartbeat, signed by the server.
 pub const HEARTBEAT_REPLY: Kind = Kind {
     context: b"mtime.heartbeat-reply",
@@ -216,6 +224,53 @@ pub struct Heartbeat {
     pub clock_sample: Option<crate::timing::ClockSample>,
 }
 
+/// How a kiosk's outbox stands, as its heartbeat reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OutboxReport {
+    /// Events stored and not yet acknowledged (the heartbeat's `pending`, again, so that
+    /// the report stands alone).
+    pub pending: u64,
+    /// The number of unsynced events from which the kiosk counts as full (see
+    /// [`crate::capacity`]).
+    pub capacity: u64,
+    /// Whether the kiosk's last attempt to store something failed for lack of disk space:
+    /// it is refusing taps.
+    pub storage_full: bool,
+}
+
+impl OutboxReport {
+    /// Filling, full or fine, by the rule the kiosk's screen follows too.
+    pub fn state(&self) -> CapacityState {
+        CapacityState::of(self.pending, self.capacity)
+    }
+}
+
+/// A heartbeat with the state of the kiosk's outbox: what kiosks send since version 2 of
+/// the heartbeat message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HeartbeatWithOutbox {
+    /// Everything a version 1 heartbeat says.
+    pub beat: Heartbeat,
+    /// The outbox.
+    pub outbox: OutboxReport,
+}
+
+/// Opens a heartbeat of either version: version 2 with its outbox report, version 1 (from
+/// an older kiosk) without one. The signature is verified over the exact bytes first,
+/// whatever the version.
+pub fn open_heartbeat(
+    bytes: &[u8],
+    key: &PublicKey,
+) -> Result<(Heartbeat, Option<OutboxReport>), SealError> {
+    match seal::open::<HeartbeatWithOutbox>(HEARTBEAT_WITH_OUTBOX, bytes, key) {
+        Ok(with) => Ok((with.beat, Some(with.outbox))),
+        Err(SealError::UnknownVersion { found, .. }) if found == HEARTBEAT.version => {
+            seal::open::<Heartbeat>(HEARTBEAT, bytes, key).map(|beat| (beat, None))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// The server's answer to a heartbeat.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HeartbeatReply {
@@ -229,4 +284,74 @@ pub struct HeartbeatReply {
     pub stored_through: u64,
     /// An admin asked this kiosk to replace its key (see [`crate::rotation`]).
     pub rotate_key: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use chrono::TimeZone;
+
+    use super::*;
+    use crate::ids::BootId;
+    use crate::keys::SigningKey;
+
+    fn beat(kiosk: KioskId) -> Heartbeat {
+        Heartbeat {
+            kiosk,
+            sent: TimeReading {
+                wall: Utc.with_ymd_and_hms(2025, 5, 12, 7, 0, 0).unwrap(),
+                boot: BootId::random(),
+                monotonic: std::time::Duration::from_secs(40),
+                wall_trusted: true,
+            },
+            pending: 812,
+            acked_through: 40,
+            roster_version: 3,
+            software: "0.1.0".into(),
+            clock_sample: None,
+        }
+    }
+
+    #[test]
+    fn a_version_2_heartbeat_opens_with_its_outbox_report() {
+        let key = SigningKey::generate().unwrap();
+        let outbox = OutboxReport { pending: 812, capacity: 1000, storage_full: false };
+        let sent = HeartbeatWithOutbox { beat: beat(KioskId::random()), outbox };
+        let bytes = seal::seal(HEARTBEAT_WITH_OUTBOX, &sent, &key).unwrap();
+        assert_eq!(bytes[0], 2, "the version byte comes first");
+
+        let (opened, report) = open_heartbeat(&bytes, &key.public()).unwrap();
+        assert_eq!(opened, sent.beat);
+        assert_eq!(report, Some(outbox));
+        assert_eq!(
+            report.unwrap().state(),
+            CapacityState::Filling { pending: 812, capacity: 1000 }
+        );
+    }
+
+    #[test]
+    fn a_version_1_heartbeat_of_an_older_kiosk_still_opens_without_a_report() {
+        let key = SigningKey::generate().unwrap();
+        let old = beat(KioskId::random());
+        let bytes = seal::seal(HEARTBEAT, &old, &key).unwrap();
+        assert_eq!(bytes[0], 1);
+        assert_eq!(open_heartbeat(&bytes, &key.public()).unwrap(), (old, None));
+    }
+
+    #[test]
+    fn a_heartbeat_of_another_key_or_an_unknown_version_is_refused() {
+        let (key, other) = (SigningKey::generate().unwrap(), SigningKey::generate().unwrap());
+        let bytes = seal::seal(HEARTBEAT, &beat(KioskId::random()), &key).unwrap();
+        assert_eq!(
+            open_heartbeat(&bytes, &other.public()),
+            Err(SealError::BadSignature { kind: "heartbeat" })
+        );
+
+        let mut body = vec![3];
+        body.extend_from_slice(&postcard::to_stdvec(&beat(KioskId::random())).unwrap());
+        let future = seal::seal_bytes(HEARTBEAT, body, &key);
+        assert_eq!(
+            open_heartbeat(&future, &key.public()),
+            Err(SealError::UnknownVersion { kind: "heartbeat", found: 3, expected: 2 })
+        );
+    }
 }

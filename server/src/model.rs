@@ -343,6 +343,18 @@ pub struct HeartbeatInfo {
     pub software: String,
 }
 
+/// How a kiosk's outbox stood at the last heartbeat that reported it. Kept apart from the
+/// [`KioskRecord`] so that the records stored before it still decode.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskOutbox {
+    /// When the server received the report.
+    pub reported_at: DateTime<Utc>,
+    /// What the kiosk said.
+    pub report: mtime_core::protocol::OutboxReport,
+    /// Whether `kiosk.outbox_filling` was announced and `kiosk.outbox_drained` not since.
+    pub warned: bool,
+}
+
 /// A kiosk.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KioskRecord {
@@ -643,6 +655,10 @@ pub mod feed_kind {
     pub const KIOSK_RESUMED: &str = "kiosk.resumed";
     /// A kiosk replaced its key.
     pub const KIOSK_KEY_ROTATED: &str = "kiosk.key_rotated";
+    /// A kiosk's unsynced events reached the warning mark of its outbox's capacity.
+    pub const KIOSK_OUTBOX_FILLING: &str = "kiosk.outbox_filling";
+    /// A kiosk whose outbox was filling fell back below the warning mark.
+    pub const KIOSK_OUTBOX_DRAINED: &str = "kiosk.outbox_drained";
     /// A kiosk tap whose time cannot be believed was held for an admin.
     pub const PRESENCE_QUARANTINED: &str = "presence.quarantined";
     /// An employee's week ended; the weekly overtime report holds its figures.
@@ -662,6 +678,8 @@ pub mod feed_kind {
         KIOSK_SILENT,
         KIOSK_RESUMED,
         KIOSK_KEY_ROTATED,
+        KIOSK_OUTBOX_FILLING,
+        KIOSK_OUTBOX_DRAINED,
         PRESENCE_QUARANTINED,
         WEEK_CLOSED,
     ];

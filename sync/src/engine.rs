@@ -14,8 +14,8 @@ use mtime_core::event::TimeReading;
 use mtime_core::ids::BootId;
 use mtime_core::keys::SigningKey;
 use mtime_core::protocol::{
-    HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, ROSTER, ROSTER_REQUEST, Roster,
-    RosterRequest,
+    HEARTBEAT_REPLY, HEARTBEAT_WITH_OUTBOX, Heartbeat, HeartbeatReply, HeartbeatWithOutbox, ROSTER,
+    ROSTER_REQUEST, Roster, RosterRequest,
 };
 use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotation, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal;
@@ -335,16 +335,19 @@ impl SyncEngine {
     ) -> Result<(bool, ClockSample), SyncError> {
         let kiosk = self.identity.kiosk;
         let sent = self.reading();
+        // The status never fails: a kiosk whose disk is full still says so.
+        let status = self.outbox.status();
         let beat = Heartbeat {
             kiosk,
             sent,
-            pending: self.outbox.pending()?,
-            acked_through: self.outbox.acked_through()?,
+            pending: status.pending,
+            acked_through: status.acked_through,
             roster_version: self.roster_version,
             software: env!("CARGO_PKG_VERSION").to_owned(),
             clock_sample: previous.filter(|s| s.boot == self.boot),
         };
-        let sealed = seal::seal(HEARTBEAT, &beat, &self.key)
+        let with = HeartbeatWithOutbox { beat, outbox: status.report() };
+        let sealed = seal::seal(HEARTBEAT_WITH_OUTBOX, &with, &self.key)
             .map_err(|e| SyncError::Protocol(e.to_string()))?;
         let reply_bytes = self.client.heartbeat(kiosk, sealed).await?;
         let received = self.reading();

@@ -4,23 +4,59 @@
 //! Exactly-once by construction: an event gets its seq in the same transaction that
 //! stores it; a batch is sealed and stored before it is sent and resent byte for byte
 //! until a receipt covers it; only then does the acknowledged seq move past it.
+//!
+//! A full disk fails a write with [`SyncError::StorageFull`] and stores nothing of it; the
+//! outbox reopens its file by itself and takes taps again once there is room. The
+//! capacity ([`OutboxOptions::capacity`]) only warns: no unsynced event is ever dropped to
+//! make room, and taps are stored past it for as long as the disk allows.
+//!
+//! ```no_run
+//! use mtime_sync::SyncError;
+//! use mtime_sync::outbox::Outbox;
+//! # fn f(draft: mtime_sync::outbox::EventDraft, kiosk: mtime_core::ids::KioskId) {
+//! let outbox = Outbox::open(std::path::Path::new("kiosk.redb")).unwrap();
+//! match outbox.append(kiosk, draft) {
+//!     Ok(event) => println!("stored as {}", event.seq),
+//!     Err(SyncError::StorageFull(_)) => println!("storage full: not recorded"),
+//!     Err(other) => println!("not recorded: {other}"),
+//! }
+//! let status = outbox.status();
+//! println!("{} waiting: {:?}", status.pending, status.capacity_state);
+//! # }
+//! ```
+//!
+//! # Limitations
+//!
+//! - Writes are refused only when the disk refuses them; the outbox does not measure free
+//!   space ahead.
+//! - A write whose pages reached the file but whose sync then failed (a disk that fills
+//!   between the two) is reported as failed, yet its events can be there once the file is
+//!   reopened: whole and in order, but unconfirmed. A tap the employee then repeats is
+//!   stored twice unless the kiosk's repeat window absorbs it. Telling such a write apart
+//!   would take checking, after the reopen, whether its event ids landed.
 
+use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError, RwLock};
 
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::batch::{Batch, BatchHash, Receipt};
+use mtime_core::capacity::{CapacityState, DEFAULT_CAPACITY};
 use mtime_core::event::{
     Amendment,
     Direction, DirectionSource, PresenceEvent, ReasonCode, Subject, TimeReading,
 };
 use mtime_core::ids::{EventId, KioskId};
 use mtime_core::keys::{PublicKey, SigningKey};
-use mtime_core::protocol::{KioskConfig, SiteInfo};
+use mtime_core::protocol::{KioskConfig, OutboxReport, SiteInfo};
+use mtime_core::repair::open_repairing;
 
 use crate::SyncError;
+use crate::disk::{DiskBackend, DiskFaults};
 
 const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -29,6 +65,8 @@ const STATE: &str = "outbox_state";
 const IDENTITY: &str = "identity";
 const ROSTER: &str = "roster";
 const INFLIGHT: &str = "inflight";
+/// Written while the disk is full, to learn when it has room again.
+const PROBE: &str = "disk_probe";
 
 /// Who this kiosk is, as enrollment made it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,14 +130,132 @@ pub struct EventDraft {
     pub amends: Option<Amendment>,
 }
 
-/// The kiosk's store.
-pub struct Outbox {
-    db: Database,
+/// What an outbox is opened with.
+#[derive(Debug, Clone)]
+pub struct OutboxOptions {
+    /// Unsynced events from which the outbox counts as full. A warning mark, not a limit:
+    /// taps are stored past it for as long as the disk allows (see [`mtime_core::capacity`]).
+    pub capacity: u64,
+    /// The switch tests use to make the disk look full; nothing switches it in production.
+    pub faults: DiskFaults,
 }
 
-fn storage(e: impl std::fmt::Display) -> SyncError {
-    SyncError::Storage(e.to_string())
+impl Default for OutboxOptions {
+    fn default() -> Self {
+        Self { capacity: DEFAULT_CAPACITY, faults: DiskFaults::default() }
+    }
 }
+
+/// How the outbox stands, for the kiosk's screen and its heartbeat.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OutboxStatus {
+    /// Events stored and not yet acknowledged.
+    pub pending: u64,
+    /// The highest seq a receipt covered.
+    pub acked_through: u64,
+    /// The capacity the outbox was opened with.
+    pub capacity: u64,
+    /// Filling, full or fine, by the rule the server follows too.
+    pub capacity_state: CapacityState,
+    /// A write was refused for lack of disk space and none has succeeded since: the kiosk
+    /// should show "storage full". Taps are still attempted; the first write that succeeds
+    /// (a tap, or the probe [`Outbox::status`] makes) clears it.
+    pub storage_full: bool,
+    /// Whether the counts were read from the store just now. False when it could not be
+    /// read (on a full disk after a failed write): they are then the last ones known.
+    pub current: bool,
+}
+
+impl OutboxStatus {
+    /// The part of the status a heartbeat carries.
+    pub fn report(&self) -> OutboxReport {
+        OutboxReport {
+            pending: self.pending,
+            capacity: self.capacity,
+            storage_full: self.storage_full,
+        }
+    }
+}
+
+/// The kiosk's store.
+///
+/// redb stops using a file after any I/O error: every later operation fails with "previous
+/// I/O error" until the database is opened again. The outbox does that itself, behind a
+/// lock, at the failure and then at each call until it succeeds, so a disk that was full
+/// and has room again takes taps at once, without a restart.
+pub struct Outbox {
+    path: PathBuf,
+    options: OutboxOptions,
+    /// `None` after an I/O failure, until the file is opened again.
+    db: RwLock<Option<Database>>,
+    /// Counts reopenings, so that of several callers who met one failure, one reopens.
+    generation: AtomicU64,
+    /// Set when a write is refused for lack of space; cleared by the next that succeeds.
+    full: AtomicBool,
+    /// The state last read or written, for a status while the store cannot be read.
+    known: Mutex<OutboxState>,
+}
+
+/// A failure inside an outbox operation: redb's kept whole, so that an I/O failure (after
+/// which the file must be opened again) is told apart from the rest.
+enum Failure {
+    Redb(redb::Error),
+    Sync(SyncError),
+}
+
+macro_rules! from_redb {
+    ($($error:ty),*) => {$(
+        impl From<$error> for Failure {
+            fn from(e: $error) -> Self {
+                Self::Redb(e.into())
+            }
+        }
+    )*};
+}
+
+from_redb!(
+    redb::DatabaseError,
+    redb::TransactionError,
+    redb::TableError,
+    redb::StorageError,
+    redb::CommitError
+);
+
+impl From<SyncError> for Failure {
+    fn from(e: SyncError) -> Self {
+        Self::Sync(e)
+    }
+}
+
+impl Failure {
+    /// Whether redb has stopped using the file: it does after any I/O error.
+    fn broke_the_file(&self) -> bool {
+        matches!(
+            self,
+            Self::Redb(redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::Backend(_))
+        )
+    }
+
+    /// Whether the file was refused because of an earlier failure, not this operation's.
+    fn earlier(&self) -> bool {
+        matches!(self, Self::Redb(redb::Error::PreviousIo))
+    }
+
+    fn into_sync(self, path: &Path) -> SyncError {
+        match self {
+            Self::Redb(redb::Error::Io(io)) if io.kind() == io::ErrorKind::StorageFull => {
+                SyncError::StorageFull(format!(
+                    "{}: {io}; not confirmed as stored; free space on the kiosk's data partition",
+                    path.display()
+                ))
+            }
+            Self::Redb(other) => SyncError::Storage(format!("{}: {other}", path.display())),
+            Self::Sync(e) => e,
+        }
+    }
+}
+
+type Step<T> = Result<T, Failure>;
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, SyncError> {
     postcard::from_bytes(bytes)
@@ -107,47 +263,198 @@ fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, S
 }
 
 fn encode<T: Serialize>(value: &T) -> Result<Vec<u8>, SyncError> {
-    postcard::to_stdvec(value).map_err(storage)
+    postcard::to_stdvec(value).map_err(|e| SyncError::Storage(e.to_string()))
+}
+
+/// Opens the file through the backend tests can make fail, repairing after a crash.
+fn open_db(path: &Path, faults: &DiskFaults) -> Result<Database, redb::DatabaseError> {
+    open_repairing(path, "kiosk store", |builder| {
+        builder.create_with_backend(DiskBackend::open(path, faults.clone())?)
+    })
+}
+
+fn meta_in<T: for<'de> Deserialize<'de>>(db: &Database, key: &str) -> Step<Option<T>> {
+    let txn = db.begin_read()?;
+    let meta = txn.open_table(META)?;
+    let found = meta.get(key)?;
+    Ok(found.map(|v| decode(v.value(), key)).transpose()?)
+}
+
+fn put_meta_in<T: Serialize>(db: &Database, key: &str, value: &T) -> Step<()> {
+    let txn = db.begin_write()?;
+    {
+        let mut meta = txn.open_table(META)?;
+        meta.insert(key, encode(value)?.as_slice())?;
+    }
+    Ok(txn.commit()?)
+}
+
+fn state_in(db: &Database) -> Step<OutboxState> {
+    Ok(meta_in(db, STATE)?.unwrap_or_default())
 }
 
 impl Outbox {
-    /// Opens or creates the store at `path`.
+    /// Opens or creates the store at `path`, with the default capacity.
     pub fn open(path: &Path) -> Result<Self, SyncError> {
-        let db = open_repairing(path).map_err(|e| match e {
+        Self::open_with(path, OutboxOptions::default())
+    }
+
+    /// Opens or creates the store at `path`.
+    pub fn open_with(path: &Path, options: OutboxOptions) -> Result<Self, SyncError> {
+        let db = open_db(path, &options.faults).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => SyncError::Storage(format!(
                 "{} is in use by another mtime-kiosk; stop it first",
                 path.display()
             )),
-            other => SyncError::Storage(format!("{}: {other}", path.display())),
+            other => Failure::from(other).into_sync(path),
         })?;
         // It holds the kiosk's taps and roster: readable by the kiosk's user alone.
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
-        let txn = db.begin_write().map_err(storage)?;
-        txn.open_table(EVENTS).map_err(storage)?;
-        txn.open_table(META).map_err(storage)?;
-        txn.commit().map_err(storage)?;
-        Ok(Self { db })
+
+        let outbox = Self {
+            path: path.to_owned(),
+            options,
+            db: RwLock::new(Some(db)),
+            generation: AtomicU64::new(0),
+            full: AtomicBool::new(false),
+            known: Mutex::new(OutboxState::default()),
+        };
+        outbox.run(true, |db| {
+            let txn = db.begin_write()?;
+            txn.open_table(EVENTS)?;
+            txn.open_table(META)?;
+            Ok(txn.commit()?)
+        })?;
+        outbox.state()?;
+        Ok(outbox)
+    }
+
+    /// Runs `op` on the database. After an I/O failure the file is opened again: at once,
+    /// and at each later call until that succeeds. An operation that met an earlier
+    /// failure is tried again, once, on the reopened file; one that failed itself is
+    /// reported as it failed (its transaction was not committed).
+    fn run<T>(&self, writes: bool, op: impl Fn(&Database) -> Step<T>) -> Result<T, SyncError> {
+        for _ in 0..2 {
+            let (seen, outcome) = {
+                let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
+                (self.generation.load(Ordering::SeqCst), db.as_ref().map(&op))
+            };
+            let failure = match outcome {
+                Some(Ok(value)) => {
+                    if writes {
+                        self.full.store(false, Ordering::SeqCst);
+                    }
+                    return Ok(value);
+                }
+                Some(Err(failure)) if !failure.broke_the_file() => {
+                    return Err(self.error(failure));
+                }
+                Some(Err(failure)) => Some(failure),
+                None => None,
+            };
+
+            let reopened = self.reopen(seen);
+            match failure {
+                // A write is never run twice: its own pages may have reached the file
+                // before the failure (see the module's limitations).
+                Some(failure) if writes || !failure.earlier() => return Err(self.error(failure)),
+                _ => reopened?,
+            }
+        }
+        Err(SyncError::Storage(format!(
+            "{}: the store failed again as soon as it was reopened",
+            self.path.display()
+        )))
+    }
+
+    /// Turns a failure into the caller's error, noting a full disk for [`Self::status`].
+    /// A file refused after another caller's write met a full disk is a full disk too.
+    fn error(&self, failure: Failure) -> SyncError {
+        let error = if failure.earlier() && self.full.load(Ordering::SeqCst) {
+            SyncError::StorageFull(format!(
+                "{}: an earlier write was refused for lack of space; not stored; free space \
+                 on the kiosk's data partition",
+                self.path.display()
+            ))
+        } else {
+            failure.into_sync(&self.path)
+        };
+        if matches!(error, SyncError::StorageFull(_)) {
+            self.full.store(true, Ordering::SeqCst);
+        }
+        error
+    }
+
+    /// Drops the database redb refuses and opens the file again, unless another caller
+    /// did so since generation `seen`.
+    fn reopen(&self, seen: u64) -> Result<(), SyncError> {
+        let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
+        if db.is_some() && self.generation.load(Ordering::SeqCst) != seen {
+            return Ok(());
+        }
+
+        // The old handle holds the file's locks: it must be gone before the file is opened.
+        drop(db.take());
+        let fresh =
+            open_db(&self.path, &self.options.faults).map_err(|e| self.error(Failure::from(e)))?;
+        *db = Some(fresh);
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        tracing::warn!(file = %self.path.display(), "kiosk store reopened after a storage failure");
+        Ok(())
     }
 
     fn meta<T: for<'de> Deserialize<'de>>(&self, key: &str) -> Result<Option<T>, SyncError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let meta = txn.open_table(META).map_err(storage)?;
-        let found = meta.get(key).map_err(storage)?;
-        found.map(|v| decode(v.value(), key)).transpose()
+        self.run(false, |db| meta_in(db, key))
     }
 
     fn put_meta<T: Serialize>(&self, key: &str, value: &T) -> Result<(), SyncError> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            meta.insert(key, encode(value)?.as_slice()).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)
+        self.run(true, |db| put_meta_in(db, key, value))
     }
 
     fn state(&self) -> Result<OutboxState, SyncError> {
-        Ok(self.meta(STATE)?.unwrap_or_default())
+        let state = self.run(false, state_in)?;
+        self.remember(state);
+        Ok(state)
+    }
+
+    fn remember(&self, state: OutboxState) {
+        *self.known.lock().unwrap_or_else(PoisonError::into_inner) = state;
+    }
+
+    /// The capacity the outbox was opened with.
+    pub fn capacity(&self) -> u64 {
+        self.options.capacity
+    }
+
+    /// Filling, full or fine: unsynced events against the capacity.
+    pub fn capacity_state(&self) -> Result<CapacityState, SyncError> {
+        Ok(CapacityState::of(self.pending()?, self.options.capacity))
+    }
+
+    /// How the outbox stands, for the screen to poll and the heartbeat to carry. Never
+    /// fails: when the store cannot be read it gives the last counts known, marked so.
+    /// While a write is refused for lack of space, each call tries a small write, so that
+    /// the status leaves "storage full" as soon as the disk has room.
+    pub fn status(&self) -> OutboxStatus {
+        if self.full.load(Ordering::SeqCst) {
+            let probe = self.put_meta(PROBE, &());
+            tracing::debug!(ok = probe.is_ok(), "kiosk store probed for space");
+        }
+
+        let (state, current) = match self.state() {
+            Ok(state) => (state, true),
+            Err(_) => (*self.known.lock().unwrap_or_else(PoisonError::into_inner), false),
+        };
+        let pending = state.last_seq - state.acked_through;
+        OutboxStatus {
+            pending,
+            acked_through: state.acked_through,
+            capacity: self.options.capacity,
+            capacity_state: CapacityState::of(pending, self.options.capacity),
+            storage_full: self.full.load(Ordering::SeqCst),
+            current,
+        }
     }
 
     /// The kiosk's identity, once enrolled.
@@ -172,6 +479,11 @@ impl Outbox {
 
     /// Stores a new event durably, giving it the next seq, and returns it. When this
     /// returns, the event is on disk.
+    ///
+    /// On a full disk this fails with [`SyncError::StorageFull`] and, when the disk refused
+    /// the write itself, stores nothing: the seq is not used, and the next append that
+    /// finds room gets it. (When only the final sync failed, see the module's limitations.) Reaching the capacity
+    /// refuses nothing (see [`OutboxOptions::capacity`]).
     pub fn append(&self, kiosk: KioskId, draft: EventDraft) -> Result<PresenceEvent, SyncError> {
         let mut stored = self.append_all(kiosk, vec![draft])?;
         stored.pop().ok_or_else(|| SyncError::Storage("no event was stored".into()))
@@ -185,35 +497,39 @@ impl Outbox {
         kiosk: KioskId,
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<PresenceEvent>, SyncError> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        let stored = {
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            let mut state: OutboxState = match meta.get(STATE).map_err(storage)? {
-                Some(v) => decode(v.value(), STATE)?,
-                None => OutboxState::default(),
-            };
-            let mut events = txn.open_table(EVENTS).map_err(storage)?;
-            let mut stored = Vec::with_capacity(drafts.len());
-            for draft in drafts {
-                state.last_seq += 1;
-                let event = PresenceEvent {
-                    id: EventId::random(),
-                    kiosk,
-                    seq: state.last_seq,
-                    subject: draft.subject,
-                    direction: draft.direction,
-                    direction_source: draft.direction_source,
-                    reason: draft.reason,
-                    time: draft.time,
-                    amends: draft.amends,
+        let (state, stored) = self.run(true, |db| {
+            let txn = db.begin_write()?;
+            let (state, stored) = {
+                let mut meta = txn.open_table(META)?;
+                let mut state: OutboxState = match meta.get(STATE)? {
+                    Some(v) => decode(v.value(), STATE)?,
+                    None => OutboxState::default(),
                 };
-                events.insert(event.seq, encode(&event)?.as_slice()).map_err(storage)?;
-                stored.push(event);
-            }
-            meta.insert(STATE, encode(&state)?.as_slice()).map_err(storage)?;
-            stored
-        };
-        txn.commit().map_err(storage)?;
+                let mut events = txn.open_table(EVENTS)?;
+                let mut stored = Vec::with_capacity(drafts.len());
+                for draft in &drafts {
+                    state.last_seq += 1;
+                    let event = PresenceEvent {
+                        id: EventId::random(),
+                        kiosk,
+                        seq: state.last_seq,
+                        subject: draft.subject.clone(),
+                        direction: draft.direction,
+                        direction_source: draft.direction_source,
+                        reason: draft.reason.clone(),
+                        time: draft.time,
+                        amends: draft.amends,
+                    };
+                    events.insert(event.seq, encode(&event)?.as_slice())?;
+                    stored.push(event);
+                }
+                meta.insert(STATE, encode(&state)?.as_slice())?;
+                (state, stored)
+            };
+            txn.commit()?;
+            Ok((state, stored))
+        })?;
+        self.remember(state);
         Ok(stored)
     }
 
@@ -247,14 +563,16 @@ impl Outbox {
 
     /// Every stored event, in seq order.
     pub fn events(&self) -> Result<Vec<PresenceEvent>, SyncError> {
-        let txn = self.db.begin_read().map_err(storage)?;
-        let events = txn.open_table(EVENTS).map_err(storage)?;
-        let mut out = Vec::new();
-        for row in events.iter().map_err(storage)? {
-            let (_, value) = row.map_err(storage)?;
-            out.push(decode(value.value(), "event")?);
-        }
-        Ok(out)
+        self.run(false, |db| {
+            let txn = db.begin_read()?;
+            let events = txn.open_table(EVENTS)?;
+            let mut out = Vec::new();
+            for row in events.iter()? {
+                let (_, value) = row?;
+                out.push(decode(value.value(), "event")?);
+            }
+            Ok(out)
+        })
     }
 
     /// The batch to send next: the in-flight one if a receipt is still owed, else a new
@@ -288,28 +606,30 @@ impl Outbox {
         last: u64,
         prev: BatchHash,
     ) -> Result<Inflight, SyncError> {
-        let txn = self.db.begin_write().map_err(storage)?;
-        let inflight = {
-            let events_table = txn.open_table(EVENTS).map_err(storage)?;
-            let mut events = Vec::new();
-            for row in events_table.range(first..=last).map_err(storage)? {
-                let (_, value) = row.map_err(storage)?;
-                events.push(decode::<PresenceEvent>(value.value(), "event")?);
-            }
-            let batch = Batch { kiosk, prev, events };
-            let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
-            let inflight = Inflight {
-                first_seq: sealed.batch.first_seq(),
-                last_seq: sealed.batch.last_seq(),
-                hash: sealed.hash,
-                bytes: sealed.bytes,
+        self.run(true, |db| {
+            let txn = db.begin_write()?;
+            let inflight = {
+                let events_table = txn.open_table(EVENTS)?;
+                let mut events = Vec::new();
+                for row in events_table.range(first..=last)? {
+                    let (_, value) = row?;
+                    events.push(decode::<PresenceEvent>(value.value(), "event")?);
+                }
+                let batch = Batch { kiosk, prev, events };
+                let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
+                let inflight = Inflight {
+                    first_seq: sealed.batch.first_seq(),
+                    last_seq: sealed.batch.last_seq(),
+                    hash: sealed.hash,
+                    bytes: sealed.bytes,
+                };
+                let mut meta = txn.open_table(META)?;
+                meta.insert(INFLIGHT, encode(&inflight)?.as_slice())?;
+                inflight
             };
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            meta.insert(INFLIGHT, encode(&inflight)?.as_slice()).map_err(storage)?;
-            inflight
-        };
-        txn.commit().map_err(storage)?;
-        Ok(inflight)
+            txn.commit()?;
+            Ok(inflight)
+        })
     }
 
     /// Seals the in-flight batch again, same events and predecessor, with `key`: for a
@@ -334,36 +654,26 @@ impl Outbox {
             )));
         }
 
-        let txn = self.db.begin_write().map_err(storage)?;
-        {
-            let mut meta = txn.open_table(META).map_err(storage)?;
-            let mut state: OutboxState = match meta.get(STATE).map_err(storage)? {
-                Some(v) => decode(v.value(), STATE)?,
-                None => OutboxState::default(),
+        let state = self.run(true, |db| {
+            let txn = db.begin_write()?;
+            let state = {
+                let mut meta = txn.open_table(META)?;
+                let mut state: OutboxState = match meta.get(STATE)? {
+                    Some(v) => decode(v.value(), STATE)?,
+                    None => OutboxState::default(),
+                };
+                state.acked_through = inflight.last_seq;
+                state.last_hash = inflight.hash;
+                meta.insert(STATE, encode(&state)?.as_slice())?;
+                meta.remove(INFLIGHT)?;
+                state
             };
-            state.acked_through = inflight.last_seq;
-            state.last_hash = inflight.hash;
-            meta.insert(STATE, encode(&state)?.as_slice()).map_err(storage)?;
-            meta.remove(INFLIGHT).map_err(storage)?;
-        }
-        txn.commit().map_err(storage)
+            txn.commit()?;
+            Ok(state)
+        })?;
+        self.remember(state);
+        Ok(())
     }
-}
-
-/// Opens the database, saying so when it has to be repaired after an unclean shutdown
-/// (power lost while writing): committed events survive, a torn transaction is discarded.
-fn open_repairing(path: &Path) -> Result<Database, redb::DatabaseError> {
-    let file = path.display().to_string();
-    let warned = std::sync::atomic::AtomicBool::new(false);
-    let db = Database::builder()
-        .set_repair_callback(move |session: &mut redb::RepairSession| {
-            if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                tracing::warn!(file = %file, "kiosk store was not closed cleanly; repairing");
-            }
-            tracing::debug!(progress = session.progress(), "repair progress");
-        })
-        .create(path)?;
-    Ok(db)
 }
 
 #[cfg(test)]
@@ -479,6 +789,47 @@ mod tests {
         let _first = Outbox::open(&path).unwrap();
         let second = Outbox::open(&path).err().unwrap();
         assert!(second.to_string().contains("in use by another mtime-kiosk"), "{second}");
+    }
+
+    #[test]
+    fn the_capacity_warns_from_eighty_percent_and_never_refuses_a_tap() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = OutboxOptions { capacity: 10, ..OutboxOptions::default() };
+        let outbox = Outbox::open_with(&dir.path().join("k.redb"), options).unwrap();
+        let kiosk = KioskId::random();
+        let key = SigningKey::generate().unwrap();
+        assert_eq!(outbox.capacity(), 10);
+
+        outbox.append_all(kiosk, (0..7).map(|_| draft()).collect()).unwrap();
+        assert_eq!(outbox.capacity_state().unwrap(), CapacityState::Ok);
+        outbox.append(kiosk, draft()).unwrap();
+        let filling = CapacityState::Filling { pending: 8, capacity: 10 };
+        assert_eq!(outbox.capacity_state().unwrap(), filling);
+        assert_eq!(outbox.status().capacity_state, filling);
+
+        // Past the capacity: still stored, nothing dropped to make room.
+        for expected in 9..=12 {
+            assert_eq!(outbox.append(kiosk, draft()).unwrap().seq, expected);
+        }
+        let full = CapacityState::Full { pending: 12, capacity: 10 };
+        assert_eq!(outbox.capacity_state().unwrap(), full);
+        assert_eq!(outbox.events().unwrap().len(), 12);
+
+        // Synced: back to fine.
+        let batch = outbox.next_batch(kiosk, &key, 10).unwrap().unwrap();
+        let receipt = Receipt {
+            kiosk,
+            batch: batch.hash,
+            first_seq: 1,
+            last_seq: 10,
+            stored_through: 10,
+            stored_at: Utc::now(),
+        };
+        outbox.acknowledge(kiosk, &receipt).unwrap();
+        assert_eq!(outbox.capacity_state().unwrap(), CapacityState::Ok);
+        let status = outbox.status();
+        assert_eq!((status.pending, status.acked_through, status.current), (2, 10, true));
+        assert_eq!(status.report(), OutboxReport { pending: 2, capacity: 10, storage_full: false });
     }
 
     #[test]

@@ -7,6 +7,7 @@ use axum::extract::State;
 use axum::extract::rejection::BytesRejection;
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 
 use mtime_core::badge::RosterKey;
 use mtime_core::batch::{BatchError, RECEIPT, Receipt, SealedBatch};
@@ -15,9 +16,9 @@ use mtime_core::ids::KioskId;
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{Punch, PunchOrigin};
 use mtime_core::protocol::{
-    EnrollRequest, EnrollResponse, HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply,
-    KnownPunch, ROSTER, ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest,
-    SiteInfo,
+    EnrollRequest, EnrollResponse, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, KnownPunch,
+    OutboxReport, ROSTER, ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest,
+    SiteInfo, open_heartbeat,
 };
 use mtime_core::rotation::{KEY_ROTATION_REPLY, KeyRotationReply, KeyRotationRequest};
 use mtime_core::seal::{self, SealError};
@@ -26,7 +27,7 @@ use mtime_core::zone;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams};
-use crate::model::{EventDetail, EventRecord, HeartbeatInfo, KioskRecord};
+use crate::model::{EventDetail, EventRecord, HeartbeatInfo, KioskRecord, feed_kind};
 use crate::secret::enrollment_code_hash;
 use crate::state::AppState;
 use crate::store::{BatchOutcome, EnrollOutcome, KeyRotationOutcome};
@@ -358,7 +359,8 @@ pub async fn heartbeat(
 ) -> ApiResult<Response> {
     let bytes = body(bytes)?;
     let (_, key) = enrolled_kiosk(&state, id)?;
-    let beat: Heartbeat = seal::open(HEARTBEAT, &bytes, &key).map_err(seal_error)?;
+    // Version 2 carries the outbox's state; an older kiosk's version 1 does not.
+    let (beat, outbox) = open_heartbeat(&bytes, &key).map_err(seal_error)?;
     if beat.kiosk != id {
         return Err(ApiError::unauthorized("heartbeat names another kiosk"));
     }
@@ -374,6 +376,9 @@ pub async fn heartbeat(
     let mut info = Some(info);
     let kiosk = state.store.update_kiosk(id, &mut |k| k.last_heartbeat = info.take())?;
     tracing::debug!(kiosk.id = %id, pending = beat.pending, "heartbeat");
+    if let Some(report) = outbox {
+        record_outbox(&state, id, report, now)?;
+    }
 
     let reply = HeartbeatReply {
         kiosk: id,
@@ -383,6 +388,27 @@ pub async fn heartbeat(
         rotate_key: kiosk.key_rotation_requested_at.is_some(),
     };
     Ok(signed(seal::seal(HEARTBEAT_REPLY, &reply, &state.key).map_err(ApiError::internal)?))
+}
+
+/// Keeps a kiosk's outbox report; says in the log when it crosses the warning mark, once.
+fn record_outbox(
+    state: &AppState,
+    id: KioskId,
+    report: OutboxReport,
+    now: DateTime<Utc>,
+) -> ApiResult<()> {
+    let (pending, capacity) = (report.pending, report.capacity);
+    match state.store.record_outbox(id, report, now)? {
+        Some(feed_kind::KIOSK_OUTBOX_FILLING) => {
+            tracing::warn!(kiosk.id = %id, pending, capacity, "kiosk outbox filling");
+        }
+        Some(_) => tracing::info!(kiosk.id = %id, pending, capacity, "kiosk outbox drained"),
+        None => {}
+    }
+    if report.storage_full {
+        tracing::warn!(kiosk.id = %id, pending, "kiosk reports its disk full; taps refused");
+    }
+    Ok(())
 }
 
 /// `POST /api/kiosk/{id}/key`: the kiosk replaces its key, as an admin asked. The request

@@ -8,6 +8,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::batch::ChainHead;
+use mtime_core::capacity::CapacityState;
 use mtime_core::ids::{KioskId, OrgUnitId};
 use mtime_core::protocol::KioskConfig;
 
@@ -15,7 +16,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate_by_text};
 use super::scope::{Intent, Scope};
-use crate::model::{Enrollment, KioskRecord};
+use crate::model::{Enrollment, KioskOutbox, KioskRecord};
 use crate::secret::{enrollment_code_hash, new_enrollment_code};
 use crate::state::AppState;
 
@@ -65,6 +66,42 @@ pub struct KioskView {
     pub key_rotated_at: Option<DateTime<Utc>>,
     /// How it behaves.
     pub config: KioskConfig,
+    /// Its outbox at its last report; absent until a kiosk that reports it (version 2
+    /// heartbeats) has sent one.
+    pub outbox: Option<OutboxView>,
+}
+
+/// A kiosk's outbox as its last heartbeat reported it.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct OutboxView {
+    /// When the report arrived.
+    pub reported_at: DateTime<Utc>,
+    /// Events the kiosk held that the server had not acknowledged.
+    pub pending: u64,
+    /// Unsynced events from which the kiosk counts as full. A warning mark: the kiosk
+    /// keeps storing taps past it while its disk allows.
+    pub capacity: u64,
+    /// `ok`; `filling` from 80% of the capacity; `full` at the capacity or past it.
+    pub state: String,
+    /// The kiosk's disk was full: it was refusing taps.
+    pub storage_full: bool,
+}
+
+impl From<KioskOutbox> for OutboxView {
+    fn from(o: KioskOutbox) -> Self {
+        let state = match o.report.state() {
+            CapacityState::Ok => "ok",
+            CapacityState::Filling { .. } => "filling",
+            CapacityState::Full { .. } => "full",
+        };
+        Self {
+            reported_at: o.reported_at,
+            pending: o.report.pending,
+            capacity: o.report.capacity,
+            state: state.to_owned(),
+            storage_full: o.report.storage_full,
+        }
+    }
 }
 
 /// A one-time code, shown once.
@@ -76,6 +113,13 @@ pub struct EnrollmentCodeView {
     pub enrollment_code: String,
     /// When the code stops working.
     pub expires_at: DateTime<Utc>,
+}
+
+/// The kiosk as the API shows it, with its last outbox report.
+fn shown(state: &AppState, k: &KioskRecord, now: DateTime<Utc>) -> ApiResult<KioskView> {
+    let mut shown = view(k, now);
+    shown.outbox = state.store.kiosk_outbox(k.id)?.map(OutboxView::from);
+    Ok(shown)
 }
 
 fn view(k: &KioskRecord, now: DateTime<Utc>) -> KioskView {
@@ -105,6 +149,7 @@ fn view(k: &KioskRecord, now: DateTime<Utc>) -> KioskView {
         key_rotation_requested_at: k.key_rotation_requested_at,
         key_rotated_at: k.key_rotated_at,
         config: k.config.clone(),
+        outbox: None,
     }
 }
 
@@ -177,7 +222,7 @@ pub async fn create(
     Ok((
         StatusCode::CREATED,
         Json(EnrollmentCodeView {
-            kiosk: view(&record, state.now()),
+            kiosk: shown(&state, &record, state.now())?,
             enrollment_code: code,
             expires_at,
         }),
@@ -192,8 +237,11 @@ pub async fn list(
 ) -> ApiResult<Json<Page<KioskView>>> {
     let now = state.now();
     let kiosks = state.store.kiosks()?;
-    let views: Vec<KioskView> =
-        kiosks.iter().filter(|k| scope.allows_kiosk(k)).map(|k| view(k, now)).collect();
+    let views = kiosks
+        .iter()
+        .filter(|k| scope.allows_kiosk(k))
+        .map(|k| shown(&state, k, now))
+        .collect::<ApiResult<Vec<KioskView>>>()?;
     Ok(Json(paginate_by_text(views, &query, |v| format!("{}\n{}", v.name, v.id))?))
 }
 
@@ -204,7 +252,7 @@ pub async fn show(
     PathParams(id): PathParams<KioskId>,
 ) -> ApiResult<Json<KioskView>> {
     let kiosk = scope.kiosk(&state, id, Intent::Read)?;
-    Ok(Json(view(&kiosk, state.now())))
+    Ok(Json(shown(&state, &kiosk, state.now())?))
 }
 
 /// `POST /api/kiosks/{id}/enrollment-code`: a new code for a kiosk not yet enrolled (the
@@ -228,7 +276,7 @@ pub async fn new_code(
     Ok((
         StatusCode::CREATED,
         Json(EnrollmentCodeView {
-            kiosk: view(&updated, state.now()),
+            kiosk: shown(&state, &updated, state.now())?,
             enrollment_code: code,
             expires_at,
         }),
@@ -275,7 +323,7 @@ pub async fn update_settings(
     })?;
     state.store.touch_roster()?;
     tracing::info!(kiosk.id = %id, "kiosk settings changed");
-    Ok(Json(view(&updated, state.now())))
+    Ok(Json(shown(&state, &updated, state.now())?))
 }
 
 /// `POST /api/kiosks/{id}/rotate-key`: the kiosk replaces its key at its next heartbeat,
@@ -300,7 +348,7 @@ pub async fn rotate_key(
         k.key_rotation_requested_at.get_or_insert(now);
     })?;
     tracing::info!(kiosk.id = %id, "kiosk key rotation requested");
-    Ok((StatusCode::ACCEPTED, Json(view(&updated, now))))
+    Ok((StatusCode::ACCEPTED, Json(shown(&state, &updated, now)?)))
 }
 
 /// `POST /api/kiosks/{id}/revoke`: the kiosk's batches are refused from now on.
@@ -316,5 +364,5 @@ pub async fn revoke(
         k.enrollment = None;
     })?;
     tracing::warn!(kiosk.id = %id, "kiosk revoked");
-    Ok(Json(view(&updated, now)))
+    Ok(Json(shown(&state, &updated, now)?))
 }

@@ -14,13 +14,14 @@ use mtime_core::batch::SealedBatch;
 use mtime_core::ids::{EmployeeId, EventId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{self, Interval, PairingRules, Punch};
+use mtime_core::protocol::OutboxReport;
 use mtime_core::timing::TimeAnchor;
 
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DeliveryRecord, DimensionRecord, EmployeeRecord,
     EmploymentTermsRecord, EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement,
-    IntervalKey, KioskRecord, OrgUnitRecord, QuarantineRecord, ReasonRecord, ServiceUser,
-    WebhookRecord,
+    IntervalKey, KioskOutbox, KioskRecord, OrgUnitRecord, QuarantineRecord, ReasonRecord,
+    ServiceUser, WebhookRecord,
 };
 
 /// A storage failure.
@@ -296,6 +297,19 @@ pub trait Store: Send + Sync + 'static {
         silent: bool,
         at: DateTime<Utc>,
     ) -> Result<bool, StoreError>;
+
+    /// Keeps what a kiosk's heartbeat said of its outbox. When the report crosses the
+    /// warning mark of [`mtime_core::capacity`] (either way) against the last one kept,
+    /// appends `kiosk.outbox_filling` or `kiosk.outbox_drained`, in the same transaction, so
+    /// each crossing is announced exactly once. Returns the kind appended, if any.
+    fn record_outbox(
+        &self,
+        id: KioskId,
+        report: OutboxReport,
+        at: DateTime<Utc>,
+    ) -> Result<Option<&'static str>, StoreError>;
+    /// What the kiosk's last heartbeat said of its outbox, if one did.
+    fn kiosk_outbox(&self, id: KioskId) -> Result<Option<KioskOutbox>, StoreError>;
 
     /// Creates a webhook subscription starting at the feed's end (its `cursor` is replaced
     /// by the last seq stored); returns the record as stored.

@@ -15,14 +15,16 @@ use mtime_core::ids::EventId;
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::PunchOrigin;
+use mtime_core::protocol::OutboxReport;
+use mtime_core::repair::open_repairing;
 use mtime_core::timing::{self, Established, QuarantineReason, TimeAnchor};
 
 use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
     EmployeeRecord, EmploymentTermsRecord, EventDetail, EventRecord, FeedEntry,
-    FeedEntryWithoutWeek, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskRecord,
-    OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord, ServiceUser,
+    FeedEntryWithoutWeek, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskOutbox,
+    KioskRecord, OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord, ServiceUser,
     WebhookRecord, feed_kind,
 };
 
@@ -60,6 +62,8 @@ const ANNOUNCED_INTERVALS: TableDefinition<(u128, u8, u128, u128), ()> =
     TableDefinition::new("announced_intervals");
 /// Kiosks marked silent → when they were marked.
 const SILENT_KIOSKS: TableDefinition<u128, i64> = TableDefinition::new("silent_kiosks");
+/// Kiosk → what its last heartbeat said of its outbox ([`KioskOutbox`]).
+const KIOSK_OUTBOXES: TableDefinition<u128, &[u8]> = TableDefinition::new("kiosk_outboxes");
 /// Webhook subscriptions, with their cursors.
 const WEBHOOKS: TableDefinition<u128, &[u8]> = TableDefinition::new("webhooks");
 /// (webhook, number) → one delivery attempt: each subscription's bounded log.
@@ -140,7 +144,7 @@ fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
 impl RedbStore {
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = open_repairing(path).map_err(|e| match e {
+        let db = open_repairing(path, "database", |b| b.create(path)).map_err(|e| match e {
             redb::DatabaseError::DatabaseAlreadyOpen => StoreError::Backend(format!(
                 "{} is in use by another mtime-server; stop it first",
                 path.display()
@@ -178,6 +182,7 @@ impl RedbStore {
         txn.open_table(WEEKS_CLOSED).map_err(backend)?;
         txn.open_table(QUARANTINE).map_err(backend)?;
         txn.open_table(SILENT_KIOSKS).map_err(backend)?;
+        txn.open_table(KIOSK_OUTBOXES).map_err(backend)?;
         txn.open_table(WEBHOOKS).map_err(backend)?;
         txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
@@ -1302,6 +1307,41 @@ impl Store for RedbStore {
         Ok(true)
     }
 
+    fn record_outbox(
+        &self,
+        id: KioskId,
+        report: OutboxReport,
+        at: DateTime<Utc>,
+    ) -> Result<Option<&'static str>, StoreError> {
+        let txn = self.db.begin_write().map_err(backend)?;
+        let announced = {
+            let mut table = txn.open_table(KIOSK_OUTBOXES).map_err(backend)?;
+            let key = id.0.as_u128();
+            let before: Option<KioskOutbox> = match table.get(key).map_err(backend)? {
+                Some(v) => Some(decode(v.value(), "kiosk outbox")?),
+                None => None,
+            };
+            let was_warned = before.is_some_and(|b| b.warned);
+            let warned = report.state().is_warning();
+            let stored = KioskOutbox { reported_at: at, report, warned };
+            table.insert(key, encode(&stored)?.as_slice()).map_err(backend)?;
+            match (was_warned, warned) {
+                (false, true) => Some(feed_kind::KIOSK_OUTBOX_FILLING),
+                (true, false) => Some(feed_kind::KIOSK_OUTBOX_DRAINED),
+                _ => None,
+            }
+        };
+        if let Some(kind) = announced {
+            append_feed(&txn, at, kind, None, Some(id), None)?;
+        }
+        txn.commit().map_err(backend)?;
+        Ok(announced)
+    }
+
+    fn kiosk_outbox(&self, id: KioskId) -> Result<Option<KioskOutbox>, StoreError> {
+        self.get(KIOSK_OUTBOXES, id.0.as_u128(), "kiosk outbox")
+    }
+
     fn insert_webhook(&self, webhook: &WebhookRecord) -> Result<WebhookRecord, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let stored = {
@@ -1449,23 +1489,6 @@ fn interval_key_of((_, present, start, end): (u128, u8, u128, u128)) -> Interval
         start: (present & 1 != 0).then(|| event(start)),
         end: (present & 2 != 0).then(|| event(end)),
     }
-}
-
-/// Opens the database, saying so when it has to be repaired after an unclean shutdown
-/// (a crash or power loss while writing): committed transactions survive, a torn one is
-/// discarded.
-fn open_repairing(path: &Path) -> Result<Database, redb::DatabaseError> {
-    let file = path.display().to_string();
-    let warned = std::sync::atomic::AtomicBool::new(false);
-    let db = Database::builder()
-        .set_repair_callback(move |session: &mut redb::RepairSession| {
-            if !warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
-                tracing::warn!(file = %file, "database was not closed cleanly; repairing");
-            }
-            tracing::debug!(progress = session.progress(), "repair progress");
-        })
-        .create(path)?;
-    Ok(db)
 }
 
 #[cfg(test)]
