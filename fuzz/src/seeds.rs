@@ -147,6 +147,9 @@ fn roster_value() -> Roster {
                 ],
                 active: true,
                 last_punch: Some(KnownPunch { direction: Direction::In, at: at(-3600) }),
+                // A fixed hash, so the seed is the same on every run.
+                pin: Some(mtime_core::pin::PinHash { salt: [7; 16], rounds: 20_000, hash: [9; 32] }),
+                kiosk_admin: true,
             },
             RosterEmployee {
                 id: EmployeeId(uuid::Uuid::from_u128(12)),
@@ -155,6 +158,8 @@ fn roster_value() -> Roster {
                 badges: vec![ROSTER_KEY.key_of(&uid("1FF31632"))],
                 active: false,
                 last_punch: None,
+                pin: None,
+                kiosk_admin: false,
             },
         ],
         reasons: vec![

@@ -217,6 +217,7 @@ pub fn run(
     for event in taps {
         match event {
             ReaderEvent::Tap(tap) => say(node.tap(tap)),
+            ReaderEvent::Ready => say("reader-ready"),
             ReaderEvent::Error(e) => {
                 tracing::warn!(error = %e, "badge reader");
                 say(format!("reader-error message={:?}", e.to_string()));

@@ -32,6 +32,8 @@ fn roster(kiosk: KioskId) -> Roster {
         badges: vec![badge_key.key_of(&badge.parse().unwrap())],
         active,
         last_punch: None,
+        pin: None,
+        kiosk_admin: false,
     };
     Roster {
         kiosk,

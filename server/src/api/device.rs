@@ -199,6 +199,8 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
                 name: current.name.clone(),
                 badges: current.badges.iter().map(|b| badge_key.key_of(b)).collect(),
                 active: current.active,
+                pin: None,
+                kiosk_admin: false,
             });
         }
     }

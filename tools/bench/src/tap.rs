@@ -54,6 +54,8 @@ fn roster(kiosk: KioskId, people: &Workforce) -> anyhow::Result<Roster> {
                 badges: vec![badge_key.key_of(badge)],
                 active: true,
                 last_punch: None,
+                pin: None,
+                kiosk_admin: false,
             })
             .collect(),
         reasons: vec![RosterReason {
