@@ -225,7 +225,7 @@ pub struct PresenceEvent {
 /// it stays stored as evidence, and pairing reads the change instead.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "event")]
+#[serde(rename_all = "snake_case")]
 pub enum Amendment {
     /// This event takes the place of that one: its direction and reason count, at the time
     /// of the tap it replaces.

@@ -7,19 +7,13 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::{Parser, Subcommand};
 
 use mtime_core::clock::Clock;
-use mtime_core::event::TimeReading;
 use mtime_core::ids::BootId;
-use mtime_core::protocol::EnrollRequest;
 use mtime_hardware::BadgeReader;
 use mtime_hardware::simulator::ScriptReader;
-use mtime_sync::client::Client;
-use mtime_sync::engine;
-use mtime_sync::keyfile::KeyFile;
-use mtime_sync::outbox::{Identity, Outbox};
 
 use crate::paths::DataDir;
 
@@ -95,58 +89,21 @@ fn enroll(
     clock: Arc<dyn Clock>,
     boot: BootId,
 ) -> anyhow::Result<()> {
-    fs::create_dir_all(data.root())
-        .with_context(|| format!("creating {}", data.root().display()))?;
-    let outbox = Outbox::open(&data.store())?;
-    if let Some(identity) = outbox.identity()? {
-        bail!("this kiosk is already enrolled as {} with {}", identity.kiosk, identity.server_url);
-    }
     let ca_pem = match &ca_cert {
         Some(path) => {
             Some(fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?)
         }
         None => None,
     };
-    let client = Client::new(server, ca_pem.as_deref())?;
-
-    // A key left by an enrollment that failed half-way is reused, never overwritten.
-    let key_file = KeyFile::new(data.key());
-    let key = if key_file.exists() { key_file.load()? } else { key_file.create()? };
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
-    let answer = runtime
-        .block_on(
-            client
-                .enroll(&EnrollRequest { code: code.trim().to_owned(), public_key: key.public() }),
-        )
-        .context("enrollment failed")?;
-
-    let identity = Identity {
-        kiosk: answer.kiosk_id,
-        name: answer.kiosk_name,
-        server_url: server.to_owned(),
-        server_ca_pem: ca_pem,
-        server_key: answer.server_public_key,
-        site: answer.site,
-        config: answer.config,
-    };
-    outbox.save_identity(&identity)?;
-    let now = clock.now();
-    let reading = TimeReading {
-        wall: now.wall,
-        boot,
-        monotonic: now.monotonic,
-        wall_trusted: now.wall_trusted,
-    };
-    let roster =
-        runtime.block_on(engine::fetch_roster(&client, &identity, &key, reading, &outbox))?;
+    let paired = crate::pairing::pair(data, server, code, ca_pem, clock.as_ref(), boot)?;
     println!(
         "enrolled kiosk={} name={:?} site={:?} zone={} roster={} employees={}",
-        identity.kiosk,
-        identity.name,
-        identity.site.name,
-        identity.site.time_zone,
-        roster.version,
-        roster.employees.len()
+        paired.identity.kiosk,
+        paired.identity.name,
+        paired.identity.site.name,
+        paired.identity.site.time_zone,
+        paired.roster_version,
+        paired.employees
     );
     Ok(())
 }

@@ -79,6 +79,11 @@ pub enum Feedback {
         /// Why.
         error: String,
     },
+    /// The disk is full: nothing was confirmed. Taps are taken again once there is room.
+    StorageFull {
+        /// The store's words.
+        error: String,
+    },
     /// The employee changed the tap just recorded: a new event amends it.
     Amended {
         /// The amending event's seq.
@@ -168,6 +173,10 @@ impl fmt::Display for Feedback {
                     "storage-failed message=\"not recorded; please try again\" error={error:?}"
                 )
             }
+            Self::StorageFull { error } => write!(
+                f,
+                "storage-full message=\"kiosk storage is full; not recorded\" error={error:?}"
+            ),
             Self::Amended { seq, number, direction, reason, pending } => write!(
                 f,
                 "amended seq={seq} employee={number} direction={direction} reason={reason} \
@@ -403,19 +412,33 @@ impl Controller {
         if self.pin_locked_until.is_some_and(|until| now < until) {
             return Err(0);
         }
-        let employee = self
-            .roster
-            .employees
-            .iter()
-            .find(|e| e.number.eq_ignore_ascii_case(number.trim()))
-            .filter(|e| e.pin.as_ref().is_some_and(|hash| hash.verify(pin)))
-            .cloned();
+        let employee = self.by_typed_number(number).filter(|e| {
+            e.pin.as_ref().is_some_and(|hash| hash.verify(pin))
+        });
         match employee {
             Some(employee) => {
                 self.pin_failures = 0;
                 Ok(employee)
             }
             None => Err(self.refuse_pin()),
+        }
+    }
+
+    /// The employee whose number is `typed`: exactly, or by its digits alone, since the PIN
+    /// pad has only digits (`04` finds `E04`). A number two employees' digits share finds
+    /// no one.
+    fn by_typed_number(&self, typed: &str) -> Option<RosterEmployee> {
+        let typed = typed.trim();
+        let exact = self.roster.employees.iter().find(|e| e.number.eq_ignore_ascii_case(typed));
+        if let Some(employee) = exact {
+            return Some(employee.clone());
+        }
+        let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
+        let mut matching =
+            self.roster.employees.iter().filter(|e| !typed.is_empty() && digits(&e.number) == typed);
+        match (matching.next(), matching.next()) {
+            (Some(employee), None) => Some(employee.clone()),
+            _ => None,
         }
     }
 
@@ -500,7 +523,7 @@ impl Controller {
                             missing_check_out,
                         }
                     }
-                    Err(e) => Feedback::StorageFailed { error: e.to_string() },
+                    Err(e) => not_stored(&e),
                 }
             }
         }
@@ -539,7 +562,7 @@ impl Controller {
         };
         let event = match self.outbox.append(self.kiosk, draft) {
             Ok(event) => event,
-            Err(e) => return Feedback::StorageFailed { error: e.to_string() },
+            Err(e) => return not_stored(&e),
         };
         let pending = self.outbox.pending().unwrap_or(0);
 
@@ -626,7 +649,7 @@ impl Controller {
         };
         match self.store(who, draft) {
             Ok((_, seq, pending)) => Feedback::UnknownBadge { seq: Some(seq), pending },
-            Err(e) => Feedback::StorageFailed { error: e.to_string() },
+            Err(e) => not_stored(&e),
         }
     }
 
@@ -637,6 +660,14 @@ impl Controller {
         let pending = self.outbox.pending()?;
         tracing::debug!(kiosk.id = %self.kiosk, event.seq = event.seq, "event stored");
         Ok((event.id, event.seq, pending))
+    }
+}
+
+/// What the employee sees when their tap could not be stored.
+fn not_stored(error: &SyncError) -> Feedback {
+    match error {
+        SyncError::StorageFull(_) => Feedback::StorageFull { error: error.to_string() },
+        _ => Feedback::StorageFailed { error: error.to_string() },
     }
 }
 

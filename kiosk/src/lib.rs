@@ -21,5 +21,6 @@ pub mod cli;
 pub mod clock;
 pub mod controller;
 pub mod node;
+pub mod pairing;
 pub mod paths;
 pub mod ui;

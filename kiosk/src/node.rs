@@ -17,7 +17,7 @@ use mtime_hardware::{BadgeReader, ReaderEvent};
 use mtime_sync::client::Client;
 use mtime_sync::engine::{self, SyncEngine, SyncEvent};
 use mtime_sync::keyfile::KeyFile;
-use mtime_sync::outbox::{Identity, Outbox};
+use mtime_sync::outbox::{Identity, Outbox, OutboxOptions};
 
 use crate::controller::{Controller, Feedback};
 use crate::paths::DataDir;
@@ -50,11 +50,12 @@ impl Node {
     /// `on_sync` from the node's runtime.
     pub fn start(
         data: &DataDir,
+        options: OutboxOptions,
         clock: Arc<dyn Clock>,
         boot: BootId,
         on_sync: impl FnMut(&Node, SyncEvent) + Send + 'static,
     ) -> anyhow::Result<Arc<Self>> {
-        let outbox = Arc::new(Outbox::open(&data.store())?);
+        let outbox = Arc::new(Outbox::open_with(&data.store(), options)?);
         let identity = outbox.identity()?.with_context(|| {
             format!("{} holds no enrolled kiosk; pair it first", data.root().display())
         })?;
@@ -179,7 +180,7 @@ pub fn run(
     boot: BootId,
     linger: Duration,
 ) -> anyhow::Result<()> {
-    let node = Node::start(data, clock, boot, |node, event| match event {
+    let node = Node::start(data, OutboxOptions::default(), clock, boot, |node, event| match event {
         SyncEvent::Uploaded { first_seq, last_seq, pending } => {
             say(format!("synced first={first_seq} through={last_seq} pending={pending}"));
         }

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 use mtime_core::clock::Clock;
 use mtime_core::event::{Direction, ReasonCode};
 use mtime_core::pin::Pin;
+use mtime_hardware::feedback::{FeedbackDevice, Outcome};
 use mtime_hardware::{ReaderEvent, Tap};
 use mtime_sync::engine::SyncEvent;
 
@@ -32,19 +33,6 @@ pub const NOTICE: Duration = Duration::from_secs(5);
 pub const IDLE_AFTER: Duration = Duration::from_secs(60);
 /// The languages the kiosk's screens are translated to.
 pub const LANGUAGES: [&str; 2] = ["en", "nb"];
-
-/// What happened, for the buzzer and the light.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Signal {
-    /// Checked in.
-    CheckedIn,
-    /// Checked out.
-    CheckedOut,
-    /// A repeat: nothing new.
-    Repeat,
-    /// Not recorded, or refused.
-    Error,
-}
 
 /// Something for the UI thread from another thread.
 pub enum UiInput {
@@ -88,7 +76,7 @@ pub struct Device {
     /// Starts pairing in the background; the result comes back as [`UiInput::Paired`].
     pub pair: Box<dyn Fn(PairRequest, Inputs)>,
     /// Beeps and lights.
-    pub signal: Box<dyn FnMut(Signal)>,
+    pub feedback: Box<dyn FeedbackDevice>,
     /// The software version, for diagnostics.
     pub version: String,
 }
@@ -207,7 +195,9 @@ impl KioskUi {
             pin: PinEntry::default(),
             pin_purpose: PinPurpose::Punch,
             pair: PairForm { server: "https://".to_owned(), ..PairForm::default() },
-            language: "en".to_owned(),
+            // Empty, so the first language set is selected even when it is English: Slint
+            // would otherwise follow the machine's locale.
+            language: String::new(),
             language_override: None,
             admin: true,
         };
@@ -218,6 +208,7 @@ impl KioskUi {
             inputs: Inputs { tx, wake },
         };
         ui.connect();
+        ui.inner.borrow_mut().set_language("en");
         ui.refresh();
         ui
     }
@@ -592,17 +583,19 @@ impl KioskUi {
         let now = inner.device.clock.now();
 
         let controller = inner.node.as_ref().map(|n| n.controller.lock().unwrap_or_else(|e| e.into_inner()));
-        let (local_now, site_name, pending) = match &controller {
-            Some(c) => (Some(c.now_local()), c.roster().site.name.clone(), c.pending().unwrap_or(0)),
-            None => (None, String::new(), 0),
+        let status = inner.node.as_ref().map(|n| n.outbox.status());
+        let (local_now, site_name) = match &controller {
+            Some(c) => (Some(c.now_local()), c.roster().site.name.clone()),
+            None => (None, String::new()),
         };
+        let pending = status.as_ref().map_or(0, |s| s.pending);
         state.set_screen(inner.screen);
         state.set_site_name(site_name.into());
         state.set_clock(local_now.map(|t| t.format("%H:%M").to_string()).unwrap_or_default().into());
         state.set_date(local_now.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default().into());
         state.set_online(inner.online.unwrap_or(false));
         state.set_pending(i32::try_from(pending).unwrap_or(i32::MAX));
-        state.set_queue_filling(false);
+        state.set_queue_filling(status.as_ref().is_some_and(|s| s.capacity_state.is_warning()));
 
         let tap = &inner.tap;
         state.set_employee_name(tap.name.clone().into());
@@ -766,41 +759,45 @@ impl Inner {
             Feedback::Withdrawn { .. } => {
                 self.tap = TapView::default();
                 self.go(Screen::Idle, None);
-                Signal::Repeat
+                Outcome::Repeated
             }
             Feedback::NothingToAmend => return,
             Feedback::Repeat { direction, since, .. } => {
                 self.repeat = (*direction == Direction::In, since.format("%H:%M").to_string());
                 self.go(Screen::Repeat, Some(NOTICE));
-                Signal::Repeat
+                Outcome::Repeated
             }
             Feedback::UnknownBadge { .. } => {
                 self.go(Screen::UnknownBadge, Some(NOTICE));
-                Signal::Error
+                Outcome::Refused
             }
             Feedback::Suspended { .. } => {
                 self.go(Screen::Suspended, Some(NOTICE));
-                Signal::Error
+                Outcome::Refused
             }
             Feedback::OutOfService { .. } => {
                 self.go(Screen::OutOfService, Some(NOTICE));
-                Signal::Error
+                Outcome::Refused
             }
             Feedback::StorageFailed { error } => {
                 tracing::error!(error = %error, "tap not stored");
                 self.storage_error = Some(error.clone());
-                let full = error.contains("No space left") || error.contains("storage full");
-                let screen = if full { Screen::StorageFull } else { Screen::StorageFailed };
-                self.go(screen, Some(NOTICE));
-                Signal::Error
+                self.go(Screen::StorageFailed, Some(NOTICE));
+                Outcome::Refused
+            }
+            Feedback::StorageFull { error } => {
+                tracing::error!(error = %error, "tap not stored: the disk is full");
+                self.storage_error = Some(error.clone());
+                self.go(Screen::StorageFull, Some(NOTICE));
+                Outcome::Refused
             }
             Feedback::PinRefused { tries_left } => {
                 self.pin.refused(*tries_left);
                 self.go_interactive(Screen::Pin);
-                Signal::Error
+                Outcome::Refused
             }
         };
-        (self.device.signal)(signal);
+        self.device.feedback.signal(signal);
     }
 
     fn diagnostics(
@@ -824,7 +821,14 @@ impl Inner {
             ),
         ];
         if let Some(c) = controller {
-            items.push(item("queue", c.pending().unwrap_or(0).to_string(), true));
+            let status = self.node.as_ref().map(|n| n.outbox.status());
+            let filling = status.as_ref().is_some_and(|s| s.capacity_state.is_warning());
+            let queue = match &status {
+                Some(s) if filling => format!("{} / {}", s.pending, s.capacity),
+                Some(s) => s.pending.to_string(),
+                None => String::new(),
+            };
+            items.push(item("queue", queue, !filling));
             items.push(item("roster", c.roster().version.to_string(), true));
         }
         if let Some(node) = &self.node {
@@ -836,10 +840,10 @@ impl Inner {
     }
 }
 
-fn direction_signal(direction: Direction) -> Signal {
+fn direction_signal(direction: Direction) -> Outcome {
     match direction {
-        Direction::In => Signal::CheckedIn,
-        Direction::Out => Signal::CheckedOut,
+        Direction::In => Outcome::CheckedIn,
+        Direction::Out => Outcome::CheckedOut,
     }
 }
 
