@@ -69,7 +69,8 @@ impl Fixture {
         let dir = tempfile::tempdir().unwrap();
         let data = DataDir::new(dir.path().join("kiosk"));
         std::fs::create_dir_all(data.root()).unwrap();
-        let kiosk = KioskId::random();
+        // Fixed, so pictures of the screen are the same on every run.
+        let kiosk = KioskId(uuid::Uuid::from_u128(0x6d74_696d_6500_4b10_8000_0000_0000_0001));
         let server_key = SigningKey::generate().unwrap();
         let site = SiteInfo {
             org_unit: OrgUnitId::random(),
@@ -116,8 +117,9 @@ impl Fixture {
             badge_key,
         };
 
-        // A loopback port nobody listens on: every sync attempt fails at once.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        // The discard port on loopback, where nothing listens on a test machine: every sync
+        // attempt fails at once. Fixed, so pictures of the diagnostics screen are the same.
+        let port = 9;
         let outbox = Outbox::open(&data.store()).unwrap();
         outbox
             .save_identity(&Identity {
