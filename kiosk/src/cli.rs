@@ -42,7 +42,13 @@ enum Command {
         #[arg(long)]
         ca_cert: Option<PathBuf>,
     },
-    /// Take taps and sync them.
+    /// Run the kiosk on its touch screen, as configured in its device file.
+    Ui {
+        /// The device file (TOML; see kiosk/packaging/kiosk.toml).
+        #[arg(long, default_value = "/etc/mtime/kiosk.toml")]
+        config: PathBuf,
+    },
+    /// Take taps and sync them, headless: feedback is one line per tap on standard output.
     Run {
         /// Where the kiosk keeps its data.
         #[arg(long, default_value = "./mtime-kiosk")]
@@ -61,6 +67,10 @@ pub fn run(args: Vec<OsString>, clock: Arc<dyn Clock>, boot: BootId) -> anyhow::
     match Cli::parse_from(args).command {
         Command::Enroll { data_dir, server, code, ca_cert } => {
             enroll(&DataDir::new(data_dir), &server, &code, ca_cert, clock, boot)
+        }
+        Command::Ui { config } => {
+            let config = crate::config::DeviceConfig::load(&config)?;
+            crate::ui::device::run(config, clock, boot)
         }
         Command::Run { data_dir, script, linger_secs } => {
             let reader: Box<dyn BadgeReader> = if script == "-" {

@@ -394,11 +394,7 @@ impl Controller {
     /// Whether `number` and `pin` belong to a kiosk admin. Counts towards the lockout.
     pub fn admin_by_pin(&mut self, number: &str, pin: &Pin) -> Result<String, u32> {
         let employee = self.check_pin(number, pin)?;
-        if employee.kiosk_admin {
-            Ok(employee.name)
-        } else {
-            Err(self.refuse_pin())
-        }
+        if employee.kiosk_admin { Ok(employee.name) } else { Err(self.refuse_pin()) }
     }
 
     /// Whether `badge` opens admin mode.
@@ -412,9 +408,9 @@ impl Controller {
         if self.pin_locked_until.is_some_and(|until| now < until) {
             return Err(0);
         }
-        let employee = self.by_typed_number(number).filter(|e| {
-            e.pin.as_ref().is_some_and(|hash| hash.verify(pin))
-        });
+        let employee = self
+            .by_typed_number(number)
+            .filter(|e| e.pin.as_ref().is_some_and(|hash| hash.verify(pin)));
         match employee {
             Some(employee) => {
                 self.pin_failures = 0;
@@ -434,8 +430,11 @@ impl Controller {
             return Some(employee.clone());
         }
         let digits = |n: &str| n.chars().filter(char::is_ascii_digit).collect::<String>();
-        let mut matching =
-            self.roster.employees.iter().filter(|e| !typed.is_empty() && digits(&e.number) == typed);
+        let mut matching = self
+            .roster
+            .employees
+            .iter()
+            .filter(|e| !typed.is_empty() && digits(&e.number) == typed);
         match (matching.next(), matching.next()) {
             (Some(employee), None) => Some(employee.clone()),
             _ => None,

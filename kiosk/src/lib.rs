@@ -19,6 +19,7 @@
 
 pub mod cli;
 pub mod clock;
+pub mod config;
 pub mod controller;
 pub mod node;
 pub mod pairing;

@@ -66,8 +66,12 @@ impl Node {
         let runtime =
             tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build()?;
         let now = clock.now();
-        let reading =
-            TimeReading { wall: now.wall, boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted };
+        let reading = TimeReading {
+            wall: now.wall,
+            boot,
+            monotonic: now.monotonic,
+            wall_trusted: now.wall_trusted,
+        };
         let stored = engine::stored_roster(&outbox, &identity).unwrap_or_else(|e| {
             // An unreadable roster (from an older version, or damaged) is fetched again.
             tracing::warn!(error = %e, "stored roster unreadable; fetching a new one");
@@ -165,7 +169,9 @@ impl Node {
         let pending = self.outbox.pending()?;
         match Arc::try_unwrap(self) {
             Ok(node) => node.runtime.shutdown_timeout(Duration::from_secs(1)),
-            Err(_) => tracing::debug!("node still shared at stop; its runtime ends with the process"),
+            Err(_) => {
+                tracing::debug!("node still shared at stop; its runtime ends with the process")
+            }
         }
         Ok(pending)
     }
@@ -180,21 +186,26 @@ pub fn run(
     boot: BootId,
     linger: Duration,
 ) -> anyhow::Result<()> {
-    let node = Node::start(data, OutboxOptions::default(), clock, boot, |node, event| match event {
-        SyncEvent::Uploaded { first_seq, last_seq, pending } => {
-            say(format!("synced first={first_seq} through={last_seq} pending={pending}"));
-        }
-        SyncEvent::Failed { attempts, pending, error } => {
-            say(format!("sync-failed attempts={attempts} pending={pending} error={error:?}"));
-        }
-        SyncEvent::Halted { reason } => say(format!("sync-halted reason={reason:?}")),
-        SyncEvent::RosterUpdated(roster) => {
-            let _ = node;
-            say(format!("roster version={} employees={}", roster.version, roster.employees.len()));
-        }
-        SyncEvent::KeyRotated => say("key-rotated"),
-        SyncEvent::ClockAnchored(_) => {}
-    })?;
+    let node =
+        Node::start(data, OutboxOptions::default(), clock, boot, |node, event| match event {
+            SyncEvent::Uploaded { first_seq, last_seq, pending } => {
+                say(format!("synced first={first_seq} through={last_seq} pending={pending}"));
+            }
+            SyncEvent::Failed { attempts, pending, error } => {
+                say(format!("sync-failed attempts={attempts} pending={pending} error={error:?}"));
+            }
+            SyncEvent::Halted { reason } => say(format!("sync-halted reason={reason:?}")),
+            SyncEvent::RosterUpdated(roster) => {
+                let _ = node;
+                say(format!(
+                    "roster version={} employees={}",
+                    roster.version,
+                    roster.employees.len()
+                ));
+            }
+            SyncEvent::KeyRotated => say("key-rotated"),
+            SyncEvent::ClockAnchored(_) => {}
+        })?;
     {
         let controller = node.controller.lock().unwrap_or_else(|e| e.into_inner());
         let roster = controller.roster();

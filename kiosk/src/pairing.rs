@@ -64,8 +64,12 @@ pub fn pair(
     outbox.save_identity(&identity)?;
 
     let now = clock.now();
-    let reading =
-        TimeReading { wall: now.wall, boot, monotonic: now.monotonic, wall_trusted: now.wall_trusted };
+    let reading = TimeReading {
+        wall: now.wall,
+        boot,
+        monotonic: now.monotonic,
+        wall_trusted: now.wall_trusted,
+    };
     let roster =
         runtime.block_on(engine::fetch_roster(&client, &identity, &key, reading, &outbox))?;
     tracing::info!(kiosk.id = %identity.kiosk, server = %server, "paired");

@@ -197,9 +197,8 @@ fn on_a_panel_turned_a_quarter_a_touch_where_a_button_is_drawn_hits_it() {
     let window = panel.window_size();
     assert_eq!(window, (480, 800));
 
-    let button = ElementHandle::find_by_accessible_label(running.ui.window(), "Who is in")
-        .next()
-        .unwrap();
+    let button =
+        ElementHandle::find_by_accessible_label(running.ui.window(), "Who is in").next().unwrap();
     let (at, size) = (button.absolute_position(), button.size());
     // Inside the button, clear of its label and its rounded corners.
     let probe = (at.x + size.width / 2.0, at.y + 8.0);

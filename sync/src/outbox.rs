@@ -47,8 +47,7 @@ use serde::{Deserialize, Serialize};
 use mtime_core::batch::{Batch, BatchHash, Receipt};
 use mtime_core::capacity::{CapacityState, DEFAULT_CAPACITY};
 use mtime_core::event::{
-    Amendment,
-    Direction, DirectionSource, PresenceEvent, ReasonCode, Subject, TimeReading,
+    Amendment, Direction, DirectionSource, PresenceEvent, ReasonCode, Subject, TimeReading,
 };
 use mtime_core::ids::{EventId, KioskId};
 use mtime_core::keys::{PublicKey, SigningKey};

@@ -175,11 +175,7 @@ pub struct KioskUi {
 
 impl KioskUi {
     /// The UI over `window`; `wake` is called from any thread when an input is waiting.
-    pub fn new(
-        window: KioskWindow,
-        device: Device,
-        wake: Arc<dyn Fn() + Send + Sync>,
-    ) -> Self {
+    pub fn new(window: KioskWindow, device: Device, wake: Arc<dyn Fn() + Send + Sync>) -> Self {
         let (tx, rx) = mpsc::channel();
         let inner = Inner {
             device,
@@ -213,6 +209,22 @@ impl KioskUi {
         ui
     }
 
+    /// Another handle on the same UI (the window and its state are shared).
+    pub fn clone_handle(&self) -> KioskUi {
+        KioskUi {
+            window: self.window.clone_strong(),
+            inner: self.inner.clone(),
+            rx: self.rx.clone(),
+            inputs: self.inputs.clone(),
+        }
+    }
+
+    /// Fills the pairing screen's server field with `url`, the device file's choice.
+    pub fn offer_server(&self, url: &str) {
+        self.inner.borrow_mut().pair.server = url.to_owned();
+        self.refresh();
+    }
+
     /// Where other threads send their inputs.
     pub fn inputs(&self) -> Inputs {
         self.inputs.clone()
@@ -242,7 +254,10 @@ impl KioskUi {
                 UiInput::Reader(event) => self.reader(event),
                 UiInput::Sync(event) => self.sync(event),
                 UiInput::Paired(Ok(node)) => {
-                    self.inner.borrow_mut().pair = PairForm::default();
+                    let mut inner = self.inner.borrow_mut();
+                    inner.pair.status = PairStatus::Nothing;
+                    inner.pair.code.clear();
+                    drop(inner);
                     self.set_node(node);
                 }
                 UiInput::Paired(Err(error)) => {
@@ -308,7 +323,8 @@ impl KioskUi {
 
         // On the admin unlock screen an admin's badge opens admin mode instead of punching.
         if inner.screen == Screen::AdminUnlock {
-            let admin = node.controller.lock().unwrap_or_else(|e| e.into_inner()).is_admin_badge(&tap.uid);
+            let admin =
+                node.controller.lock().unwrap_or_else(|e| e.into_inner()).is_admin_badge(&tap.uid);
             if admin {
                 inner.admin = true;
                 inner.go_interactive(Screen::Admin);
@@ -340,7 +356,14 @@ impl KioskUi {
     fn apply_policy(&self) {
         let mut inner = self.inner.borrow_mut();
         let Some(node) = inner.node.clone() else { return };
-        let language = node.controller.lock().unwrap_or_else(|e| e.into_inner()).roster().config.language.clone();
+        let language = node
+            .controller
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .roster()
+            .config
+            .language
+            .clone();
         let wanted = inner.language_override.clone().unwrap_or(language);
         inner.set_language(&wanted);
     }
@@ -582,7 +605,8 @@ impl KioskUi {
         let state = self.window.global::<KioskState>();
         let now = inner.device.clock.now();
 
-        let controller = inner.node.as_ref().map(|n| n.controller.lock().unwrap_or_else(|e| e.into_inner()));
+        let controller =
+            inner.node.as_ref().map(|n| n.controller.lock().unwrap_or_else(|e| e.into_inner()));
         let status = inner.node.as_ref().map(|n| n.outbox.status());
         let (local_now, site_name) = match &controller {
             Some(c) => (Some(c.now_local()), c.roster().site.name.clone()),
@@ -591,8 +615,11 @@ impl KioskUi {
         let pending = status.as_ref().map_or(0, |s| s.pending);
         state.set_screen(inner.screen);
         state.set_site_name(site_name.into());
-        state.set_clock(local_now.map(|t| t.format("%H:%M").to_string()).unwrap_or_default().into());
-        state.set_date(local_now.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default().into());
+        state
+            .set_clock(local_now.map(|t| t.format("%H:%M").to_string()).unwrap_or_default().into());
+        state.set_date(
+            local_now.map(|t| t.format("%Y-%m-%d").to_string()).unwrap_or_default().into(),
+        );
         state.set_online(inner.online.unwrap_or(false));
         state.set_pending(i32::try_from(pending).unwrap_or(i32::MAX));
         state.set_queue_filling(status.as_ref().is_some_and(|s| s.capacity_state.is_warning()));
@@ -811,12 +838,22 @@ impl Inner {
             ok,
         };
         let mut items = vec![
-            item("reader", self.reader_error.clone().unwrap_or_default(), self.reader_error.is_none()),
-            item("storage", self.storage_error.clone().unwrap_or_default(), self.storage_error.is_none()),
+            item(
+                "reader",
+                self.reader_error.clone().unwrap_or_default(),
+                self.reader_error.is_none(),
+            ),
+            item(
+                "storage",
+                self.storage_error.clone().unwrap_or_default(),
+                self.storage_error.is_none(),
+            ),
             item("clock", String::new(), clock_trusted),
             item(
                 "last-sync",
-                self.last_sync.map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string()).unwrap_or_default(),
+                self.last_sync
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+                    .unwrap_or_default(),
                 self.online != Some(false),
             ),
         ];

@@ -3,6 +3,7 @@
 //! [`Controller`](crate::controller::Controller) and never lets a view decide anything.
 //!
 //! - [`app`]: the screens' state machine: what is shown, for how long, and what a touch does.
+//! - [`device`]: the kiosk on its screen, with its reader, buzzer and light.
 //! - [`render`]: drawing with Slint's software renderer into pixels, for tests, screenshots
 //!   and a rotated panel, and mapping a touch on a rotated panel back to what is drawn.
 //!
@@ -11,6 +12,7 @@
 //! backend and the software renderer and need neither.
 
 pub mod app;
+pub mod device;
 pub mod render;
 
 #[allow(missing_docs, unsafe_code, unreachable_pub, clippy::all, clippy::pedantic)]

@@ -19,12 +19,12 @@ use mtime_core::protocol::{KioskConfig, ROSTER, Roster, RosterEmployee, RosterRe
 use mtime_hardware::feedback::RecordingFeedback;
 use mtime_kiosk::node::Node;
 use mtime_kiosk::paths::DataDir;
-use mtime_kiosk::ui::app::{Device, Inputs, KioskUi, UiInput};
 use mtime_kiosk::ui::KioskWindow;
-use slint::ComponentHandle;
-use mtime_sync::keyfile::KeyFile;
+use mtime_kiosk::ui::app::{Device, Inputs, KioskUi, UiInput};
 use mtime_sync::disk::DiskFaults;
+use mtime_sync::keyfile::KeyFile;
 use mtime_sync::outbox::{Identity, Outbox, OutboxOptions};
+use slint::ComponentHandle;
 
 /// Names for the screen; the punch log itself names no one.
 const NAMES: [&str; 5] =
@@ -105,13 +105,21 @@ impl Fixture {
             config: config.clone(),
             employees,
             reasons: vec![
-                RosterReason { code: "WORK".parse().unwrap(), name: "Work".into(), counts_as_work: true },
+                RosterReason {
+                    code: "WORK".parse().unwrap(),
+                    name: "Work".into(),
+                    counts_as_work: true,
+                },
                 RosterReason {
                     code: "DOCTOR".parse().unwrap(),
                     name: "Doctor visit".into(),
                     counts_as_work: false,
                 },
-                RosterReason { code: "ERRAND".parse().unwrap(), name: "Errand".into(), counts_as_work: true },
+                RosterReason {
+                    code: "ERRAND".parse().unwrap(),
+                    name: "Errand".into(),
+                    counts_as_work: true,
+                },
             ],
             default_reason: "WORK".parse().unwrap(),
             badge_key,
@@ -132,11 +140,14 @@ impl Fixture {
                 config,
             })
             .unwrap();
-        outbox.save_roster_bytes(&mtime_core::seal::seal(ROSTER, &roster, &server_key).unwrap()).unwrap();
+        outbox
+            .save_roster_bytes(&mtime_core::seal::seal(ROSTER, &roster, &server_key).unwrap())
+            .unwrap();
         drop(outbox);
         KeyFile::new(data.key()).create().unwrap();
 
-        let clock = Arc::new(ManualClock::at(Utc.with_ymd_and_hms(2025, 5, 12, 12, 54, 0).unwrap()));
+        let clock =
+            Arc::new(ManualClock::at(Utc.with_ymd_and_hms(2025, 5, 12, 12, 54, 0).unwrap()));
         Self { dir, data, kiosk, clock, boot: BootId::random(), server_key, roster }
     }
 
@@ -169,9 +180,15 @@ pub fn start(fixture: &Fixture) -> Running {
     let inputs: Inputs = ui.inputs();
     let disk = DiskFaults::default();
     let options = OutboxOptions { faults: disk.clone(), ..OutboxOptions::default() };
-    let node = Node::start(&fixture.data, options, fixture.clock.clone(), fixture.boot, move |_, event| {
-        inputs.send(UiInput::Sync(event));
-    })
+    let node = Node::start(
+        &fixture.data,
+        options,
+        fixture.clock.clone(),
+        fixture.boot,
+        move |_, event| {
+            inputs.send(UiInput::Sync(event));
+        },
+    )
     .unwrap();
     ui.set_node(node.clone());
     Running { ui, feedback, node, disk }
