@@ -15,17 +15,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-packages=(cmake libclang-dev libudev-dev pkg-config)
-missing=()
-for p in "${packages[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo=
-  [ "$(id -u)" -eq 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
-    "${missing[@]}" >/dev/null
-fi
+source .ci/packages.sh
+need_packages cmake libclang-dev libudev-dev pkg-config
 
 cargo test -p mtime-hardware --features nfc --locked

@@ -43,10 +43,9 @@ fn translated(po: &str) -> BTreeSet<String> {
         if let Some(rest) = line.strip_prefix("msgid \"") {
             id = Some(unescape(rest.trim_end_matches('"')));
         } else if let Some(rest) = line.strip_prefix("msgstr \"") {
-            if let Some(id) = id.take().filter(|id| !id.is_empty()) {
-                if !rest.trim_end_matches('"').is_empty() {
-                    done.insert(id);
-                }
+            let id = id.take().filter(|id| !id.is_empty());
+            if let Some(id) = id.filter(|_| !rest.trim_end_matches('"').is_empty()) {
+                done.insert(id);
             }
         }
     }

@@ -15,7 +15,8 @@ pub mod app;
 pub mod device;
 pub mod render;
 
-#[allow(missing_docs, unsafe_code, unreachable_pub, clippy::all, clippy::pedantic)]
+#[allow(missing_docs, unsafe_code, unreachable_pub)]
+#[allow(clippy::all, clippy::pedantic, clippy::unwrap_used, clippy::dbg_macro, clippy::todo)]
 mod generated {
     slint::include_modules!();
 }

@@ -1,7 +1,7 @@
 //! Drawing the kiosk's window with Slint's software renderer into memory, and touches on a
 //! panel that may be mounted rotated.
 //!
-//! A [`Panel`] is the screen as built: its pixels, and how it is turned in its housing.
+//! A panel is the screen as built: its pixels, and how it is turned in its housing.
 //! The window is laid out for what the user sees (a 800×480 panel turned a quarter is a
 //! 480×800 window); the renderer turns the picture onto the panel, and
 //! [`Rotation::to_window`] turns a touch on the panel back, so a finger lands on what is
