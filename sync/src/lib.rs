@@ -43,6 +43,7 @@ pub mod client;
 pub mod disk;
 pub mod engine;
 pub mod keyfile;
+mod legacy;
 pub mod outbox;
 
 /// A sync failure.

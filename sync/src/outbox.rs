@@ -279,6 +279,13 @@ fn meta_in<T: for<'de> Deserialize<'de>>(db: &Database, key: &str) -> Step<Optio
     Ok(found.map(|v| decode(v.value(), key)).transpose()?)
 }
 
+fn raw_meta_in(db: &Database, key: &str) -> Step<Option<Vec<u8>>> {
+    let txn = db.begin_read()?;
+    let meta = txn.open_table(META)?;
+    let found = meta.get(key)?;
+    Ok(found.map(|v| v.value().to_vec()))
+}
+
 fn put_meta_in<T: Serialize>(db: &Database, key: &str, value: &T) -> Step<()> {
     let txn = db.begin_write()?;
     {
@@ -458,7 +465,18 @@ impl Outbox {
 
     /// The kiosk's identity, once enrolled.
     pub fn identity(&self) -> Result<Option<Identity>, SyncError> {
-        self.meta(IDENTITY)
+        let Some(bytes) = self.run(false, |db| raw_meta_in(db, IDENTITY))? else {
+            return Ok(None);
+        };
+        // An identity stored before the kiosk settings carried `pin_fallback` ends where
+        // that field would begin, so it cannot be misread as the current layout.
+        match decode::<Identity>(&bytes, IDENTITY) {
+            Ok(identity) => Ok(Some(identity)),
+            Err(e) => match postcard::from_bytes::<crate::legacy::IdentityV1>(&bytes) {
+                Ok(old) => Ok(Some(old.into())),
+                Err(_) => Err(e),
+            },
+        }
     }
 
     /// Records the kiosk's identity.
@@ -677,6 +695,19 @@ impl Outbox {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn an_identity_stored_before_pin_fallback_is_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("k.redb")).unwrap();
+        let old = crate::legacy::IdentityV1::example();
+        outbox.put_meta(IDENTITY, &old).unwrap();
+        let identity = outbox.identity().unwrap().unwrap();
+        assert_eq!(identity.name, old.name);
+        assert_eq!(identity.config.language, "nb");
+        assert_eq!(identity.config.max_open_hours, 12);
+        assert!(!identity.config.pin_fallback);
+    }
+
     use chrono::Utc;
     use mtime_core::batch::SealedBatch;
     use mtime_core::ids::{BootId, EmployeeId};
