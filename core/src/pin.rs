@@ -59,8 +59,8 @@ impl FromStr for Pin {
     type Err = PinError;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let digits = (MIN_DIGITS..=MAX_DIGITS).contains(&s.len())
-            && s.bytes().all(|b| b.is_ascii_digit());
+        let digits =
+            (MIN_DIGITS..=MAX_DIGITS).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_digit());
         if digits { Ok(Self(Zeroizing::new(s.to_owned()))) } else { Err(PinError::Shape) }
     }
 }
