@@ -222,10 +222,14 @@ pub struct PresenceEvent {
 }
 
 /// How an event changes an earlier one of the same kiosk. The earlier event is never edited:
-/// it stays stored as evidence, and pairing reads the change instead.
+/// it stays stored as evidence, and pairing reads the change instead: the rule lives in
+/// [`crate::pairing::effective`], which every reader of presence goes through.
+///
+/// Externally tagged, as serde does by default: it travels in postcard (batches, the
+/// kiosk's outbox), which cannot read an internally or adjacently tagged enum back.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "kind", content = "event")]
+#[serde(rename_all = "snake_case")]
 pub enum Amendment {
     /// This event takes the place of that one: its direction and reason count, at the time
     /// of the tap it replaces.

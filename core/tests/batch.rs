@@ -214,7 +214,9 @@ fn an_event_may_amend_only_an_earlier_one() {
     let mut events = real_events(3, 4);
     events[1].amends = Some(Amendment::Replaces(events[0].id));
     events[2].amends = Some(Amendment::Withdraws(EventId(uuid::Uuid::from_u128(1))));
-    assert!(seal(events).is_ok());
+    let sealed = seal(events.clone()).unwrap();
+    let opened = SealedBatch::open(&sealed.bytes, kiosk(), &key.public()).unwrap();
+    assert_eq!(opened.batch.events, events, "amendments survive the wire");
 
     let mut events = real_events(3, 4);
     events[1].amends = Some(Amendment::Withdraws(events[1].id));
