@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::event::PresenceEvent;
-use crate::ids::KioskId;
+use crate::ids::{EventId, KioskId};
 use crate::keys::{PublicKey, SigningKey};
 use crate::seal::{self, Kind, SealError};
 
@@ -108,6 +108,19 @@ pub enum BatchError {
         /// The kiosk.
         kiosk: KioskId,
     },
+    /// An event amends itself or an event after it: an amendment changes an earlier tap.
+    #[error(
+        "batch from kiosk {kiosk}: the event at seq {seq} amends event {target}, which is \
+         itself or comes after it; an amendment may only change an earlier event"
+    )]
+    AmendsLater {
+        /// The kiosk.
+        kiosk: KioskId,
+        /// The amending event's seq.
+        seq: u64,
+        /// The event it names.
+        target: EventId,
+    },
 }
 
 /// A batch with its exact signed bytes.
@@ -160,6 +173,20 @@ impl Batch {
         }
         if let Some(event) = self.events.iter().find(|e| e.kiosk != signer) {
             return Err(BatchError::WrongKiosk { signer, named: event.kiosk });
+        }
+        self.check_amendments()
+    }
+
+    /// Refuses an event amending itself or an event after it in this batch. One naming an
+    /// event of an earlier batch, or none the kiosk sent, passes: only the server knows
+    /// those, and it stores such an amendment as evidence that applies nothing.
+    fn check_amendments(&self) -> Result<(), BatchError> {
+        for (i, event) in self.events.iter().enumerate() {
+            let Some(amends) = event.amends else { continue };
+            let target = amends.target();
+            if self.events[i..].iter().any(|later| later.id == target) {
+                return Err(BatchError::AmendsLater { kiosk: self.kiosk, seq: event.seq, target });
+            }
         }
         Ok(())
     }

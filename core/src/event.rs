@@ -222,7 +222,11 @@ pub struct PresenceEvent {
 }
 
 /// How an event changes an earlier one of the same kiosk. The earlier event is never edited:
-/// it stays stored as evidence, and pairing reads the change instead.
+/// it stays stored as evidence, and pairing reads the change instead: the rule lives in
+/// [`crate::pairing::effective`], which every reader of presence goes through.
+///
+/// Externally tagged, as serde does by default: it travels in postcard (batches, the
+/// kiosk's outbox), which cannot read an internally or adjacently tagged enum back.
 #[cfg_attr(feature = "schema", derive(schemars::JsonSchema))]
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

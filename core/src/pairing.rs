@@ -4,13 +4,19 @@
 //! sorted by instant (ties broken by event id) before they are paired. Nothing is
 //! dropped: an `out` with no `in` and an `in` while already in both become flagged
 //! intervals for an admin to review.
+//!
+//! Amendments ([`crate::event::Amendment`]) are applied here too, before pairing, by
+//! [`effective`]: the one rule that decides which punch counts when an employee changed
+//! their mind on the kiosk's screen. Every event stays stored; the rule only chooses.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Direction, ReasonCode};
+use std::collections::HashMap;
+
+use crate::event::{Amendment, Direction, ReasonCode};
 use crate::ids::{EventId, KioskId};
 
 /// Where a punch came from.
@@ -181,6 +187,129 @@ pub fn pair_with(punches: &[Punch], max_open: impl Fn(&Punch) -> Duration) -> Ve
     intervals
 }
 
+/// A stored punch with the amendment its event carries, as [`effective`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Recorded {
+    /// The punch as recorded (a kiosk's at the instant established for its own tap).
+    pub punch: Punch,
+    /// The earlier event it changes, if any.
+    pub amends: Option<Amendment>,
+}
+
+/// Why an amendment changed nothing. The amending event then counts for nothing either:
+/// it was meant as a change to a tap, not as a tap of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Unapplied {
+    /// Its target is not among the punches given: unknown, another employee's, or not
+    /// placed in time yet (held in quarantine); it applies once the target is there.
+    UnknownTarget,
+    /// Its target is not an earlier event of the same kiosk.
+    NotEarlier,
+    /// Its target was replaced or withdrawn already, or is an amendment that counts for
+    /// nothing itself.
+    TargetGone,
+}
+
+impl Unapplied {
+    /// What it means, for a log line.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::UnknownTarget => "its target is unknown, another employee's or held",
+            Self::NotEarlier => "its target is not an earlier event of the same kiosk",
+            Self::TargetGone => "its target was amended already or counts for nothing",
+        }
+    }
+}
+
+/// The punches that count, and the amendments that changed nothing.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Effective {
+    /// What pairing sees, in time order.
+    pub punches: Vec<Punch>,
+    /// Amending events that applied nothing, with why.
+    pub unapplied: Vec<(EventId, Unapplied)>,
+}
+
+/// Applies amendments: the punches of one employee that count.
+///
+/// A replacement takes the place of its target: it keeps its own event id, origin,
+/// direction and reason, at the target's instant (so at the tap's time, dated as that tap
+/// was). A withdrawal removes its target and adds nothing. Chains follow: a replacement
+/// replaced again, or withdrawn, passes the place on or empties it. Amendments apply in
+/// their kiosk's sequence order, so the result does not depend on the order given.
+///
+/// An amendment applies only to an earlier event of the same kiosk that still counts;
+/// any other (see [`Unapplied`]) changes nothing and counts for nothing.
+pub fn effective(recorded: &[Recorded]) -> Effective {
+    /// What stands in an event's place.
+    enum Place {
+        Counts(Punch),
+        Gone,
+    }
+
+    let mut places: HashMap<EventId, Place> = HashMap::new();
+    let mut origins: HashMap<EventId, &PunchOrigin> = HashMap::new();
+    let mut amending: Vec<(&Recorded, Amendment)> = Vec::new();
+    for r in recorded {
+        origins.insert(r.punch.event, &r.punch.origin);
+        match r.amends {
+            None => {
+                places.insert(r.punch.event, Place::Counts(r.punch.clone()));
+            }
+            Some(amendment) => amending.push((r, amendment)),
+        }
+    }
+    // A target always has a lower seq than its amendment on the same kiosk.
+    amending.sort_by_key(|(r, _)| match r.punch.origin {
+        PunchOrigin::Kiosk { seq, .. } => (seq, r.punch.event),
+        PunchOrigin::Api { .. } => (u64::MAX, r.punch.event),
+    });
+
+    let mut unapplied = Vec::new();
+    for (r, amendment) in amending {
+        let target = amendment.target();
+        let earlier = match (&r.punch.origin, origins.get(&target)) {
+            (
+                PunchOrigin::Kiosk { kiosk, seq },
+                Some(PunchOrigin::Kiosk { kiosk: target_kiosk, seq: target_seq }),
+            ) => Some(kiosk == target_kiosk && target_seq < seq),
+            (_, None) => None,
+            _ => Some(false),
+        };
+        let outcome = match (earlier, places.get(&target)) {
+            (None, _) | (_, None) => Err(Unapplied::UnknownTarget),
+            (Some(false), _) => Err(Unapplied::NotEarlier),
+            (Some(true), Some(Place::Gone)) => Err(Unapplied::TargetGone),
+            (Some(true), Some(Place::Counts(replaced))) => Ok(replaced.at),
+        };
+        match outcome {
+            Ok(at) => {
+                places.insert(target, Place::Gone);
+                let place = match amendment {
+                    Amendment::Replaces(_) => Place::Counts(Punch { at, ..r.punch.clone() }),
+                    Amendment::Withdraws(_) => Place::Gone,
+                };
+                places.insert(r.punch.event, place);
+            }
+            Err(why) => {
+                places.insert(r.punch.event, Place::Gone);
+                unapplied.push((r.punch.event, why));
+            }
+        }
+    }
+
+    let mut punches: Vec<Punch> = places
+        .into_values()
+        .filter_map(|place| match place {
+            Place::Counts(punch) => Some(punch),
+            Place::Gone => None,
+        })
+        .collect();
+    punches.sort_by_key(|p| (p.at, p.event));
+    unapplied.sort();
+    Effective { punches, unapplied }
+}
+
 #[cfg(test)]
 mod tests {
     use chrono::TimeZone;
@@ -319,5 +448,121 @@ mod tests {
         assert!(intervals[0].contains(at(8, 0)));
         assert!(!intervals[0].contains(at(12, 0)));
         assert!(intervals[1].contains(at(23, 0)));
+    }
+
+    fn recorded(punch: Punch, amends: Option<Amendment>) -> Recorded {
+        Recorded { punch, amends }
+    }
+
+    fn id(n: u8) -> EventId {
+        EventId(uuid::Uuid::from_bytes([n; 16]))
+    }
+
+    /// (event, hour, minute, direction, reason) of each punch that counts.
+    fn counted(effective: &Effective) -> Vec<(u8, u32, u32, Direction, String)> {
+        use chrono::Timelike;
+        effective
+            .punches
+            .iter()
+            .map(|p| {
+                let (h, m) = (p.at.hour(), p.at.minute());
+                (p.event.0.as_bytes()[0], h, m, p.direction, p.reason.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_replacement_counts_at_the_time_of_the_tap_it_replaces() {
+        use Direction::*;
+        // In at 08:00; a minute later the employee switches it to out.
+        let taps = [
+            recorded(punch(1, 8, 0, In), None),
+            recorded(punch(2, 8, 1, Out), Some(Amendment::Replaces(id(1)))),
+        ];
+        let result = effective(&taps);
+        assert_eq!(counted(&result), vec![(2, 8, 0, Out, "WORK".into())]);
+        assert_eq!(result.unapplied, vec![]);
+
+        // A new reason, same direction: the reason changes, the time stays.
+        let mut travel = punch(2, 8, 1, In);
+        travel.reason = "TRAVEL".parse().unwrap();
+        let taps = [
+            recorded(punch(1, 8, 0, In), None),
+            recorded(travel, Some(Amendment::Replaces(id(1)))),
+        ];
+        assert_eq!(counted(&effective(&taps)), vec![(2, 8, 0, In, "TRAVEL".into())]);
+    }
+
+    #[test]
+    fn a_withdrawal_leaves_nothing_and_chains_follow() {
+        use Direction::*;
+        let undo = [
+            recorded(punch(1, 8, 0, In), None),
+            recorded(punch(2, 8, 1, In), Some(Amendment::Withdraws(id(1)))),
+        ];
+        assert_eq!(counted(&effective(&undo)), vec![]);
+
+        // Switched to out, then undone: nothing.
+        let replace_then_undo = [
+            recorded(punch(1, 8, 0, In), None),
+            recorded(punch(2, 8, 1, Out), Some(Amendment::Replaces(id(1)))),
+            recorded(punch(3, 8, 1, Out), Some(Amendment::Withdraws(id(2)))),
+        ];
+        assert_eq!(counted(&effective(&replace_then_undo)), vec![]);
+
+        // Switched to out, then back to in: the last one counts, at the first tap's time.
+        let twice = [
+            recorded(punch(1, 8, 0, In), None),
+            recorded(punch(2, 8, 1, Out), Some(Amendment::Replaces(id(1)))),
+            recorded(punch(3, 8, 2, In), Some(Amendment::Replaces(id(2)))),
+            recorded(punch(4, 17, 0, Out), None),
+        ];
+        let result = effective(&twice);
+        assert_eq!(
+            counted(&result),
+            vec![(3, 8, 0, In, "WORK".into()), (4, 17, 0, Out, "WORK".into())]
+        );
+        // Whatever order they are given in.
+        let reversed: Vec<Recorded> = twice.iter().rev().cloned().collect();
+        assert_eq!(effective(&reversed), result);
+    }
+
+    #[test]
+    fn an_amendment_that_cannot_apply_changes_nothing_and_counts_for_nothing() {
+        use Direction::*;
+        let mut elsewhere = punch(5, 8, 0, In);
+        elsewhere.origin = PunchOrigin::Kiosk { kiosk: KioskId(uuid::Uuid::from_u128(9)), seq: 1 };
+        let taps = [
+            recorded(punch(1, 8, 0, In), None),
+            recorded(elsewhere, None),
+            // Unknown target.
+            recorded(punch(2, 9, 0, Out), Some(Amendment::Replaces(id(42)))),
+            // Another kiosk's event.
+            recorded(punch(3, 9, 0, Out), Some(Amendment::Withdraws(id(5)))),
+            // A later event of the same kiosk.
+            recorded(punch(4, 9, 0, Out), Some(Amendment::Withdraws(id(6)))),
+            recorded(punch(6, 12, 0, Out), None),
+            // Replaces 1, and then 1 again: the second finds its place taken.
+            recorded(punch(7, 12, 1, Out), Some(Amendment::Replaces(id(1)))),
+            recorded(punch(8, 12, 2, In), Some(Amendment::Replaces(id(1)))),
+        ];
+        let result = effective(&taps);
+        assert_eq!(
+            counted(&result),
+            vec![
+                (5, 8, 0, In, "WORK".into()),
+                (7, 8, 0, Out, "WORK".into()),
+                (6, 12, 0, Out, "WORK".into())
+            ]
+        );
+        assert_eq!(
+            result.unapplied,
+            vec![
+                (id(2), Unapplied::UnknownTarget),
+                (id(3), Unapplied::NotEarlier),
+                (id(4), Unapplied::NotEarlier),
+                (id(8), Unapplied::TargetGone)
+            ]
+        );
     }
 }

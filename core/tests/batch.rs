@@ -10,7 +10,9 @@ use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{
     BATCH, Batch, BatchError, BatchHash, ChainDecision, ChainHead, MAX_BATCH_EVENTS, SealedBatch,
 };
-use mtime_core::event::{Direction, DirectionSource, PresenceEvent, Subject, TimeReading};
+use mtime_core::event::{
+    Amendment, Direction, DirectionSource, PresenceEvent, Subject, TimeReading,
+};
 use mtime_core::ids::{BootId, EmployeeId, EventId, KioskId};
 use mtime_core::keys::SigningKey;
 use mtime_core::seal::SealError;
@@ -199,6 +201,40 @@ fn batches_must_be_contiguous_non_empty_and_bounded() {
     let err =
         Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events: many }.seal(&key).unwrap_err();
     assert!(matches!(err, BatchError::TooManyEvents { .. }), "{err}");
+}
+
+#[test]
+fn an_event_may_amend_only_an_earlier_one() {
+    let key = SigningKey::generate().unwrap();
+    let seal = |events: Vec<PresenceEvent>| {
+        Batch { kiosk: kiosk(), prev: BatchHash::GENESIS, events }.seal(&key)
+    };
+
+    // Earlier in the batch, or in an earlier batch (unknown here): fine.
+    let mut events = real_events(3, 4);
+    events[1].amends = Some(Amendment::Replaces(events[0].id));
+    events[2].amends = Some(Amendment::Withdraws(EventId(uuid::Uuid::from_u128(1))));
+    let sealed = seal(events.clone()).unwrap();
+    let opened = SealedBatch::open(&sealed.bytes, kiosk(), &key.public()).unwrap();
+    assert_eq!(opened.batch.events, events, "amendments survive the wire");
+
+    let mut events = real_events(3, 4);
+    events[1].amends = Some(Amendment::Withdraws(events[1].id));
+    let target = events[1].id;
+    assert_eq!(
+        seal(events).unwrap_err(),
+        BatchError::AmendsLater { kiosk: kiosk(), seq: 5, target },
+        "itself"
+    );
+
+    let mut events = real_events(3, 4);
+    events[0].amends = Some(Amendment::Replaces(events[2].id));
+    let target = events[2].id;
+    assert_eq!(
+        seal(events).unwrap_err(),
+        BatchError::AmendsLater { kiosk: kiosk(), seq: 4, target },
+        "a later one"
+    );
 }
 
 #[test]

@@ -39,6 +39,19 @@
 //!   which is meant to stay small; the anchors of old boots are kept forever.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.
+//! - Amendments (a tap changed or undone on the kiosk's screen) are applied when presence is
+//!   read, by [`mtime_core::pairing::effective`]; both events stay in the audit trail. One
+//!   that names an unknown event, another kiosk's or employee's, or a later one applies
+//!   nothing, counts for nothing, and is logged once at ingest as a warning; one whose
+//!   target is held in quarantine applies once the target is released. Accepting a held
+//!   amending tap through the quarantine API enters a plain punch, not an amendment. The
+//!   interval watcher announces what it sees: an amendment arriving after an interval was
+//!   announced makes a new `interval.closed` for the interval it changes (the old one stays
+//!   as history, as after a correction), and one that reopens an interval announces
+//!   nothing beyond its `presence.amended`. Closing this needs an `interval.withdrawn` kind,
+//!   or holding announcements for the kiosk's amendment window.
+//! - A PIN is kept as a salted hash only, in its own table beside the employee records; it
+//!   is not effective-dated and its changes are not in the feed.
 
 #![forbid(unsafe_code)]
 

@@ -256,6 +256,22 @@ impl EmployeeRecord {
     }
 }
 
+/// What an employee may do at a kiosk besides badging: check in with a PIN, open the
+/// admin mode. Kept apart from the [`EmployeeRecord`] (its own table) so that the employee
+/// records stored before it still decode; not effective-dated, since a PIN is a credential
+/// that holds from when it is set, not a fact about a period.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KioskAccessRecord {
+    /// The PIN's salted hash; the PIN itself is never stored.
+    pub pin: Option<mtime_core::pin::PinHash>,
+    /// Whether their badge or PIN opens a kiosk's admin mode.
+    pub kiosk_admin: bool,
+    /// When it was last changed.
+    pub updated_at: DateTime<Utc>,
+    /// Who changed it.
+    pub author: String,
+}
+
 /// A reason employees give for presence.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReasonRecord {
@@ -635,6 +651,9 @@ pub mod feed_kind {
     pub const PRESENCE_RECORDED: &str = "presence.recorded";
     /// A tap of a badge no roster knew was kept for review.
     pub const PRESENCE_UNKNOWN_BADGE: &str = "presence.unknown_badge";
+    /// A kiosk tap changed or withdrew an earlier one (the employee changed their mind on
+    /// the screen): the employee's intervals may have changed.
+    pub const PRESENCE_AMENDED: &str = "presence.amended";
     /// A punch was entered through the API.
     pub const PRESENCE_ENTERED: &str = "presence.entered";
     /// A correction was entered through the API.
@@ -668,6 +687,7 @@ pub mod feed_kind {
     pub const ALL: &[&str] = &[
         PRESENCE_RECORDED,
         PRESENCE_UNKNOWN_BADGE,
+        PRESENCE_AMENDED,
         PRESENCE_ENTERED,
         PRESENCE_CORRECTED,
         PRESENCE_ASSIGNED,

@@ -157,6 +157,19 @@ async fn case(
             format!("/api/employees/{employee}/versions"),
             Json(json!({"effective_from": "2025-06-01", "name": "Renamed"})),
         ),
+        "setEmployeePin" => {
+            ("PUT", format!("/api/employees/{employee}/pin"), Json(json!({"pin": "4711"})))
+        }
+        "deleteEmployeePin" => {
+            let path = format!("/api/employees/{employee}/pin");
+            server.ok("PUT", &path, json!({"pin": "4711"})).await;
+            ("DELETE", path, Empty)
+        }
+        "setEmployeeKioskAccess" => (
+            "PUT",
+            format!("/api/employees/{employee}/kiosk-access"),
+            Json(json!({"kiosk_admin": true})),
+        ),
         "listPresence" => ("GET", format!("{timesheet}/presence?{period}"), Empty),
         "listPresenceEvents" => ("GET", format!("{timesheet}/events?{period}"), Empty),
         "clockIn" => ("POST", format!("{timesheet}/clock-in"), Json(json!({}))),

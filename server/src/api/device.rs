@@ -178,6 +178,7 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
     let badge_key = RosterKey::generate().map_err(ApiError::internal)?;
 
     let mut employees = Vec::new();
+    let access = state.store.kiosk_accesses()?;
     for record in state.store.employees()? {
         let Some(current) = record.version_at(today) else { continue };
         let in_site = zone::zone_of(current.org_unit, |id| {
@@ -185,11 +186,8 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
         })
         .is_ok_and(|(_, s)| s.id == site_unit.id);
         if in_site {
-            let last_punch = state
-                .store
-                .employee_events(record.id)?
+            let last_punch = crate::store::effective_punches(state.store.as_ref(), record.id)?
                 .into_iter()
-                .map(|e| e.punch)
                 .max_by_key(|p| (p.at, p.event))
                 .map(|p| KnownPunch { direction: p.direction, at: p.at });
             employees.push(RosterEmployee {
@@ -199,8 +197,8 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
                 name: current.name.clone(),
                 badges: current.badges.iter().map(|b| badge_key.key_of(b)).collect(),
                 active: current.active,
-                pin: None,
-                kiosk_admin: false,
+                pin: access.get(&record.id).and_then(|a| a.pin.clone()),
+                kiosk_admin: access.get(&record.id).is_some_and(|a| a.kiosk_admin),
             });
         }
     }
@@ -264,6 +262,35 @@ pub async fn roster(
     Ok(signed(sealed))
 }
 
+/// The events of a verified batch as the server stores them, received at `now`. The
+/// amendment an event carries is not among them: the store keeps it apart (see
+/// [`crate::store::Store::store_batch`]).
+pub fn event_records(batch: &mtime_core::batch::Batch, now: DateTime<Utc>) -> Vec<EventRecord> {
+    batch
+        .events
+        .iter()
+        .map(|e| EventRecord {
+            employee: e.subject.employee(),
+            punch: Punch {
+                event: e.id,
+                at: e.time.wall,
+                direction: e.direction,
+                reason: e.reason.clone(),
+                origin: PunchOrigin::Kiosk { kiosk: batch.kiosk, seq: e.seq },
+            },
+            detail: EventDetail::Kiosk {
+                badge: match &e.subject {
+                    Subject::Employee { badge, .. } => *badge,
+                    Subject::UnknownBadge(badge) => Some(*badge),
+                },
+                direction_source: e.direction_source,
+                time: e.time,
+            },
+            received_at: now,
+        })
+        .collect()
+}
+
 /// `POST /api/kiosk/{id}/batches`
 pub async fn batches(
     State(state): State<AppState>,
@@ -278,30 +305,7 @@ pub async fn batches(
     })?;
 
     let now = state.now();
-    let events: Vec<EventRecord> = batch
-        .batch
-        .events
-        .iter()
-        .map(|e| EventRecord {
-            employee: e.subject.employee(),
-            punch: Punch {
-                event: e.id,
-                at: e.time.wall,
-                direction: e.direction,
-                reason: e.reason.clone(),
-                origin: PunchOrigin::Kiosk { kiosk: id, seq: e.seq },
-            },
-            detail: EventDetail::Kiosk {
-                badge: match &e.subject {
-                    Subject::Employee { badge, .. } => *badge,
-                    Subject::UnknownBadge(badge) => Some(*badge),
-                },
-                direction_source: e.direction_source,
-                time: e.time,
-            },
-            received_at: now,
-        })
-        .collect();
+    let events = event_records(&batch.batch, now);
     let receipt = Receipt {
         kiosk: id,
         batch: batch.hash,
@@ -322,8 +326,12 @@ pub async fn batches(
     let (first, last, count) =
         (batch.batch.first_seq(), batch.batch.last_seq(), batch.batch.events.len());
     match outcome {
-        BatchOutcome::Stored { receipt } => {
+        BatchOutcome::Stored { receipt, unapplied } => {
             state.metrics.batch(count as u64);
+            // Kept as evidence; a kiosk that sends these has a bug worth finding.
+            for a in &unapplied {
+                tracing::warn!(kiosk.id = %id, event.id = %a.event, event.amends = %a.target, why = a.why, "amendment applies to nothing");
+            }
             tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, batch.events = count, "batch stored");
             Ok(signed(receipt))
         }

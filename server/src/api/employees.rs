@@ -15,7 +15,7 @@ use super::error::{ApiError, ApiResult};
 use super::extract::{JsonBody, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate};
 use super::scope::{Intent, Scope};
-use crate::model::{EmployeeRecord, EmployeeVersion};
+use crate::model::{EmployeeRecord, EmployeeVersion, KioskAccessRecord};
 use crate::state::AppState;
 
 /// A new employee.
@@ -93,6 +93,10 @@ pub struct EmployeeView {
     pub current: VersionView,
     /// Every version.
     pub versions: Vec<VersionView>,
+    /// Whether they have a PIN for kiosks that allow one (the PIN itself is never shown).
+    pub pin_set: bool,
+    /// Whether their badge or PIN opens a kiosk's admin mode.
+    pub kiosk_admin: bool,
 }
 
 fn version_view(v: &EmployeeVersion) -> VersionView {
@@ -107,7 +111,11 @@ fn version_view(v: &EmployeeVersion) -> VersionView {
     }
 }
 
-fn view(record: &EmployeeRecord, at: NaiveDate) -> Option<EmployeeView> {
+fn view(
+    record: &EmployeeRecord,
+    at: NaiveDate,
+    access: Option<&KioskAccessRecord>,
+) -> Option<EmployeeView> {
     let current = record.version_at(at)?;
     Some(EmployeeView {
         id: record.id,
@@ -115,7 +123,19 @@ fn view(record: &EmployeeRecord, at: NaiveDate) -> Option<EmployeeView> {
         at,
         current: version_view(current),
         versions: record.versions.iter().map(version_view).collect(),
+        pin_set: access.is_some_and(|a| a.pin.is_some()),
+        kiosk_admin: access.is_some_and(|a| a.kiosk_admin),
     })
+}
+
+/// The employee as of today in their site (or their first day, before it), with their
+/// kiosk access as stored now.
+pub fn shown_today(state: &AppState, record: &EmployeeRecord) -> ApiResult<EmployeeView> {
+    let today = today_of(state, record)?;
+    let first = record.versions.first().map_or(today, |v| v.effective_from);
+    let access = state.store.kiosk_access(record.id)?;
+    view(record, today.max(first), access.as_ref())
+        .ok_or_else(|| ApiError::internal(format!("employee {} has no version", record.id)))
 }
 
 fn parse_badges(badges: &[String]) -> ApiResult<Vec<BadgeUid>> {
@@ -173,7 +193,8 @@ pub async fn create(
         }],
     };
     state.store.put_employee(&record)?;
-    let shown = view(&record, from.max(today)).ok_or_else(|| ApiError::internal("no version"))?;
+    let shown =
+        view(&record, from.max(today), None).ok_or_else(|| ApiError::internal("no version"))?;
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
@@ -220,8 +241,9 @@ pub async fn add_version(
     };
     record.put_version(version);
     state.store.put_employee(&record)?;
-    let shown =
-        view(&record, body.effective_from).ok_or_else(|| ApiError::internal("no version"))?;
+    let access = state.store.kiosk_access(id)?;
+    let shown = view(&record, body.effective_from, access.as_ref())
+        .ok_or_else(|| ApiError::internal("no version"))?;
     Ok((StatusCode::CREATED, Json(shown)))
 }
 
@@ -287,7 +309,8 @@ pub async fn show(
     if !scope.allows_employee(&record, at) {
         return Err(scope.unseen(Intent::Read, format!("employee {id}")));
     }
-    view(&record, at)
+    let access = state.store.kiosk_access(id)?;
+    view(&record, at, access.as_ref())
         .map(Json)
         .ok_or_else(|| ApiError::not_found(format!("employee {id} does not exist on {at}")))
 }
@@ -299,10 +322,11 @@ pub async fn list(
     QueryParams(query): QueryParams<AtDate>,
 ) -> ApiResult<Json<Page<EmployeeView>>> {
     let mut views = Vec::new();
+    let access = state.store.kiosk_accesses()?;
     for record in state.store.employees()? {
         let at = read_date(&state, &record, query.at)?;
         if scope.allows_employee(&record, at) {
-            views.extend(view(&record, at));
+            views.extend(view(&record, at, access.get(&record.id)));
         }
     }
     let page = paginate(

@@ -8,6 +8,7 @@ pub mod error;
 pub mod extract;
 pub mod feed;
 pub mod interactive_users;
+pub mod kiosk_access;
 pub mod kiosks;
 pub mod openapi;
 pub mod operation;
@@ -30,7 +31,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, patch, post};
+use axum::routing::{delete, get, patch, post, put};
 use chrono::NaiveDate;
 
 use error::{ApiError, ApiResult};
@@ -452,6 +453,51 @@ pub fn operations() -> Vec<Operation> {
         .json_body::<employees::NewVersion>()
         .returns::<employees::EmployeeView>(201)
         .errors(&[400, 404, 409, 413]),
+        op(
+            M::PUT,
+            "/api/employees/{id}/pin",
+            "setEmployeePin",
+            "Organization",
+            "Set the PIN an employee checks in with at kiosks that allow it",
+            Key(ORGANIZATION_WRITE),
+            put(kiosk_access::set_pin),
+        )
+        .describe(
+            "Kiosks whose settings allow it (`pin_fallback`) let an employee without their \
+             badge check in with their number and this PIN. The server keeps only a salted \
+             hash and sends kiosks that hash with their next roster; the PIN is never \
+             returned, logged or echoed in an error.",
+        )
+        .json_body::<kiosk_access::NewPin>()
+        .returns_content(204, Content::None)
+        .errors(&[400, 404, 413]),
+        op(
+            M::DELETE,
+            "/api/employees/{id}/pin",
+            "deleteEmployeePin",
+            "Organization",
+            "Remove an employee's PIN",
+            Key(ORGANIZATION_WRITE),
+            delete(kiosk_access::delete_pin),
+        )
+        .returns_content(204, Content::None)
+        .errors(&[404]),
+        op(
+            M::PUT,
+            "/api/employees/{id}/kiosk-access",
+            "setEmployeeKioskAccess",
+            "Organization",
+            "Make an employee a kiosk admin, or not",
+            Key(ORGANIZATION_WRITE),
+            put(kiosk_access::set_kiosk_access),
+        )
+        .describe(
+            "A kiosk admin's badge (or PIN) opens the admin mode of the kiosks that carry \
+             them in their roster; kiosks pick the change up with their next roster.",
+        )
+        .json_body::<kiosk_access::KioskAccess>()
+        .returns::<employees::EmployeeView>(200)
+        .errors(&[400, 404, 413]),
         // Timesheet
         op(
             M::GET,

@@ -8,7 +8,7 @@ use chrono::{DateTime, FixedOffset, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use mtime_core::event::Direction;
+use mtime_core::event::{Amendment, Direction};
 use mtime_core::ids::{EmployeeId, EventId, KioskId};
 use mtime_core::pairing::{Flag, Interval, Punch, PunchOrigin};
 
@@ -322,8 +322,7 @@ fn refuse_duplicate(
     at: DateTime<Utc>,
     correction: bool,
 ) -> ApiResult<()> {
-    let punches: Vec<Punch> =
-        state.store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
+    let punches: Vec<Punch> = crate::store::effective_punches(state.store.as_ref(), employee)?;
     let repeat = if correction {
         punches.iter().find(|p| p.direction == direction && p.at == at)
     } else {
@@ -502,8 +501,41 @@ pub struct EventView {
     pub kiosk_wall: Option<DateTime<Utc>>,
     /// How the direction was chosen at the kiosk: `explicit` or `toggle`.
     pub direction_source: Option<mtime_core::event::DirectionSource>,
+    /// The earlier tap of the same kiosk this one changes: `replaces` (this event counts in
+    /// its place, at its time) or `withdraws` (both count for nothing). Intervals show only
+    /// what counts; both events stay here as the record.
+    pub amends: Option<AmendsView>,
     /// When the server stored it.
     pub received_at: DateTime<Utc>,
+}
+
+/// How an event changes an earlier tap of its kiosk.
+#[derive(Debug, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct AmendsView {
+    /// `replaces` or `withdraws`.
+    pub kind: AmendmentKind,
+    /// The event changed.
+    pub event_id: EventId,
+}
+
+/// What an amendment does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AmendmentKind {
+    /// This event counts in the other's place, at its time.
+    Replaces,
+    /// The other event is withdrawn; this one counts for nothing.
+    Withdraws,
+}
+
+impl From<Amendment> for AmendsView {
+    fn from(amendment: Amendment) -> Self {
+        let kind = match amendment {
+            Amendment::Replaces(_) => AmendmentKind::Replaces,
+            Amendment::Withdraws(_) => AmendmentKind::Withdraws,
+        };
+        Self { kind, event_id: amendment.target() }
+    }
 }
 
 /// `GET /api/employees/{id}/timesheet/events?from=&to=`
@@ -522,6 +554,8 @@ pub async fn events(
         .into_iter()
         .filter(|e| e.punch.at >= from && e.punch.at < to)
         .collect();
+    let ids: Vec<EventId> = events.iter().map(|e| e.punch.event).collect();
+    let amendments = state.store.amendments(&ids)?;
     let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
     let page =
         paginate(events, &params, |e| (e.punch.at, e.punch.event), encode_cursor, decode_cursor)?;
@@ -544,6 +578,7 @@ pub async fn events(
                 wall_trusted: time.map(|t| t.wall_trusted),
                 kiosk_wall: time.map(|t| t.wall),
                 direction_source: source,
+                amends: amendments.get(&e.punch.event).map(|a| AmendsView::from(*a)),
                 received_at: e.received_at,
             }
         })

@@ -3,6 +3,7 @@
 //! [`redb_store::RedbStore`] keeps everything in one redb file. Every method is one
 //! transaction: a write either happens whole or not at all.
 
+pub mod kiosk_record;
 pub mod redb_store;
 
 use std::collections::{HashMap, HashSet};
@@ -11,17 +12,18 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
+use mtime_core::event::Amendment;
 use mtime_core::ids::{EmployeeId, EventId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
-use mtime_core::pairing::{self, Interval, PairingRules, Punch};
+use mtime_core::pairing::{self, Interval, PairingRules, Punch, Recorded};
 use mtime_core::protocol::OutboxReport;
 use mtime_core::timing::TimeAnchor;
 
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DeliveryRecord, DimensionRecord, EmployeeRecord,
     EmploymentTermsRecord, EventRecord, FeedEntry, InteractiveUser, IntervalAnnouncement,
-    IntervalKey, KioskOutbox, KioskRecord, OrgUnitRecord, QuarantineRecord, ReasonRecord,
-    ServiceUser, WebhookRecord,
+    IntervalKey, KioskAccessRecord, KioskOutbox, KioskRecord, OrgUnitRecord, QuarantineRecord,
+    ReasonRecord, ServiceUser, WebhookRecord,
 };
 
 /// A storage failure.
@@ -53,6 +55,8 @@ pub enum BatchOutcome {
     Stored {
         /// The signed receipt.
         receipt: Vec<u8>,
+        /// Amendments it carried that apply to nothing (or not yet), stored as evidence.
+        unapplied: Vec<UnappliedAmendment>,
     },
     /// Stored before: the receipt given then; nothing changed.
     Replay {
@@ -73,6 +77,17 @@ pub enum BatchOutcome {
     Revoked,
 }
 
+/// An amendment stored as evidence that applies to nothing, or not yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnappliedAmendment {
+    /// The amending event.
+    pub event: EventId,
+    /// The event it names.
+    pub target: EventId,
+    /// Why it does not apply.
+    pub why: &'static str,
+}
+
 /// The result of an enrollment attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnrollOutcome {
@@ -84,14 +99,30 @@ pub enum EnrollOutcome {
     Expired,
 }
 
-/// Every interval of one employee, in time order: their events paired by the one rule
-/// every reader uses, an interval over-long past the maximum of the kiosk it began at.
+/// The punches of one employee that count: their events with the amendments among them
+/// applied by the one rule, [`pairing::effective`]. Every reader of presence starts here.
+pub fn effective_punches(
+    store: &dyn Store,
+    employee: EmployeeId,
+) -> Result<Vec<Punch>, StoreError> {
+    let events = store.employee_events(employee)?;
+    let ids: Vec<EventId> = events.iter().map(|e| e.punch.event).collect();
+    let amendments = store.amendments(&ids)?;
+    let recorded: Vec<Recorded> = events
+        .into_iter()
+        .map(|e| Recorded { amends: amendments.get(&e.punch.event).copied(), punch: e.punch })
+        .collect();
+    Ok(pairing::effective(&recorded).punches)
+}
+
+/// Every interval of one employee, in time order: their effective punches paired by the
+/// one rule every reader uses, an interval over-long past the maximum of the kiosk it
+/// began at.
 pub fn employee_intervals(
     store: &dyn Store,
     employee: EmployeeId,
 ) -> Result<Vec<Interval>, StoreError> {
-    let punches: Vec<Punch> =
-        store.employee_events(employee)?.into_iter().map(|e| e.punch).collect();
+    let punches = effective_punches(store, employee)?;
     // Over-long is measured against the maximum of the kiosk the check-in was made at.
     let limits: HashMap<KioskId, std::time::Duration> = store
         .kiosks()?
@@ -169,6 +200,19 @@ pub trait Store: Send + Sync + 'static {
     /// All employees, by external number.
     fn employees(&self) -> Result<Vec<EmployeeRecord>, StoreError>;
 
+    /// What an employee may do at kiosks beyond badging, if anything was ever set.
+    fn kiosk_access(&self, employee: EmployeeId) -> Result<Option<KioskAccessRecord>, StoreError>;
+    /// Every employee's kiosk access that was ever set.
+    fn kiosk_accesses(&self) -> Result<HashMap<EmployeeId, KioskAccessRecord>, StoreError>;
+    /// Changes an employee's kiosk access in one transaction (`change` gets what is stored,
+    /// if anything, and returns the new record) and increases the roster version, so that
+    /// kiosks fetch it. Refuses an employee that does not exist.
+    fn update_kiosk_access(
+        &self,
+        employee: EmployeeId,
+        change: &mut dyn FnMut(Option<KioskAccessRecord>) -> KioskAccessRecord,
+    ) -> Result<KioskAccessRecord, StoreError>;
+
     /// Creates a reason; refuses a known code. A new default replaces the old default.
     fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError>;
     /// All reasons.
@@ -211,7 +255,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<EnrollOutcome, StoreError>;
 
     /// Stores a verified batch if it continues its kiosk's chain, with its events and the
-    /// receipt to give for it now and on every resend.
+    /// receipt to give for it now and on every resend. The amendments its events carry are
+    /// taken from `batch` and kept apart from the events, as evidence that pairing reads.
     fn store_batch(
         &self,
         batch: &SealedBatch,
@@ -246,7 +291,9 @@ pub trait Store: Send + Sync + 'static {
 
     /// Stores an event entered through the API.
     fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError>;
-    /// Every event of one employee.
+    /// The amendments these events carry, by event; events without one are left out.
+    fn amendments(&self, events: &[EventId]) -> Result<HashMap<EventId, Amendment>, StoreError>;
+    /// Every event of one employee, amending and amended ones included.
     fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError>;
     /// Events whose badge no roster knew.
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError>;

@@ -11,6 +11,7 @@ use serde::de::DeserializeOwned;
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::{BatchHash, ChainDecision, SealedBatch};
+use mtime_core::event::Amendment;
 use mtime_core::ids::EventId;
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
@@ -19,13 +20,16 @@ use mtime_core::protocol::OutboxReport;
 use mtime_core::repair::open_repairing;
 use mtime_core::timing::{self, Established, QuarantineReason, TimeAnchor};
 
-use super::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError};
+use super::kiosk_record;
+use super::{
+    BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError, UnappliedAmendment,
+};
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
     EmployeeRecord, EmploymentTermsRecord, EventDetail, EventRecord, FeedEntry,
-    FeedEntryWithoutWeek, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskOutbox,
-    KioskRecord, OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord, ServiceUser,
-    WebhookRecord, feed_kind,
+    FeedEntryWithoutWeek, InteractiveUser, IntervalAnnouncement, IntervalKey, KioskAccessRecord,
+    KioskOutbox, KioskRecord, OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord,
+    ServiceUser, WebhookRecord, feed_kind,
 };
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
@@ -37,6 +41,9 @@ const USER_EMAILS: TableDefinition<&str, u128> = TableDefinition::new("user_emai
 const ORG_UNITS: TableDefinition<u128, &[u8]> = TableDefinition::new("org_units");
 const EMPLOYEES: TableDefinition<u128, &[u8]> = TableDefinition::new("employees");
 const EMPLOYEE_NUMBERS: TableDefinition<&str, u128> = TableDefinition::new("employee_numbers");
+/// Employee → a postcard [`KioskAccessRecord`]: PIN hash and kiosk-admin flag.
+const EMPLOYEE_KIOSK_ACCESS: TableDefinition<u128, &[u8]> =
+    TableDefinition::new("employee_kiosk_access");
 /// (badge, employee) → nothing: who has held each badge, in any version.
 const BADGES: TableDefinition<(&[u8], u128), ()> = TableDefinition::new("badge_holders");
 const REASONS: TableDefinition<&str, &[u8]> = TableDefinition::new("reasons");
@@ -50,6 +57,9 @@ const BATCHES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("batch
 const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
 /// (employee, event) → nothing: an index of each employee's events.
 const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
+/// Amending event → the postcard [`Amendment`] it carries. Kept apart from the events, so
+/// that events stored before amendments existed still decode.
+const EVENT_AMENDMENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("event_amendments");
 /// Events of badges no roster knew, for review.
 const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("unknown_badges");
 
@@ -165,6 +175,7 @@ impl RedbStore {
         txn.open_table(ORG_UNITS).map_err(backend)?;
         txn.open_table(EMPLOYEES).map_err(backend)?;
         txn.open_table(EMPLOYEE_NUMBERS).map_err(backend)?;
+        txn.open_table(EMPLOYEE_KIOSK_ACCESS).map_err(backend)?;
         txn.open_table(BADGES).map_err(backend)?;
         txn.open_table(REASONS).map_err(backend)?;
         txn.open_table(KIOSKS).map_err(backend)?;
@@ -177,6 +188,7 @@ impl RedbStore {
         txn.open_table(EVENTS).map_err(backend)?;
         txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
+        txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(TIME_ANCHORS).map_err(backend)?;
         txn.open_table(WEEKS_CLOSED).map_err(backend)?;
@@ -320,12 +332,20 @@ fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), Store
 }
 
 /// Stores a kiosk's event at the instant [`timing::establish`] gives it from the anchors
-/// stored in this transaction, or holds it in quarantine with the reason.
+/// stored in this transaction, or holds it in quarantine with the reason. The amendment it
+/// carries is kept either way: a held amendment applies once the event is released.
 fn store_kiosk_event(
     txn: &WriteTransaction,
     kiosk: &KioskRecord,
     event: &EventRecord,
+    amends: Option<Amendment>,
 ) -> Result<(), StoreError> {
+    if let Some(amendment) = amends {
+        let mut table = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+        table
+            .insert(event.punch.event.0.as_u128(), encode(&amendment)?.as_slice())
+            .map_err(backend)?;
+    }
     let EventDetail::Kiosk { time, .. } = &event.detail else {
         return insert_event(txn, event);
     };
@@ -383,6 +403,39 @@ fn store_kiosk_event(
     }
 }
 
+/// Why an amendment just stored applies to nothing, if it does not: its target is unknown,
+/// not an earlier event of the same kiosk, another employee's, or held in quarantine (it
+/// applies once the target is released). Read again when pairing, by the one rule in
+/// [`mtime_core::pairing::effective`]; this is for the log.
+fn why_unapplied(
+    txn: &WriteTransaction,
+    event: &EventRecord,
+    target: EventId,
+) -> Result<Option<&'static str>, StoreError> {
+    let events = txn.open_table(EVENTS).map_err(backend)?;
+    let Some(bytes) = events.get(target.0.as_u128()).map_err(backend)? else {
+        return Ok(Some("its target is unknown"));
+    };
+    let amended: EventRecord = decode(bytes.value(), "event")?;
+    let earlier = match (&event.punch.origin, &amended.punch.origin) {
+        (
+            PunchOrigin::Kiosk { kiosk, seq },
+            PunchOrigin::Kiosk { kiosk: target_kiosk, seq: target_seq },
+        ) => kiosk == target_kiosk && target_seq < seq,
+        _ => false,
+    };
+    if !earlier {
+        return Ok(Some("its target is not an earlier event of the same kiosk"));
+    }
+    if amended.employee != event.employee {
+        return Ok(Some("its target is another employee's"));
+    }
+    let held = txn.open_table(QUARANTINE).map_err(backend)?;
+    let Some(bytes) = held.get(target.0.as_u128()).map_err(backend)? else { return Ok(None) };
+    let record: QuarantineRecord = decode(bytes.value(), "quarantine")?;
+    Ok(record.resolution.is_none().then_some("its target is held in quarantine"))
+}
+
 fn time_anchor(
     txn: &WriteTransaction,
     kiosk: KioskId,
@@ -413,7 +466,12 @@ fn index_event(
         }
     }
 
+    let amends =
+        txn.open_table(EVENT_AMENDMENTS).map_err(backend)?.get(id).map_err(backend)?.is_some();
     let (kind, kiosk) = match (&event.punch.origin, event.employee) {
+        (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) if amends => {
+            (feed_kind::PRESENCE_AMENDED, Some(*kiosk))
+        }
         (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) => (feed_kind::PRESENCE_RECORDED, Some(*kiosk)),
         (PunchOrigin::Kiosk { kiosk, .. }, None) => {
             (feed_kind::PRESENCE_UNKNOWN_BADGE, Some(*kiosk))
@@ -690,6 +748,46 @@ impl Store for RedbStore {
         Ok(all)
     }
 
+    fn kiosk_access(&self, employee: EmployeeId) -> Result<Option<KioskAccessRecord>, StoreError> {
+        self.get(EMPLOYEE_KIOSK_ACCESS, employee.0.as_u128(), "kiosk access")
+    }
+
+    fn kiosk_accesses(&self) -> Result<HashMap<EmployeeId, KioskAccessRecord>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(EMPLOYEE_KIOSK_ACCESS).map_err(backend)?;
+        let mut out = HashMap::new();
+        for row in table.iter().map_err(backend)? {
+            let (id, value) = row.map_err(backend)?;
+            let id = EmployeeId(uuid::Uuid::from_u128(id.value()));
+            out.insert(id, decode(value.value(), "kiosk access")?);
+        }
+        Ok(out)
+    }
+
+    fn update_kiosk_access(
+        &self,
+        employee: EmployeeId,
+        change: &mut dyn FnMut(Option<KioskAccessRecord>) -> KioskAccessRecord,
+    ) -> Result<KioskAccessRecord, StoreError> {
+        let key = employee.0.as_u128();
+        let txn = self.db.begin_write().map_err(backend)?;
+        let updated = {
+            let employees = txn.open_table(EMPLOYEES).map_err(backend)?;
+            if employees.get(key).map_err(backend)?.is_none() {
+                return Err(StoreError::NotFound(format!("employee {employee} does not exist")));
+            }
+            let mut table = txn.open_table(EMPLOYEE_KIOSK_ACCESS).map_err(backend)?;
+            let stored = table.get(key).map_err(backend)?.map(|v| v.value().to_vec());
+            let stored = stored.map(|b| decode(&b, "kiosk access")).transpose()?;
+            let updated = change(stored);
+            table.insert(key, encode(&updated)?.as_slice()).map_err(backend)?;
+            updated
+        };
+        bump_roster_version(&txn)?;
+        txn.commit().map_err(backend)?;
+        Ok(updated)
+    }
+
     fn insert_reason(&self, reason: &ReasonRecord) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         {
@@ -766,7 +864,9 @@ impl Store for RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         {
             let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
-            kiosks.insert(kiosk.id.0.as_u128(), encode(kiosk)?.as_slice()).map_err(backend)?;
+            kiosks
+                .insert(kiosk.id.0.as_u128(), kiosk_record::encode(kiosk)?.as_slice())
+                .map_err(backend)?;
             if let Some(enrollment) = &kiosk.enrollment {
                 let mut codes = txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
                 codes
@@ -790,7 +890,7 @@ impl Store for RedbStore {
                 .map_err(backend)?
                 .map(|v| v.value().to_vec())
                 .ok_or_else(|| StoreError::NotFound(format!("kiosk {id} does not exist")))?;
-            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let mut kiosk = kiosk_record::decode(&bytes)?;
             let old_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
             let was_revoked = kiosk.revoked_at.is_some();
             change(&mut kiosk);
@@ -808,7 +908,9 @@ impl Store for RedbStore {
                     codes.insert(new.as_slice(), id.0.as_u128()).map_err(backend)?;
                 }
             }
-            kiosks.insert(id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
+            kiosks
+                .insert(id.0.as_u128(), kiosk_record::encode(&kiosk)?.as_slice())
+                .map_err(backend)?;
             kiosk
         };
         txn.commit().map_err(backend)?;
@@ -816,11 +918,20 @@ impl Store for RedbStore {
     }
 
     fn kiosk(&self, id: KioskId) -> Result<Option<KioskRecord>, StoreError> {
-        self.get(KIOSKS, id.0.as_u128(), "kiosk")
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(KIOSKS).map_err(backend)?;
+        let found = table.get(id.0.as_u128()).map_err(backend)?;
+        found.map(|v| kiosk_record::decode(v.value())).transpose()
     }
 
     fn kiosks(&self) -> Result<Vec<KioskRecord>, StoreError> {
-        self.all(KIOSKS, "kiosk")
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(KIOSKS).map_err(backend)?;
+        let mut out = Vec::new();
+        for row in table.iter().map_err(backend)? {
+            out.push(kiosk_record::decode(row.map_err(backend)?.1.value())?);
+        }
+        Ok(out)
     }
 
     fn enroll(
@@ -844,21 +955,25 @@ impl Store for RedbStore {
             let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
             let bytes = kiosks.get(kiosk_id).map_err(backend)?.map(|v| v.value().to_vec());
             let Some(bytes) = bytes else { return Ok(EnrollOutcome::UnknownCode) };
-            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let mut kiosk = kiosk_record::decode(&bytes)?;
             let waiting = kiosk.enrollment.as_ref().filter(|e| e.code_hash == *code_hash);
             match waiting {
                 None => EnrollOutcome::UnknownCode,
                 Some(_) if kiosk.revoked_at.is_some() => EnrollOutcome::UnknownCode,
                 Some(e) if e.expires_at <= now => {
                     kiosk.enrollment = None;
-                    kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
+                    kiosks
+                        .insert(kiosk_id, kiosk_record::encode(&kiosk)?.as_slice())
+                        .map_err(backend)?;
                     EnrollOutcome::Expired
                 }
                 Some(_) => {
                     kiosk.enrollment = None;
                     kiosk.public_key = Some(key);
                     kiosk.enrolled_at = Some(now);
-                    kiosks.insert(kiosk_id, encode(&kiosk)?.as_slice()).map_err(backend)?;
+                    kiosks
+                        .insert(kiosk_id, kiosk_record::encode(&kiosk)?.as_slice())
+                        .map_err(backend)?;
                     append_feed(&txn, now, feed_kind::KIOSK_ENROLLED, None, Some(kiosk.id), None)?;
                     EnrollOutcome::Enrolled(Box::new(kiosk))
                 }
@@ -883,7 +998,7 @@ impl Store for RedbStore {
                 kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
             let bytes = bytes
                 .ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
-            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let mut kiosk = kiosk_record::decode(&bytes)?;
             if kiosk.revoked_at.is_some() {
                 return Ok(BatchOutcome::Revoked);
             }
@@ -907,8 +1022,19 @@ impl Store for RedbStore {
                 ChainDecision::Append => {}
             }
 
+            let amendments: HashMap<EventId, Amendment> =
+                batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
             for event in events {
-                store_kiosk_event(&txn, &kiosk, event)?;
+                let amends = amendments.get(&event.punch.event).copied();
+                store_kiosk_event(&txn, &kiosk, event, amends)?;
+            }
+            let mut unapplied = Vec::new();
+            for event in events {
+                let Some(amendment) = amendments.get(&event.punch.event) else { continue };
+                if let Some(why) = why_unapplied(&txn, event, amendment.target())? {
+                    let target = amendment.target();
+                    unapplied.push(UnappliedAmendment { event: event.punch.event, target, why });
+                }
             }
             let record = BatchRecord {
                 hash: batch.hash,
@@ -920,8 +1046,10 @@ impl Store for RedbStore {
                 .map_err(backend)?;
             kiosk.head = kiosk.head.after(batch);
             kiosk.last_batch_at = events.first().map(|e| e.received_at);
-            kiosks.insert(kiosk_id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
-            BatchOutcome::Stored { receipt: receipt.to_vec() }
+            kiosks
+                .insert(kiosk_id.0.as_u128(), kiosk_record::encode(&kiosk)?.as_slice())
+                .map_err(backend)?;
+            BatchOutcome::Stored { receipt: receipt.to_vec(), unapplied }
         };
         txn.commit().map_err(backend)?;
         Ok(outcome)
@@ -940,7 +1068,7 @@ impl Store for RedbStore {
             drop(kiosks);
             let bytes = bytes
                 .ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
-            let kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let kiosk = kiosk_record::decode(&bytes)?;
 
             let key = (kiosk_id.0.as_u128(), anchor.boot.0.as_u128());
             let mut anchors = txn.open_table(TIME_ANCHORS).map_err(backend)?;
@@ -1084,6 +1212,18 @@ impl Store for RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         insert_event(&txn, event)?;
         txn.commit().map_err(backend)
+    }
+
+    fn amendments(&self, ids: &[EventId]) -> Result<HashMap<EventId, Amendment>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let table = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+        let mut out = HashMap::new();
+        for id in ids {
+            if let Some(bytes) = table.get(id.0.as_u128()).map_err(backend)? {
+                out.insert(*id, decode(bytes.value(), "amendment")?);
+            }
+        }
+        Ok(out)
     }
 
     fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError> {
@@ -1253,7 +1393,7 @@ impl Store for RedbStore {
             let bytes = kiosks.get(id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
             let bytes =
                 bytes.ok_or_else(|| StoreError::NotFound(format!("kiosk {id} does not exist")))?;
-            let mut kiosk: KioskRecord = decode(&bytes, "kiosk")?;
+            let mut kiosk = kiosk_record::decode(&bytes)?;
             if !kiosk.is_active() || kiosk.public_key != Some(current) {
                 KeyRotationOutcome::Stale
             } else if kiosk.key_rotation_requested_at.is_none() {
@@ -1262,7 +1402,9 @@ impl Store for RedbStore {
                 kiosk.public_key = Some(new);
                 kiosk.key_rotation_requested_at = None;
                 kiosk.key_rotated_at = Some(at);
-                kiosks.insert(id.0.as_u128(), encode(&kiosk)?.as_slice()).map_err(backend)?;
+                kiosks
+                    .insert(id.0.as_u128(), kiosk_record::encode(&kiosk)?.as_slice())
+                    .map_err(backend)?;
                 append_feed(&txn, at, feed_kind::KIOSK_KEY_ROTATED, None, Some(id), None)?;
                 KeyRotationOutcome::Rotated(Box::new(kiosk))
             }
@@ -1520,6 +1662,45 @@ mod tests {
         let week = chrono::NaiveDate::from_ymd_opt(2025, 5, 12);
         let new = FeedEntry { week_start: week, ..entry };
         assert_eq!(decode_feed_entry(&postcard::to_stdvec(&new).unwrap()).unwrap(), new);
+    }
+
+    #[test]
+    fn a_kiosk_stored_before_pin_fallback_reads_through_the_store_and_is_rewritten() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let old = kiosk_record::KioskRecordV1 {
+            id: KioskId::random(),
+            name: "Door".into(),
+            org_unit: OrgUnitId::random(),
+            created_at: DateTime::from_timestamp(1_746_982_800, 0).unwrap(),
+            public_key: None,
+            enrolled_at: None,
+            enrollment: None,
+            revoked_at: None,
+            config: kiosk_record::KioskConfigV1 {
+                repeat_window_secs: 60,
+                heartbeat_secs: 300,
+                max_batch_events: 500,
+                max_open_hours: 10,
+                language: "en".into(),
+            },
+            head: Default::default(),
+            last_heartbeat: None,
+            last_batch_at: None,
+            key_rotation_requested_at: None,
+            key_rotated_at: None,
+        };
+        let txn = store.db.begin_write().unwrap();
+        let bytes = postcard::to_stdvec(&old).unwrap();
+        txn.open_table(KIOSKS).unwrap().insert(old.id.0.as_u128(), bytes.as_slice()).unwrap();
+        txn.commit().unwrap();
+
+        let read = store.kiosk(old.id).unwrap().unwrap();
+        assert_eq!((read.config.max_open_hours, read.config.pin_fallback), (10, false));
+        assert_eq!(store.kiosks().unwrap().len(), 1);
+        let changed = store.update_kiosk(old.id, &mut |k| k.config.pin_fallback = true).unwrap();
+        assert!(changed.config.pin_fallback);
+        assert_eq!(store.kiosk(old.id).unwrap().unwrap(), changed, "rewritten in the new layout");
     }
 
     #[test]

@@ -4,8 +4,10 @@
 //!
 //! Intervals are derived from presence events, so the watcher follows the feed: for every
 //! employee whose presence changed, it pairs their events again and announces each closed
-//! interval the feed has not announced yet. A correction that re-pairs a day announces the
-//! intervals it makes; the ones announced before stay in the feed as history.
+//! interval the feed has not announced yet. A correction or a kiosk amendment that re-pairs
+//! a day announces the intervals it makes; the ones announced before stay in the feed as
+//! history. An amendment that reopens an interval announces nothing but itself
+//! (`presence.amended`).
 
 use std::collections::BTreeSet;
 
@@ -19,8 +21,9 @@ use crate::store::{StoreError, employee_intervals};
 const PASS: usize = 500;
 
 /// Feed kinds after which an employee's intervals may have changed.
-const PRESENCE_KINDS: [&str; 4] = [
+const PRESENCE_KINDS: [&str; 5] = [
     feed_kind::PRESENCE_RECORDED,
+    feed_kind::PRESENCE_AMENDED,
     feed_kind::PRESENCE_ENTERED,
     feed_kind::PRESENCE_CORRECTED,
     feed_kind::PRESENCE_ASSIGNED,
