@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use mtime_core::badge::{BadgeUid, RosterKey};
 use mtime_core::batch::{BATCH, Batch, BatchHash, RECEIPT, Receipt};
-use mtime_core::event::{Direction, DirectionSource, PresenceEvent, Subject, TimeReading};
+use mtime_core::event::{
+    Amendment, Direction, DirectionSource, PresenceEvent, Subject, TimeReading,
+};
 use mtime_core::ids::{BootId, EmployeeId, EventId, OrgUnitId};
 use mtime_core::protocol::{
     HEARTBEAT, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, KioskConfig, KnownPunch, ROSTER,
@@ -102,7 +104,7 @@ fn events() -> Vec<PresenceEvent> {
             direction_source: DirectionSource::Toggle,
             reason: "TRAVEL".parse().expect("a valid reason code"),
             time: reading(61),
-            amends: Some(EventId(uuid::Uuid::from_u128(1001))),
+            amends: Some(Amendment::Replaces(EventId(uuid::Uuid::from_u128(1001)))),
         },
     ]
 }

@@ -18,6 +18,7 @@ use mtime_core::event::{
     Amendment, Direction, PresenceEvent, ReasonCode, RequestedAction, Subject, TimeReading,
 };
 use mtime_core::ids::{BootId, EmployeeId, EventId, KioskId};
+use mtime_core::pairing::{self, Punch, PunchOrigin, Recorded};
 use mtime_core::pin::Pin;
 use mtime_core::protocol::{Roster, RosterEmployee};
 use mtime_core::timing::TimeAnchor;
@@ -671,29 +672,48 @@ fn not_stored(error: &SyncError) -> Feedback {
 }
 
 /// Each employee's and unknown badge's last punch from the events stored, with every
-/// amendment applied: a replacement counts at the time of the tap it replaces, a withdrawn
-/// tap does not count.
+/// amendment applied by the one rule ([`pairing::effective`]): a replacement counts at the
+/// time of the tap it replaces, a withdrawn tap does not count.
 fn last_punches(events: &[PresenceEvent]) -> HashMap<Who, LastPunch> {
-    let mut history: HashMap<Who, Vec<(EventId, LastPunch)>> = HashMap::new();
+    let by_id: HashMap<EventId, &PresenceEvent> = events.iter().map(|e| (e.id, e)).collect();
+    let mut recorded: HashMap<Who, Vec<Recorded>> = HashMap::new();
     for event in events {
         let who = match event.subject {
             Subject::Employee { id, .. } => Who::Employee(id),
             Subject::UnknownBadge(badge) => Who::Badge(badge),
         };
-        let punches = history.entry(who).or_default();
-        let punch = LastPunch { direction: event.direction, time: event.time };
-        match event.amends {
-            None => punches.push((event.id, punch)),
-            Some(Amendment::Replaces(target)) => {
-                if let Some(slot) = punches.iter_mut().find(|(id, _)| *id == target) {
-                    *slot = (event.id, LastPunch { direction: event.direction, ..slot.1 });
-                }
-            }
-            Some(Amendment::Withdraws(target)) => punches.retain(|(id, _)| *id != target),
-        }
+        recorded.entry(who).or_default().push(Recorded {
+            punch: Punch {
+                event: event.id,
+                at: event.time.wall,
+                direction: event.direction,
+                reason: event.reason.clone(),
+                origin: PunchOrigin::Kiosk { kiosk: event.kiosk, seq: event.seq },
+            },
+            amends: event.amends,
+        });
     }
-    history
+
+    // The tap a replacement stands for: follow its chain back to the first tap, whose
+    // reading (monotonic clock and boot included) the repeat window is measured from.
+    let tap_of = |mut id: EventId| {
+        while let Some(target) = by_id.get(&id).and_then(|e| e.amends).map(|a| a.target()) {
+            id = target;
+        }
+        by_id.get(&id).map(|e| e.time)
+    };
+    recorded
         .into_iter()
-        .filter_map(|(who, punches)| punches.last().map(|(_, punch)| (who, *punch)))
+        .filter_map(|(who, recorded)| {
+            let last = pairing::effective(&recorded).punches.into_iter().max_by_key(|p| {
+                let seq = match p.origin {
+                    PunchOrigin::Kiosk { seq, .. } => seq,
+                    PunchOrigin::Api { .. } => 0,
+                };
+                (p.at, seq)
+            })?;
+            let time = tap_of(last.event)?;
+            Some((who, LastPunch { direction: last.direction, time }))
+        })
         .collect()
 }

@@ -1,5 +1,7 @@
-//! The kiosk against a real server on loopback: an admin pairs it from the screen, and a
-//! change of its settings on the server reaches the screen without a restart.
+//! The kiosk against a real server on loopback: an admin pairs it from the screen; a change
+//! of its settings on the server (language, PIN entry) and an employee's new PIN reach the
+//! screen without a restart; a PIN check-in and its amendment reach the server, which
+//! pairs by the amendment.
 
 #![allow(clippy::unwrap_used)]
 
@@ -52,14 +54,14 @@ impl Server {
 
     fn call(&self, method: reqwest::Method, path: &str, body: Value) -> Value {
         self.runtime.block_on(async {
-            let answer = self
+            let mut request = self
                 .http
                 .request(method, format!("{}{path}", self.base))
-                .bearer_auth(&self.api_key)
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
+                .bearer_auth(&self.api_key);
+            if !body.is_null() {
+                request = request.json(&body);
+            }
+            let answer = request.send().await.unwrap();
             assert!(answer.status().is_success(), "{path}: {}", answer.status());
             answer.json().await.unwrap_or(Value::Null)
         })
@@ -118,6 +120,14 @@ fn an_admin_pairs_the_kiosk_on_screen_and_a_setting_changed_on_the_server_takes_
         json!({"name": "Door", "org_unit_id": site["id"], "config": config}),
     );
     let kiosk_id = created["kiosk"]["id"].as_str().unwrap().to_owned();
+    let (number, badge) = common_employee();
+    let employee = server.call(
+        reqwest::Method::POST,
+        "/api/employees",
+        json!({"number": number, "name": "Åse Kristiansen", "org_unit_id": site["id"],
+            "badges": [badge]}),
+    );
+    let employee_id = employee["id"].as_str().unwrap().to_owned();
     let code = created["enrollment_code"].as_str().unwrap().to_owned();
 
     // A kiosk fresh out of the box shows the pairing screen.
@@ -152,10 +162,17 @@ fn an_admin_pairs_the_kiosk_on_screen_and_a_setting_changed_on_the_server_takes_
     assert!(shows(&ui, "Tap your badge"));
     assert!(dir.path().join("kiosk/kiosk.key").exists());
 
-    // The site admin switches the kiosk to Norwegian on the server; at its next heartbeat
-    // the kiosk fetches the new roster and the screen follows, without a restart.
+    // The site admin gives Åse a PIN, lets the kiosk take PINs and switches it to Norwegian;
+    // at its next heartbeat the kiosk fetches the new roster and the screen follows,
+    // without a restart.
+    server.call(
+        reqwest::Method::PUT,
+        &format!("/api/employees/{employee_id}/pin"),
+        json!({"pin": "4711"}),
+    );
     let config = json!({"repeat_window_secs": 60, "heartbeat_secs": 5,
-        "max_batch_events": 500, "max_open_hours": 16, "language": "nb-NO"});
+        "max_batch_events": 500, "max_open_hours": 16, "language": "nb-NO",
+        "pin_fallback": true});
     server.call(
         reqwest::Method::POST,
         &format!("/api/kiosks/{kiosk_id}/settings"),
@@ -163,4 +180,39 @@ fn an_admin_pairs_the_kiosk_on_screen_and_a_setting_changed_on_the_server_takes_
     );
     wait_for(&ui, "the new language", |ui| shows(ui, "Hold kortet ditt her"));
     assert!(shows(&ui, "tilkoblet"), "the kiosk reached the server, so it says it is online");
+
+    // Åse forgot her badge: number and PIN, checked against the hash the roster brought.
+    press(&ui, "Uten kort? Bruk PIN");
+    for key in number.trim_start_matches('E').chars().map(String::from) {
+        press(&ui, &key);
+    }
+    press(&ui, "OK");
+    for key in ["4", "7", "1", "1", "OK"] {
+        press(&ui, key);
+    }
+    assert_eq!(screen(&ui), Screen::Recorded);
+    // She was leaving, not arriving: a switch on the screen amends the tap.
+    press(&ui, "Jeg går");
+    wait_for(&ui, "both events synced", |ui| shows(ui, "alt synkronisert"));
+
+    let events = server.call(
+        reqwest::Method::GET,
+        &format!(
+            "/api/employees/{employee_id}/timesheet/events?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+        ),
+        Value::Null,
+    );
+    let items = events["items"].as_array().unwrap();
+    assert_eq!(items.len(), 2, "{events:#}");
+    assert_eq!(items[1]["amends"]["kind"], "replaces", "{events:#}");
+    let presence = server.call(reqwest::Method::GET, "/api/reports/presence", Value::Null);
+    assert_eq!(presence["present"].as_array().unwrap().len(), 0, "she left: {presence:#}");
+}
+
+/// An employee and badge of the real punch log.
+fn common_employee() -> (String, String) {
+    let csv = include_str!("../../testdata/timeclock-export/employees.csv");
+    let line = csv.lines().nth(1).unwrap();
+    let mut fields = line.split(',');
+    (fields.next().unwrap().to_owned(), fields.next().unwrap().to_owned())
 }
