@@ -187,7 +187,7 @@ fn open_nfc(connstring: Option<&str>, poll_ms: u64) -> Result<Box<dyn BadgeReade
 fn open_nfc(_: Option<&str>, poll_ms: u64) -> Result<Box<dyn BadgeReader>, ReaderError> {
     poll_interval(poll_ms)?;
     Err(ReaderError::Fatal(
-        "this kiosk was built without NFC; build mtime-hardware with the `nfc` feature".into(),
+        "this kiosk was built without NFC; build it with `--features nfc` (or `pi`)".into(),
     ))
 }
 
@@ -223,7 +223,7 @@ fn open_gpio(
     _: bool,
 ) -> Result<Box<dyn FeedbackDevice>, FeedbackError> {
     Err(FeedbackError::Config(
-        "this kiosk was built without GPIO; build mtime-hardware with the `gpio` feature",
+        "this kiosk was built without GPIO; build it with mtime-hardware's `gpio` feature",
     ))
 }
 
@@ -369,7 +369,7 @@ mod tests {
     fn nfc_without_the_feature_says_how_to_get_it() {
         let nfc = ReaderConfig::Nfc { connstring: None, poll_interval_ms: 250 };
         assert!(
-            matches!(open_reader(&nfc), Err(ReaderError::Fatal(m)) if m.contains("`nfc` feature"))
+            matches!(open_reader(&nfc), Err(ReaderError::Fatal(m)) if m.contains("--features nfc"))
         );
     }
 

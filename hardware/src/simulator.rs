@@ -88,18 +88,72 @@ pub fn parse_line(line: &str) -> Result<ScriptLine, String> {
     Ok(ScriptLine::Tap(Tap { uid, action }))
 }
 
+/// One line read with a bound on what is kept in memory.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum BoundedLine {
+    /// The input ended before anything was read.
+    End,
+    /// A line ended by its newline (kept), or by the end of the input (no newline).
+    Line(Vec<u8>),
+    /// A line longer than the bound: skipped up to its newline, only counted.
+    TooLong(usize),
+}
+
+/// Reads one line of at most `max` bytes, newline included. The rest of a longer line is
+/// read and thrown away without keeping it, so an endless line costs no memory.
+pub(crate) fn read_bounded_line(
+    input: &mut impl BufRead,
+    max: usize,
+) -> std::io::Result<BoundedLine> {
+    let mut line = Vec::new();
+    let mut skipped = 0usize;
+    loop {
+        let available = input.fill_buf()?;
+        if available.is_empty() {
+            return Ok(match (line.is_empty(), skipped) {
+                (true, 0) => BoundedLine::End,
+                (_, 0) => BoundedLine::Line(line),
+                (_, n) => BoundedLine::TooLong(n),
+            });
+        }
+        let (chunk, ends) = match available.iter().position(|&b| b == b'\n') {
+            Some(i) => (&available[..=i], true),
+            None => (available, false),
+        };
+        let used = chunk.len();
+        if skipped == 0 && line.len() + used <= max {
+            line.extend_from_slice(chunk);
+        } else {
+            skipped = skipped.saturating_add(line.len() + used);
+            line.clear();
+        }
+        input.consume(used);
+        if ends {
+            return Ok(if skipped == 0 {
+                BoundedLine::Line(line)
+            } else {
+                BoundedLine::TooLong(skipped)
+            });
+        }
+    }
+}
+
 impl<R: BufRead + Send> BadgeReader for ScriptReader<R> {
     fn next_tap(&mut self) -> Result<Option<Tap>, ReaderError> {
         loop {
-            let mut raw = Vec::new();
             self.line_no += 1;
-            let read = self
-                .input
-                .read_until(b'\n', &mut raw)
+            let read = read_bounded_line(&mut self.input, MAX_LINE + 2)
                 .map_err(|e| ReaderError::Fatal(format!("tap script: {e}")))?;
-            if read == 0 {
-                return Ok(None);
-            }
+            let raw = match read {
+                BoundedLine::End => return Ok(None),
+                BoundedLine::Line(raw) => raw,
+                BoundedLine::TooLong(bytes) => {
+                    return Err(ReaderError::Script {
+                        line: self.line_no,
+                        message: format!("line of {bytes} bytes is longer than {MAX_LINE}"),
+                    });
+                }
+            };
             let Ok(line) = String::from_utf8(raw) else {
                 return Err(ReaderError::Script {
                     line: self.line_no,
@@ -122,6 +176,35 @@ mod tests {
     use mtime_core::event::Direction;
 
     use super::*;
+
+    #[test]
+    fn an_endless_line_is_skipped_without_keeping_it() {
+        let mut input = std::io::BufReader::with_capacity(
+            64,
+            std::io::Read::chain(std::io::repeat(b'0').take_bytes(1 << 20), &b"\nD4CA2E66\n"[..]),
+        );
+        assert_eq!(read_bounded_line(&mut input, 16).unwrap(), BoundedLine::TooLong((1 << 20) + 1));
+        assert_eq!(
+            read_bounded_line(&mut input, 16).unwrap(),
+            BoundedLine::Line(b"D4CA2E66\n".to_vec())
+        );
+        assert_eq!(read_bounded_line(&mut input, 16).unwrap(), BoundedLine::End);
+        let mut unfinished = &b"04E8"[..];
+        assert_eq!(
+            read_bounded_line(&mut unfinished, 16).unwrap(),
+            BoundedLine::Line(b"04E8".to_vec())
+        );
+    }
+
+    trait TakeBytes: Sized {
+        fn take_bytes(self, n: u64) -> std::io::Take<Self>;
+    }
+
+    impl<R: std::io::Read> TakeBytes for R {
+        fn take_bytes(self, n: u64) -> std::io::Take<Self> {
+            std::io::Read::take(self, n)
+        }
+    }
 
     #[test]
     fn replays_taps_with_their_keys_and_reports_bad_lines_by_number() {

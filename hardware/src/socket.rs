@@ -14,23 +14,29 @@
 //! - Anyone who may write to the socket may tap any badge: it is for development and
 //!   demonstrations. The socket gets the permissions of the process's umask.
 //! - `ok` means queued, not recorded: what the kiosk made of the tap is on its screen.
-//! - Lines longer than 256 bytes are refused; a connection is read one line at a time.
+//! - Lines longer than 256 bytes are refused, and what a longer line holds is thrown away as
+//!   it arrives. A line counts only once its newline arrives: a client that goes away in
+//!   the middle of a line taps nothing. At most 8 connections are served at once.
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufReader, Write};
 use std::os::unix::fs::FileTypeExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread;
 
-use crate::simulator::{ScriptLine, parse_line};
+use crate::simulator::{BoundedLine, ScriptLine, parse_line, read_bounded_line};
 use crate::{BadgeReader, ReaderError, Tap};
 
 /// Taps queued before a connection has to wait for the kiosk to take them.
 const QUEUE: usize = 16;
 
-/// The longest line read from a connection; the rest of a longer one is refused.
-const MAX_LINE: u64 = 1024;
+/// The longest line kept from a connection, newline included; a longer one is refused.
+const MAX_LINE: usize = 258;
+
+/// Connections served at once; another is told so and closed.
+const MAX_CONNECTIONS: usize = 8;
 
 /// Taps from a Unix socket.
 pub struct SocketReader {
@@ -66,19 +72,26 @@ impl SocketReader {
 
 /// Serves connections, each on its own thread, until the reader is gone.
 fn accept(listener: UnixListener, tx: mpsc::SyncSender<Tap>) {
+    let open = Arc::new(AtomicUsize::new(0));
     for stream in listener.incoming() {
-        let stream = match stream {
+        let mut stream = match stream {
             Ok(stream) => stream,
             Err(e) => {
                 tracing::warn!(error = %e, "tap socket: accepting a connection");
                 continue;
             }
         };
-        let tx = tx.clone();
+        if open.fetch_add(1, Ordering::SeqCst) >= MAX_CONNECTIONS {
+            open.fetch_sub(1, Ordering::SeqCst);
+            let _ = writeln!(stream, "error: {MAX_CONNECTIONS} connections are open already");
+            continue;
+        }
+        let (tx, open) = (tx.clone(), open.clone());
         let spawned = thread::Builder::new().name("tap-connection".into()).spawn(move || {
             if let Err(e) = serve(stream, &tx) {
                 tracing::debug!(error = %e, "tap socket: connection ended");
             }
+            open.fetch_sub(1, Ordering::SeqCst);
         });
         if let Err(e) = spawned {
             tracing::warn!(error = %e, "tap socket: no thread for a connection");
@@ -91,15 +104,19 @@ fn serve(stream: UnixStream, tx: &mpsc::SyncSender<Tap>) -> std::io::Result<()> 
     let mut replies = stream.try_clone()?;
     let mut lines = BufReader::new(stream);
     loop {
-        let mut raw = Vec::new();
-        if std::io::Read::take(&mut lines, MAX_LINE).read_until(b'\n', &mut raw)? == 0 {
-            return Ok(());
-        }
-        if raw.last() != Some(&b'\n') && raw.len() as u64 == MAX_LINE {
-            // Skip the rest of an overlong line so it is refused once, not in pieces.
-            let mut rest = Vec::new();
-            lines.read_until(b'\n', &mut rest)?;
-        }
+        let raw = match read_bounded_line(&mut lines, MAX_LINE)? {
+            BoundedLine::End => return Ok(()),
+            BoundedLine::TooLong(bytes) => {
+                writeln!(replies, "error: line of {bytes} bytes is longer than 256")?;
+                continue;
+            }
+            // A line without its newline: the client went away mid-line.
+            BoundedLine::Line(raw) if raw.last() != Some(&b'\n') => {
+                tracing::debug!(bytes = raw.len(), "tap socket: unfinished line dropped");
+                return Ok(());
+            }
+            BoundedLine::Line(raw) => raw,
+        };
 
         let reply = match String::from_utf8(raw).map_err(|_| "not UTF-8 text".to_owned()) {
             Ok(line) => match parse_line(&line) {
@@ -167,7 +184,7 @@ mod tests {
         let replies: Vec<&str> = replies.lines().collect();
         assert_eq!(replies.len(), 4);
         assert_eq!(&replies[..2], ["ok", "ok"]);
-        assert!(replies[2].starts_with("error: badge UID \"not-a-uid\""), "{}", replies[2]);
+        assert_eq!(replies[2], "error: badge UID contains 'n', which is not a hex digit");
         assert_eq!(replies[3], "ok");
 
         let first = reader.next_tap().unwrap().unwrap();
@@ -179,19 +196,42 @@ mod tests {
     }
 
     #[test]
-    fn a_last_line_without_newline_and_binary_garbage_are_answered() {
+    fn an_unfinished_line_taps_nothing_and_garbage_and_long_lines_are_answered() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("tap.sock");
         let mut reader = SocketReader::bind(&path).unwrap();
         assert_eq!(send_bytes(&path, b"\xff\xfe\0\n"), "error: not UTF-8 text\n");
-        assert_eq!(send(&path, "D4CA2E66 out"), "ok\n");
-        assert_eq!(reader.next_tap().unwrap().unwrap().uid.to_string(), "D4CA2E66");
-        let long = format!("{}\nD4CA2E66\n", "0".repeat(5000));
+        // A client gone mid-line (killed while typing "04E8…") taps nothing.
+        assert_eq!(send(&path, "04E8"), "");
+        let long = format!("{}\nD4CA2E66 out\n", "0".repeat(5000));
         let replies = send(&path, &long);
         let replies: Vec<&str> = replies.lines().collect();
-        assert_eq!(replies.len(), 2, "{replies:?}");
-        assert!(replies[0].starts_with("error: line of 1024 bytes"), "{}", replies[0]);
-        assert_eq!(replies[1], "ok");
+        assert_eq!(replies, ["error: line of 5001 bytes is longer than 256", "ok"]);
+        assert_eq!(reader.next_tap().unwrap().unwrap().uid.to_string(), "D4CA2E66");
+    }
+
+    #[test]
+    fn connections_past_the_limit_are_told_and_closed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tap.sock");
+        let _reader = SocketReader::bind(&path).unwrap();
+        let held: Vec<UnixStream> =
+            (0..MAX_CONNECTIONS).map(|_| UnixStream::connect(&path).unwrap()).collect();
+        let mut extra = UnixStream::connect(&path).unwrap();
+        let mut answer = String::new();
+        extra.read_to_string(&mut answer).unwrap();
+        assert_eq!(answer, "error: 8 connections are open already\n");
+        drop(held);
+        // Served again once the others have gone.
+        let started = std::time::Instant::now();
+        loop {
+            let replies = send(&path, "# hello\n");
+            if replies == "ok\n" {
+                break;
+            }
+            assert!(started.elapsed() < std::time::Duration::from_secs(5), "{replies}");
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub struct ScreenConfig {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The file could not be read.
-    #[error("reading {path}: {source}")]
+    #[error("reading {path}")]
     Read {
         /// The file.
         path: PathBuf,
@@ -98,10 +98,24 @@ impl DeviceConfig {
     /// Checks the text of a configuration file.
     pub fn parse(text: &str) -> Result<Self, String> {
         let config: Self = toml::from_str(text).map_err(|e| e.to_string())?;
+        if config.data_dir.as_os_str().is_empty() {
+            return Err("data_dir is empty; name the kiosk's data directory".into());
+        }
         if let Some(url) = &config.server_url {
             let parsed = url::Url::parse(url).map_err(|e| format!("server_url {url:?}: {e}"))?;
             if !matches!(parsed.scheme(), "https" | "http") {
                 return Err(format!("server_url {url:?}: not an http(s) address"));
+            }
+            // The base URL of the server and nothing else: a password here would be a secret
+            // in a file that is not one, and a path or query would be silently dropped.
+            let extra = !parsed.username().is_empty()
+                || parsed.password().is_some()
+                || parsed.query().is_some()
+                || parsed.fragment().is_some();
+            if extra {
+                return Err("server_url: give only scheme, host and port (and a path), no user, \
+                            password, query or fragment"
+                    .into());
             }
         }
         Ok(config)
@@ -142,6 +156,11 @@ mod tests {
             ("data_dir = \"/d\"\n".to_owned(), "missing field `reader`"),
             (format!("data_dir = \"/d\"\nserver_url = \"ftp://x\"\n{reader}"), "not an http"),
             (format!("data_dir = \"/d\"\nserver_url = \"::\"\n{reader}"), "server_url"),
+            (format!("data_dir = \"\"\n{reader}"), "data_dir is empty"),
+            (
+                format!("data_dir = \"/d\"\nserver_url = \"http://u:p@127.0.0.1:1/\"\n{reader}"),
+                "no user, password",
+            ),
         ];
         for (text, expected) in cases {
             let error = DeviceConfig::parse(&text).unwrap_err();

@@ -55,6 +55,12 @@ impl Node {
         boot: BootId,
         on_sync: impl FnMut(&Node, SyncEvent) + Send + 'static,
     ) -> anyhow::Result<Arc<Self>> {
+        if !data.store().exists() {
+            anyhow::bail!(
+                "{} holds no enrolled kiosk; pair it first (`mtime-kiosk enroll`, or on its screen)",
+                data.root().display()
+            );
+        }
         let outbox = Arc::new(Outbox::open_with(&data.store(), options)?);
         let identity = outbox.identity()?.with_context(|| {
             format!("{} holds no enrolled kiosk; pair it first", data.root().display())

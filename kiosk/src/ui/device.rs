@@ -38,6 +38,13 @@ pub fn run(config: DeviceConfig, clock: Arc<dyn Clock>, boot: BootId) -> anyhow:
         ),
         None => None,
     };
+    // The kiosk's key is made on its first start and never leaves it; pairing sends the
+    // server only its public half.
+    let key_file = mtime_sync::keyfile::KeyFile::new(data.key());
+    if !key_file.exists() {
+        key_file.create().context("making the kiosk's key")?;
+        tracing::info!(path = %data.key().display(), "kiosk key made");
+    }
     mount_screen(config.screen.rotation);
     let feedback = open_feedback(&config.feedback).context("opening the buzzer and light")?;
     let reader = open_reader(&config.reader).context("opening the badge reader")?;
