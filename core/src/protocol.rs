@@ -236,6 +236,10 @@ pub struct OutboxReport {
     /// Whether the kiosk's last attempt to store something failed for lack of disk space:
     /// it is refusing taps.
     pub storage_full: bool,
+    /// Whether the kiosk has stopped uploading for good (its history forks from what the
+    /// server holds, skips a seq, or it was revoked): it is out of service and its unsynced
+    /// events wait on it for an admin.
+    pub halted: bool,
 }
 
 impl OutboxReport {
@@ -314,7 +318,8 @@ mod tests {
     #[test]
     fn a_version_2_heartbeat_opens_with_its_outbox_report() {
         let key = SigningKey::generate().unwrap();
-        let outbox = OutboxReport { pending: 812, capacity: 1000, storage_full: false };
+        let outbox =
+            OutboxReport { pending: 812, capacity: 1000, storage_full: false, halted: false };
         let sent = HeartbeatWithOutbox { beat: beat(KioskId::random()), outbox };
         let bytes = seal::seal(HEARTBEAT_WITH_OUTBOX, &sent, &key).unwrap();
         assert_eq!(bytes[0], 2, "the version byte comes first");

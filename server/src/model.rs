@@ -678,6 +678,9 @@ pub mod feed_kind {
     pub const KIOSK_OUTBOX_FILLING: &str = "kiosk.outbox_filling";
     /// A kiosk whose outbox was filling fell back below the warning mark.
     pub const KIOSK_OUTBOX_DRAINED: &str = "kiosk.outbox_drained";
+    /// A kiosk reported that it stopped uploading for good (its history forks from the
+    /// server's, skips a seq, or it was revoked) and refuses taps.
+    pub const KIOSK_HALTED: &str = "kiosk.halted";
     /// A kiosk tap whose time cannot be believed was held for an admin.
     pub const PRESENCE_QUARANTINED: &str = "presence.quarantined";
     /// An employee's week ended; the weekly overtime report holds its figures.
@@ -700,6 +703,7 @@ pub mod feed_kind {
         KIOSK_KEY_ROTATED,
         KIOSK_OUTBOX_FILLING,
         KIOSK_OUTBOX_DRAINED,
+        KIOSK_HALTED,
         PRESENCE_QUARANTINED,
         WEEK_CLOSED,
     ];

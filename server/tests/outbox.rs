@@ -38,7 +38,13 @@ fn beat(server: &TestServer, kiosk: KioskId, pending: u64) -> Heartbeat {
 
 /// Sends a version 2 heartbeat reporting `pending` of `capacity`.
 async fn report(server: &TestServer, kiosk: KioskId, key: &SigningKey, pending: u64, full: bool) {
-    let outbox = OutboxReport { pending, capacity: 1000, storage_full: full };
+    let outbox = OutboxReport { pending, capacity: 1000, storage_full: full, halted: false };
+    send_report(server, kiosk, key, outbox).await;
+}
+
+/// Sends a version 2 heartbeat carrying `outbox`.
+async fn send_report(server: &TestServer, kiosk: KioskId, key: &SigningKey, outbox: OutboxReport) {
+    let pending = outbox.pending;
     let with = HeartbeatWithOutbox { beat: beat(server, kiosk, pending), outbox };
     let bytes = seal::seal(HEARTBEAT_WITH_OUTBOX, &with, key).unwrap();
     let (status, _) = server.post_bytes(&format!("/api/kiosk/{kiosk}/heartbeat"), bytes).await;
@@ -54,7 +60,10 @@ async fn announced(server: &TestServer, after: u64) -> Vec<(String, Value)> {
         .as_array()
         .unwrap()
         .iter()
-        .filter(|e| e["kind"].as_str().unwrap().starts_with("kiosk.outbox_"))
+        .filter(|e| {
+            let kind = e["kind"].as_str().unwrap();
+            kind.starts_with("kiosk.outbox_") || kind == "kiosk.halted"
+        })
         .map(|e| (e["kind"].as_str().unwrap().to_owned(), e["kiosk_id"].clone()))
         .collect()
 }
@@ -93,7 +102,7 @@ async fn the_kiosk_shows_its_last_queue_depth_capacity_and_state() {
     assert_eq!(
         shown["outbox"],
         json!({"reported_at": reported_at, "pending": 812, "capacity": 1000,
-            "state": "filling", "storage_full": true})
+            "state": "filling", "storage_full": true, "halted": false})
     );
     assert_eq!(shown["pending_at_last_heartbeat"], 812);
 
@@ -123,7 +132,7 @@ async fn a_report_signed_by_another_key_changes_nothing() {
     let server = TestServer::new();
     let (_, _, kiosk, _, _) = server.enrolled().await;
     let stranger = SigningKey::generate().unwrap();
-    let outbox = OutboxReport { pending: 999, capacity: 1000, storage_full: false };
+    let outbox = OutboxReport { pending: 999, capacity: 1000, storage_full: false, halted: false };
     let with = HeartbeatWithOutbox { beat: beat(&server, kiosk, 999), outbox };
     let bytes = seal::seal(HEARTBEAT_WITH_OUTBOX, &with, &stranger).unwrap();
     let (status, _) = server.post_bytes(&format!("/api/kiosk/{kiosk}/heartbeat"), bytes).await;
@@ -131,4 +140,19 @@ async fn a_report_signed_by_another_key_changes_nothing() {
     let (_, shown) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
     assert_eq!(shown["outbox"], Value::Null);
     assert!(announced(&server, 0).await.is_empty());
+}
+
+#[tokio::test]
+async fn a_kiosk_that_stopped_uploading_is_announced_once_and_shown_halted() {
+    let server = TestServer::new();
+    let (_, _, kiosk, key, _) = server.enrolled().await;
+    report(&server, kiosk, &key, 1, false).await;
+    let halted = OutboxReport { pending: 1, capacity: 1000, storage_full: false, halted: true };
+    for _ in 0..3 {
+        send_report(&server, kiosk, &key, halted).await;
+    }
+    assert_eq!(announced(&server, 0).await, vec![("kiosk.halted".to_owned(), json!(kiosk))]);
+    let (_, shown) = server.call("GET", &format!("/api/kiosks/{kiosk}"), None).await;
+    assert_eq!(shown["outbox"]["halted"], true);
+    assert_eq!(shown["outbox"]["pending"], 1);
 }

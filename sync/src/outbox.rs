@@ -160,6 +160,8 @@ pub struct OutboxStatus {
     /// should show "storage full". Taps are still attempted; the first write that succeeds
     /// (a tap, or the probe [`Outbox::status`] makes) clears it.
     pub storage_full: bool,
+    /// Uploading has stopped for good (fork, gap or revoked kiosk).
+    pub halted: bool,
     /// Whether the counts were read from the store just now. False when it could not be
     /// read (on a full disk after a failed write): they are then the last ones known.
     pub current: bool,
@@ -172,6 +174,7 @@ impl OutboxStatus {
             pending: self.pending,
             capacity: self.capacity,
             storage_full: self.storage_full,
+            halted: self.halted,
         }
     }
 }
@@ -459,6 +462,7 @@ impl Outbox {
             capacity: self.options.capacity,
             capacity_state: CapacityState::of(pending, self.options.capacity),
             storage_full: self.full.load(Ordering::SeqCst),
+            halted: state.halted,
             current,
         }
     }
@@ -696,6 +700,16 @@ impl Outbox {
 #[cfg(test)]
 mod tests {
     #[test]
+    fn a_halted_outbox_says_so_in_its_status_and_report() {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&dir.path().join("k.redb")).unwrap();
+        assert!(!outbox.status().halted);
+        outbox.halt().unwrap();
+        let status = outbox.status();
+        assert!(status.halted && status.report().halted);
+    }
+
+    #[test]
     fn an_identity_stored_before_pin_fallback_is_still_read() {
         let dir = tempfile::tempdir().unwrap();
         let outbox = Outbox::open(&dir.path().join("k.redb")).unwrap();
@@ -859,7 +873,10 @@ mod tests {
         assert_eq!(outbox.capacity_state().unwrap(), CapacityState::Ok);
         let status = outbox.status();
         assert_eq!((status.pending, status.acked_through, status.current), (2, 10, true));
-        assert_eq!(status.report(), OutboxReport { pending: 2, capacity: 10, storage_full: false });
+        assert_eq!(
+            status.report(),
+            OutboxReport { pending: 2, capacity: 10, storage_full: false, halted: false }
+        );
     }
 
     #[test]

@@ -408,12 +408,18 @@ fn record_outbox(
     now: DateTime<Utc>,
 ) -> ApiResult<()> {
     let (pending, capacity) = (report.pending, report.capacity);
-    match state.store.record_outbox(id, report, now)? {
-        Some(feed_kind::KIOSK_OUTBOX_FILLING) => {
-            tracing::warn!(kiosk.id = %id, pending, capacity, "kiosk outbox filling");
+    for kind in state.store.record_outbox(id, report, now)? {
+        match kind {
+            feed_kind::KIOSK_OUTBOX_FILLING => {
+                tracing::warn!(kiosk.id = %id, pending, capacity, "kiosk outbox filling");
+            }
+            feed_kind::KIOSK_HALTED => tracing::error!(
+                kiosk.id = %id,
+                pending,
+                "kiosk stopped uploading (fork, gap or revoked); its taps wait on it"
+            ),
+            _ => tracing::info!(kiosk.id = %id, pending, capacity, "kiosk outbox drained"),
         }
-        Some(_) => tracing::info!(kiosk.id = %id, pending, capacity, "kiosk outbox drained"),
-        None => {}
     }
     if report.storage_full {
         tracing::warn!(kiosk.id = %id, pending, "kiosk reports its disk full; taps refused");

@@ -85,6 +85,9 @@ pub struct OutboxView {
     pub state: String,
     /// The kiosk's disk was full: it was refusing taps.
     pub storage_full: bool,
+    /// The kiosk stopped uploading for good (its history forks from the server's, skips a
+    /// seq, or it was revoked): it refuses taps, and its unsynced events wait on it.
+    pub halted: bool,
 }
 
 impl From<KioskOutbox> for OutboxView {
@@ -100,6 +103,7 @@ impl From<KioskOutbox> for OutboxView {
             capacity: o.report.capacity,
             state: state.to_owned(),
             storage_full: o.report.storage_full,
+            halted: o.report.halted,
         }
     }
 }

@@ -354,7 +354,7 @@ pub trait Store: Send + Sync + 'static {
         id: KioskId,
         report: OutboxReport,
         at: DateTime<Utc>,
-    ) -> Result<Option<&'static str>, StoreError>;
+    ) -> Result<Vec<&'static str>, StoreError>;
     /// What the kiosk's last heartbeat said of its outbox, if one did.
     fn kiosk_outbox(&self, id: KioskId) -> Result<Option<KioskOutbox>, StoreError>;
 

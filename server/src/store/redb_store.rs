@@ -1454,7 +1454,7 @@ impl Store for RedbStore {
         id: KioskId,
         report: OutboxReport,
         at: DateTime<Utc>,
-    ) -> Result<Option<&'static str>, StoreError> {
+    ) -> Result<Vec<&'static str>, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let announced = {
             let mut table = txn.open_table(KIOSK_OUTBOXES).map_err(backend)?;
@@ -1463,17 +1463,20 @@ impl Store for RedbStore {
                 Some(v) => Some(decode(v.value(), "kiosk outbox")?),
                 None => None,
             };
-            let was_warned = before.is_some_and(|b| b.warned);
+            let was_warned = before.as_ref().is_some_and(|b| b.warned);
+            let was_halted = before.as_ref().is_some_and(|b| b.report.halted);
             let warned = report.state().is_warning();
             let stored = KioskOutbox { reported_at: at, report, warned };
             table.insert(key, encode(&stored)?.as_slice()).map_err(backend)?;
-            match (was_warned, warned) {
+            let filling = match (was_warned, warned) {
                 (false, true) => Some(feed_kind::KIOSK_OUTBOX_FILLING),
                 (true, false) => Some(feed_kind::KIOSK_OUTBOX_DRAINED),
                 _ => None,
-            }
+            };
+            let halted = (!was_halted && report.halted).then_some(feed_kind::KIOSK_HALTED);
+            filling.into_iter().chain(halted).collect::<Vec<_>>()
         };
-        if let Some(kind) = announced {
+        for kind in &announced {
             append_feed(&txn, at, kind, None, Some(id), None)?;
         }
         txn.commit().map_err(backend)?;
