@@ -160,7 +160,8 @@ impl fmt::Display for Feedback {
             Self::Suspended { number } => {
                 write!(
                     f,
-                    "suspended employee={number} message=\"not allowed to check in; see your manager\""
+                    "suspended employee={number} \
+                     message=\"not allowed to check in; see your manager\""
                 )
             }
             Self::OutOfService { reason } => write!(

@@ -57,7 +57,8 @@ impl Node {
     ) -> anyhow::Result<Arc<Self>> {
         if !data.store().exists() {
             anyhow::bail!(
-                "{} holds no enrolled kiosk; pair it first (`mtime-kiosk enroll`, or on its screen)",
+                "{} holds no enrolled kiosk; pair it first \
+                 (`mtime-kiosk enroll`, or on its screen)",
                 data.root().display()
             );
         }
@@ -225,9 +226,8 @@ pub fn run(
         ));
     }
     if node.outbox.halted()? {
-        say(
-            "sync-halted reason=\"uploading stopped earlier (fork, gap or revoked); taps are refused\"",
-        );
+        say("sync-halted \
+             reason=\"uploading stopped earlier (fork, gap or revoked); taps are refused\"");
     }
 
     let taps = mtime_hardware::spawn(reader).context("starting the badge reader")?;

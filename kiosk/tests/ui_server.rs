@@ -198,7 +198,8 @@ fn an_admin_pairs_the_kiosk_on_screen_and_a_setting_changed_on_the_server_takes_
     let events = server.call(
         reqwest::Method::GET,
         &format!(
-            "/api/employees/{employee_id}/timesheet/events?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+            "/api/employees/{employee_id}/timesheet/events\
+             ?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
         ),
         Value::Null,
     );
