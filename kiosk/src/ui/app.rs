@@ -655,23 +655,27 @@ impl KioskUi {
             inner.storage_error.clone().or(inner.reader_error.clone()).unwrap_or_default().into(),
         );
 
-        let present: Vec<PresentItem> = controller
-            .as_ref()
-            .map(|c| {
-                c.present()
-                    .into_iter()
-                    .map(|p| PresentItem {
-                        name: p.name.into(),
-                        number: p.number.into(),
-                        since: p.since.format("%H:%M").to_string().into(),
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        state.set_present(ModelRc::new(VecModel::from(present)));
-        state.set_present_as_of(
-            local_now.map(|t| t.format("%H:%M").to_string()).unwrap_or_default().into(),
-        );
+        // The lists are made only while shown: refresh runs four times a second, and the
+        // evacuation list walks the whole roster.
+        if inner.screen == Screen::WhoIsIn {
+            let present: Vec<PresentItem> = controller
+                .as_ref()
+                .map(|c| {
+                    c.present()
+                        .into_iter()
+                        .map(|p| PresentItem {
+                            name: p.name.into(),
+                            number: p.number.into(),
+                            since: p.since.format("%H:%M").to_string().into(),
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            state.set_present(ModelRc::new(VecModel::from(present)));
+            state.set_present_as_of(
+                local_now.map(|t| t.format("%H:%M").to_string()).unwrap_or_default().into(),
+            );
+        }
 
         let pin_allowed = controller.as_ref().is_some_and(|c| c.roster().config.pin_fallback);
         state.set_pin_allowed(pin_allowed);
@@ -692,8 +696,10 @@ impl KioskUi {
         )));
         state.set_language(inner.language.clone().into());
 
-        let diagnostics = inner.diagnostics(controller.as_deref(), now.wall_trusted);
-        state.set_diagnostics(ModelRc::new(VecModel::from(diagnostics)));
+        if inner.screen == Screen::Diagnostics {
+            let diagnostics = inner.diagnostics(controller.as_deref(), now.wall_trusted);
+            state.set_diagnostics(ModelRc::new(VecModel::from(diagnostics)));
+        }
     }
 }
 
