@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use std::collections::HashMap;
 
-use crate::event::{Amendment, Direction, ReasonCode};
+use crate::event::{Amendment, Direction, PresenceEvent, ReasonCode};
 use crate::ids::{EventId, KioskId};
 
 /// Where a punch came from.
@@ -53,6 +53,20 @@ pub struct Punch {
     pub reason: ReasonCode,
     /// Where it came from.
     pub origin: PunchOrigin,
+}
+
+impl Punch {
+    /// The punch a kiosk's event stands for, at its wall clock as read; the server dates
+    /// untrusted readings first (see [`crate::timing`]) and then replaces `at`.
+    pub fn of_kiosk_event(event: &PresenceEvent) -> Self {
+        Self {
+            event: event.id,
+            at: event.time.wall,
+            direction: event.direction,
+            reason: event.reason.clone(),
+            origin: PunchOrigin::Kiosk { kiosk: event.kiosk, seq: event.seq },
+        }
+    }
 }
 
 /// Something about an interval that an admin should look at.

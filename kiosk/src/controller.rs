@@ -683,16 +683,10 @@ fn last_punches(events: &[PresenceEvent]) -> HashMap<Who, LastPunch> {
             Subject::Employee { id, .. } => Who::Employee(id),
             Subject::UnknownBadge(badge) => Who::Badge(badge),
         };
-        recorded.entry(who).or_default().push(Recorded {
-            punch: Punch {
-                event: event.id,
-                at: event.time.wall,
-                direction: event.direction,
-                reason: event.reason.clone(),
-                origin: PunchOrigin::Kiosk { kiosk: event.kiosk, seq: event.seq },
-            },
-            amends: event.amends,
-        });
+        recorded
+            .entry(who)
+            .or_default()
+            .push(Recorded { punch: Punch::of_kiosk_event(event), amends: event.amends });
     }
 
     // The tap a replacement stands for: follow its chain back to the first tap, whose

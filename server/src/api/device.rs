@@ -14,7 +14,7 @@ use mtime_core::batch::{BatchError, RECEIPT, Receipt, SealedBatch};
 use mtime_core::event::Subject;
 use mtime_core::ids::KioskId;
 use mtime_core::keys::PublicKey;
-use mtime_core::pairing::{Punch, PunchOrigin};
+use mtime_core::pairing::Punch;
 use mtime_core::protocol::{
     EnrollRequest, EnrollResponse, HEARTBEAT_REPLY, Heartbeat, HeartbeatReply, KnownPunch,
     OutboxReport, ROSTER, ROSTER_REQUEST, Roster, RosterEmployee, RosterReason, RosterRequest,
@@ -271,13 +271,8 @@ pub fn event_records(batch: &mtime_core::batch::Batch, now: DateTime<Utc>) -> Ve
         .iter()
         .map(|e| EventRecord {
             employee: e.subject.employee(),
-            punch: Punch {
-                event: e.id,
-                at: e.time.wall,
-                direction: e.direction,
-                reason: e.reason.clone(),
-                origin: PunchOrigin::Kiosk { kiosk: batch.kiosk, seq: e.seq },
-            },
+            // A verified batch's events all carry the batch's kiosk.
+            punch: Punch::of_kiosk_event(e),
             detail: EventDetail::Kiosk {
                 badge: match &e.subject {
                     Subject::Employee { badge, .. } => *badge,
