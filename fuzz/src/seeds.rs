@@ -49,6 +49,7 @@ pub fn all() -> Vec<Seed> {
     seeds.extend(key_rotation_request());
     seeds.extend(badge_uid());
     seeds.extend(server_config());
+    seeds.extend(device_file());
     seeds.extend(api_bodies());
     seeds
 }
@@ -286,6 +287,21 @@ fn server_config() -> Vec<Seed> {
         seed("server_config", "full", full),
         seed("server_config", "listen-v6", "listen = \"[::1]:8080\"\n# comment\n"),
         seed("server_config", "empty", ""),
+    ]
+}
+
+fn device_file() -> Vec<Seed> {
+    let keyboard = "data_dir = \"/var/lib/mtime-kiosk\"\n\
+        server_url = \"http://127.0.0.1:8080/time\"\n\
+        [screen]\nrotation = 270\n\
+        [reader]\nkind = \"keyboard\"\ndevice = \"/dev/input/event0\"\n\
+        width = 4\nbyte_order = \"little\"\n";
+    let simulator = "data_dir = \"/tmp/k\"\n[reader]\nkind = \"simulator\"\n\
+        socket = \"/run/mtime/tap.sock\"\n[feedback]\nkind = \"none\"\n";
+    vec![
+        seed("device_file", "packaged", include_str!("../../kiosk/packaging/kiosk.toml")),
+        seed("device_file", "keyboard", keyboard),
+        seed("device_file", "simulator", simulator),
     ]
 }
 

@@ -6,7 +6,8 @@
 //! kiosk over a channel, so a slow or hung device never blocks the rest of the node.
 //! Buzzers and LEDs sit behind [`feedback::FeedbackDevice`].
 //!
-//! The kiosk builds both from its configuration file ([`config`]):
+//! The kiosk builds both from its configuration file ([`device_file`], whose `[reader]` and
+//! `[feedback]` tables are [`config`]'s; [`panel`] is how its screen is mounted):
 //!
 //! ```
 //! use mtime_hardware::config::{self, ReaderConfig};
@@ -45,10 +46,12 @@
 //! - Each module's own limitations are listed in its documentation.
 
 pub mod config;
+pub mod device_file;
 pub mod feedback;
 pub mod keyboard;
 #[cfg(feature = "nfc")]
 pub mod nfc;
+pub mod panel;
 pub mod simulator;
 pub mod socket;
 

@@ -69,7 +69,7 @@ pub fn run(args: Vec<OsString>, clock: Arc<dyn Clock>, boot: BootId) -> anyhow::
             enroll(&DataDir::new(data_dir), &server, &code, ca_cert, clock, boot)
         }
         Command::Ui { config } => {
-            let config = crate::config::DeviceConfig::load(&config)?;
+            let config = mtime_hardware::device_file::DeviceConfig::load(&config)?;
             crate::ui::device::run(config, clock, boot)
         }
         Command::Run { data_dir, script, linger_secs } => {

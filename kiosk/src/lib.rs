@@ -13,7 +13,8 @@
 //!   tap as new amending events; PIN check-in; who is in.
 //! - [`node`]: the store, the controller and the sync loop, started once enrolled.
 //! - [`ui`]: the Slint screens and their state machine, the device runtime, rendering.
-//! - [`pairing`], [`config`], [`cli`], [`clock`], [`paths`]: the rest of the device.
+//! - [`pairing`], [`cli`], [`clock`], [`paths`]: the rest of the device; its configuration
+//!   file is `mtime_hardware::device_file`.
 //!
 //! # Limitations
 //!
@@ -32,7 +33,6 @@
 
 pub mod cli;
 pub mod clock;
-pub mod config;
 pub mod controller;
 pub mod node;
 pub mod pairing;

@@ -15,9 +15,9 @@ use mtime_sync::outbox::{Outbox, OutboxOptions};
 
 use super::KioskWindow;
 use super::app::{Device, Inputs, KioskUi, PairRequest, UiInput};
-use crate::config::DeviceConfig;
 use crate::node::Node;
 use crate::paths::DataDir;
+use mtime_hardware::device_file::DeviceConfig;
 
 /// How often the clock and the countdowns move on the screen.
 const TICK: Duration = Duration::from_millis(250);

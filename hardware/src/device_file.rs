@@ -1,4 +1,4 @@
-//! The device's own file: what is about this kiosk's hardware and place on disk, and only
+//! A kiosk's own configuration file: what is about this kiosk's hardware and place on disk, and only
 //! that. How the kiosk behaves (site zone, reasons, repeat window, language, PIN entry)
 //! comes from the server with the roster and changes without a restart.
 //!
@@ -23,16 +23,15 @@
 //! led_line = 27
 //! ```
 //!
-//! The `[reader]` and `[feedback]` tables are `mtime_hardware::config`'s; every table refuses
+//! The `[reader]` and `[feedback]` tables are [`crate::config`]'s; every table refuses
 //! keys it does not know, so a misspelt key is an error rather than a silent default.
 
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use mtime_hardware::config::{FeedbackConfig, ReaderConfig};
-
-use crate::ui::render::Rotation;
+use crate::config::{FeedbackConfig, ReaderConfig};
+use crate::panel::Rotation;
 
 /// A kiosk's configuration file.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -126,7 +125,7 @@ impl DeviceConfig {
 mod tests {
     use super::*;
 
-    const EXAMPLE: &str = include_str!("../packaging/kiosk.toml");
+    const EXAMPLE: &str = include_str!("../../kiosk/packaging/kiosk.toml");
 
     #[test]
     fn the_example_file_in_the_repository_is_valid() {
