@@ -14,6 +14,7 @@ use mtime_core::zone::{self, OrgUnit};
 
 use crate::api::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
+use crate::model::OrgUnitRecord;
 use crate::store::Store;
 use crate::webhooks::target::HostAllowlist;
 
@@ -60,14 +61,7 @@ impl AppState {
 
     /// The zone of an org unit and the site that carries it.
     pub fn site_of(&self, unit: OrgUnitId) -> ApiResult<(Tz, OrgUnit)> {
-        let units = self.store.org_units()?;
-        if !units.iter().any(|u| u.unit.id == unit) {
-            return Err(ApiError::invalid(format!("org unit {unit} does not exist")));
-        }
-        let (tz, site) =
-            zone::zone_of(unit, |id| units.iter().find(|u| u.unit.id == id).map(|u| &u.unit))
-                .map_err(|e| ApiError::invalid(e.to_string()))?;
-        Ok((tz, site.clone()))
+        site_in(&self.store.org_units()?, unit)
     }
 
     /// Today's date in the zone of an org unit.
@@ -75,4 +69,16 @@ impl AppState {
         let (tz, _) = self.site_of(unit)?;
         Ok(zone::local_date(self.now(), tz))
     }
+}
+
+/// The zone of an org unit and the site that carries it, among `units` (all of them, read
+/// once by a request that asks for many).
+pub fn site_in(units: &[OrgUnitRecord], unit: OrgUnitId) -> ApiResult<(Tz, OrgUnit)> {
+    if !units.iter().any(|u| u.unit.id == unit) {
+        return Err(ApiError::invalid(format!("org unit {unit} does not exist")));
+    }
+    let (tz, site) =
+        zone::zone_of(unit, |id| units.iter().find(|u| u.unit.id == id).map(|u| &u.unit))
+            .map_err(|e| ApiError::invalid(e.to_string()))?;
+    Ok((tz, site.clone()))
 }

@@ -632,6 +632,69 @@ async fn payroll_reads_intervals_and_daily_totals_as_json_and_csv() {
 }
 
 #[tokio::test]
+async fn the_interval_report_hands_out_every_interval_once_at_any_page_size() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    // Numbers that prefix one another, one with a tab (which sorts before the newline that
+    // ends a number in the report's keys), one with that newline inside (its rows sort
+    // before those of the number it extends), and from none to four intervals each.
+    let people = [("E1", 2), ("E10", 1), ("E1\tB", 3), ("A2", 0), ("Z", 4), ("E", 1), ("E1\n0", 2)];
+    let mut ids = Vec::new();
+    for (n, (number, _)) in people.iter().enumerate() {
+        ids.push(server.employee(site, number, &format!("04E87577DE98{n:02X}")).await);
+    }
+    server.clock.advance(Duration::from_secs(2 * 86_400));
+    for (id, (_, intervals)) in ids.iter().zip(people) {
+        let corrections = format!("/api/employees/{id}/timesheet/corrections");
+        for i in 0..intervals {
+            for (direction, minute) in [("in", 0), ("out", 30)] {
+                let at = format!("2025-05-11T{:02}:{minute:02}:00Z", 8 + i);
+                let body = json!({"direction": direction, "at": at, "reason": "WORK"});
+                let (status, v) = server.call("POST", &corrections, Some(body)).await;
+                assert!(status.is_success(), "{v}");
+            }
+        }
+    }
+    let range = "from=2025-05-11T00:00:00Z&to=2025-05-12T00:00:00Z";
+    let row = |v: &serde_json::Value| {
+        (v["number"].as_str().unwrap().to_owned(), v["start"].as_str().unwrap().to_owned())
+    };
+    let (_, whole) =
+        server.call("GET", &format!("/api/reports/intervals?{range}&limit=1000"), None).await;
+    let all: Vec<(String, String)> = whole["items"].as_array().unwrap().iter().map(row).collect();
+    let numbers: Vec<&str> = all.iter().map(|(n, _)| n.as_str()).collect();
+    let tab = ["E1\tB"; 3];
+    let newline = ["E1\n0"; 2];
+    let expected = [&["E"][..], &tab, &newline, &["E1", "E1", "E10"], &["Z"; 4]].concat();
+    assert_eq!(numbers, expected, "in the order of the report's keys");
+
+    for limit in [1, 2, 3, 5, 12, 13] {
+        let mut paged = Vec::new();
+        let mut cursor: Option<String> = None;
+        loop {
+            let path = match &cursor {
+                Some(c) => format!("/api/reports/intervals?{range}&limit={limit}&cursor={c}"),
+                None => format!("/api/reports/intervals?{range}&limit={limit}"),
+            };
+            let (status, page) = server.call("GET", &path, None).await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            let items = page["items"].as_array().unwrap();
+            assert!(items.len() <= limit);
+            paged.extend(items.iter().map(row));
+            match page["next_cursor"].as_str() {
+                Some(c) => cursor = Some(c.to_owned()),
+                None => break,
+            }
+        }
+        assert_eq!(paged, all, "pages of {limit}");
+    }
+
+    let (status, _) =
+        server.call("GET", &format!("/api/reports/intervals?{range}&cursor=zz"), None).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
 async fn every_list_pages_in_a_stable_order() {
     let server = TestServer::new();
     for name in ["Zeta", "Alpha", "Mid", "Beta"] {

@@ -65,13 +65,12 @@ pub fn paginate_by_text<T>(
     params: &PageParams,
     key: impl Fn(&T) -> String,
 ) -> ApiResult<Page<T>> {
-    paginate(
-        items,
-        params,
-        key,
-        |k| hex::encode(k.as_bytes()),
-        |text| hex::decode(text).ok().and_then(|bytes| String::from_utf8(bytes).ok()),
-    )
+    paginate(items, params, key, |k| hex::encode(k.as_bytes()), text_cursor)
+}
+
+/// The key a cursor of [`paginate_by_text`] holds, if it is one.
+pub fn text_cursor(text: &str) -> Option<String> {
+    hex::decode(text).ok().and_then(|bytes| String::from_utf8(bytes).ok())
 }
 
 /// An instant as text that sorts as the instants do, for keys.

@@ -12,9 +12,10 @@ use super::error::ApiResult;
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
 use super::scope::{Intent, Scope};
-use super::timesheet::{Zones, intervals_of};
+use super::timesheet::Zones;
 use crate::model::EventDetail;
 use crate::state::AppState;
+use crate::store::{OpenLimits, employee_intervals};
 
 /// `?at=`
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -79,8 +80,9 @@ pub async fn presence(
     if let Some(unit) = query.org_unit_id {
         scope.filter_unit(unit, &units)?;
     }
+    let limits = OpenLimits::load(state.store.as_ref())?;
     for record in state.store.employees()? {
-        let tz = Zones::of(&state, &record)?.at(at);
+        let tz = Zones::among(&units, &record)?.at(at);
         let date = at.with_timezone(&tz).date_naive();
         if !scope.allows_employee(&record, date) {
             continue;
@@ -92,12 +94,11 @@ pub async fn presence(
                 continue;
             }
         }
-        let intervals = intervals_of(&state, record.id)?;
+        let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
         let Some(interval) = intervals.iter().rev().find(|i| i.contains(at)) else { continue };
         let Some(start) = &interval.start else { continue };
-        let tz = Zones::of(&state, &record)?.at(at);
         let name = record
-            .version_at(at.with_timezone(&tz).date_naive())
+            .version_at(date)
             .or(record.versions.first())
             .map(|v| v.name.clone())
             .unwrap_or_default();

@@ -18,8 +18,9 @@ use super::extract::{JsonBody, OptionalJson, PathParams, QueryParams};
 use super::page::{Page, PageParams, paginate};
 use super::scope::{Intent, Scope};
 use super::settings::{default_reason, known_reason};
-use crate::model::{EmployeeRecord, EventDetail, EventRecord};
-use crate::state::AppState;
+use crate::model::{EmployeeRecord, EventDetail, EventRecord, OrgUnitRecord};
+use crate::state::{AppState, site_in};
+use crate::store::{OpenLimits, employee_intervals};
 
 /// `?from=&to=` plus paging, for intervals and for events.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -145,9 +146,14 @@ pub struct Zones(Vec<(chrono::NaiveDate, Tz)>);
 impl Zones {
     /// The zones of `record`'s versions.
     pub fn of(state: &AppState, record: &EmployeeRecord) -> ApiResult<Self> {
+        Self::among(&state.store.org_units()?, record)
+    }
+
+    /// The zones of `record`'s versions, with the org units read already.
+    pub fn among(units: &[OrgUnitRecord], record: &EmployeeRecord) -> ApiResult<Self> {
         let mut zones = Vec::with_capacity(record.versions.len());
         for version in &record.versions {
-            zones.push((version.effective_from, state.site_of(version.org_unit)?.0));
+            zones.push((version.effective_from, site_in(units, version.org_unit)?.0));
         }
         Ok(Self(zones))
     }
@@ -194,7 +200,8 @@ impl Zones {
 
 /// Every interval of one employee, in time order.
 pub fn intervals_of(state: &AppState, employee: EmployeeId) -> ApiResult<Vec<Interval>> {
-    Ok(crate::store::employee_intervals(state.store.as_ref(), employee)?)
+    let limits = OpenLimits::load(state.store.as_ref())?;
+    Ok(employee_intervals(state.store.as_ref(), &limits, employee)?)
 }
 
 // The cursor keeps the instant to the nanosecond: kiosk clocks read nanoseconds, and a

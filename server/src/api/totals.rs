@@ -1,7 +1,7 @@
 //! Reports for payroll and HR: every interval in a period, and worked time per employee
 //! and local day, as JSON pages or as CSV files.
 
-use std::collections::HashSet;
+use std::collections::{BinaryHeap, HashSet};
 
 use axum::Json;
 use axum::extract::State;
@@ -16,12 +16,15 @@ use mtime_core::totals;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
-use super::page::{Page, PageParams, paginate_by_text, sortable_instant};
+use super::page::{
+    DEFAULT_LIMIT, Page, PageParams, paginate_by_text, sortable_instant, text_cursor,
+};
 use super::reports::within;
 use super::scope::Scope;
-use super::timesheet::{IntervalView, Zones, instant_range, interval_view, intervals_of};
+use super::timesheet::{IntervalView, Zones, instant_range, interval_view};
 use crate::model::EmployeeRecord;
 use crate::state::AppState;
+use crate::store::{OpenLimits, employee_intervals};
 
 /// The longest period one report covers.
 const MAX_DAYS: i64 = 366;
@@ -95,7 +98,7 @@ pub(super) fn covered(
     }
     let mut out = Vec::new();
     for record in state.store.employees()? {
-        let zones = Zones::of(state, &record)?;
+        let zones = Zones::among(&units, &record)?;
         let now = state.now();
         let date = on.unwrap_or_else(|| now.with_timezone(&zones.at(now)).date_naive());
         if !scope.allows_employee(&record, date) {
@@ -112,22 +115,78 @@ pub(super) fn covered(
     Ok(out)
 }
 
+/// Where a page of a report starts and how long it is.
+struct PageWindow {
+    /// The key of the last row handed out, from the cursor.
+    after: Option<String>,
+    /// Rows per page.
+    limit: usize,
+}
+
+impl PageWindow {
+    fn of(params: &PageParams) -> ApiResult<Self> {
+        let after = match &params.cursor {
+            Some(text) => {
+                Some(text_cursor(text).ok_or_else(|| ApiError::invalid("cursor is not valid"))?)
+            }
+            None => None,
+        };
+        Ok(Self { after, limit: params.limit.unwrap_or(DEFAULT_LIMIT) })
+    }
+}
+
+/// The rows of the report, or, given a page, the rows that page needs. A row's key starts
+/// with its employee's number and a newline, so employees are read in the order of that
+/// prefix: those whose rows all lie before the cursor are skipped, and reading stops once
+/// the page is full and the next employee's prefix sorts after the page's last key, since
+/// none of that employee's rows could come before it. A page then reads about its own
+/// employees, not the whole workforce.
 fn interval_rows(
     state: &AppState,
     scope: &Scope,
     query: &IntervalsQuery,
+    page: Option<&PageWindow>,
 ) -> ApiResult<Vec<(String, ReportInterval)>> {
     let (from, to) = instant_range(query.from, query.to)?;
     if to - from > chrono::TimeDelta::days(MAX_DAYS) {
         return Err(ApiError::invalid(format!("a report covers at most {MAX_DAYS} days")));
     }
 
+    let mut employees: Vec<(String, EmployeeRecord, Zones)> =
+        covered(state, scope, query.org_unit_id, Some(to.date_naive()))?
+            .into_iter()
+            .map(|(record, zones)| (format!("{}\n", record.number), record, zones))
+            .collect();
+    employees.sort_by(|a, b| a.0.cmp(&b.0));
+
+    let limits = OpenLimits::load(state.store.as_ref())?;
     let mut rows = Vec::new();
-    for (record, zones) in covered(state, scope, query.org_unit_id, Some(to.date_naive()))? {
-        for interval in intervals_of(state, record.id)?.into_iter().filter(|i| i.overlaps(from, to))
-        {
+    // The smallest keys after the cursor seen so far, at most one more than the page holds.
+    let mut nearest: BinaryHeap<String> = BinaryHeap::new();
+    for (prefix, record, zones) in employees {
+        if let Some(page) = page {
+            let after = page.after.as_deref();
+            if after.is_some_and(|a| prefix.as_str() < a && !a.starts_with(&prefix)) {
+                continue;
+            }
+            let full = nearest.len() > page.limit;
+            if full && nearest.peek().is_some_and(|last| prefix > *last) {
+                break;
+            }
+        }
+
+        let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
+        for interval in intervals.into_iter().filter(|i| i.overlaps(from, to)) {
             let (at, event) = interval.anchor();
-            let key = format!("{}\n{}\n{event}", record.number, sortable_instant(at));
+            let key = format!("{prefix}{}\n{event}", sortable_instant(at));
+            if let Some(page) = page {
+                if page.after.as_deref().is_none_or(|a| key.as_str() > a) {
+                    nearest.push(key.clone());
+                    if nearest.len() > page.limit + 1 {
+                        nearest.pop();
+                    }
+                }
+            }
             let view = interval_view(record.id, &interval, &zones);
             rows.push((key, ReportInterval { number: record.number.clone(), interval: view }));
         }
@@ -141,8 +200,9 @@ pub async fn intervals(
     scope: Scope,
     QueryParams(query): QueryParams<IntervalsQuery>,
 ) -> ApiResult<Json<Page<ReportInterval>>> {
-    let rows = interval_rows(&state, &scope, &query)?;
     let params = PageParams { limit: query.limit, cursor: query.cursor.clone() };
+    let window = PageWindow::of(&params)?;
+    let rows = interval_rows(&state, &scope, &query, Some(&window))?;
     let page = paginate_by_text(rows, &params, |(key, _)| key.clone())?;
     Ok(Json(Page {
         items: page.items.into_iter().map(|(_, r)| r).collect(),
@@ -182,7 +242,7 @@ pub async fn intervals_csv(
     scope: Scope,
     QueryParams(query): QueryParams<IntervalsQuery>,
 ) -> ApiResult<Response> {
-    let mut rows = interval_rows(&state, &scope, &query)?;
+    let mut rows = interval_rows(&state, &scope, &query, None)?;
     rows.sort_by(|a, b| a.0.cmp(&b.0));
     let mut out = String::from(
         "employee,start,end,duration_seconds,reason,flags,start_corrected_by,start_note,\
@@ -247,9 +307,10 @@ fn total_rows(state: &AppState, scope: &Scope, query: &TotalsQuery) -> ApiResult
     check_period(query.from, query.to)?;
     let working = working_reasons(state)?;
 
+    let limits = OpenLimits::load(state.store.as_ref())?;
     let mut rows = Vec::new();
     for (record, zones) in covered(state, scope, query.org_unit_id, Some(query.to))? {
-        let intervals = intervals_of(state, record.id)?;
+        let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
         let counts = |i: &Interval| working.contains(i.reason.as_str());
         // Days are cut at midnight in the zone of the site the employee belonged to then.
         let days = zones

@@ -17,10 +17,11 @@ use super::error::ApiResult;
 use super::extract::QueryParams;
 use super::page::{Page, PageParams, paginate_by_text};
 use super::scope::Scope;
-use super::timesheet::{Zones, intervals_of};
+use super::timesheet::Zones;
 use super::totals::{check_period, covered, working_reasons};
 use crate::model::{EmployeeRecord, EmploymentTermsRecord};
 use crate::state::AppState;
+use crate::store::{OpenLimits, employee_intervals};
 
 /// `?from=&to=` local dates, an optional org unit, paging.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -102,10 +103,11 @@ fn flags_by_day(intervals: &[Interval], zones: &Zones) -> BTreeMap<NaiveDate, BT
 }
 
 /// What the week counter needs besides an employee: every set of terms, the reasons that
-/// count as work, and the time now.
+/// count as work, how long an interval may stay open, and the time now.
 pub struct WeekContext {
     terms: Vec<EmploymentTermsRecord>,
     working: HashSet<String>,
+    limits: OpenLimits,
     now: DateTime<Utc>,
 }
 
@@ -115,6 +117,7 @@ impl WeekContext {
         Ok(Self {
             terms: state.store.employment_terms()?,
             working: working_reasons(state)?,
+            limits: OpenLimits::load(state.store.as_ref())?,
             now: state.now(),
         })
     }
@@ -141,7 +144,7 @@ pub fn employee_weeks(
         return Ok(Vec::new());
     }
 
-    let intervals = intervals_of(state, record.id)?;
+    let intervals = employee_intervals(state.store.as_ref(), &context.limits, record.id)?;
     let counts = |i: &Interval| context.working.contains(i.reason.as_str());
     let flags = flags_by_day(&intervals, zones);
     let mut rows = Vec::new();

@@ -115,25 +115,50 @@ pub fn effective_punches(
     Ok(pairing::effective(&recorded).punches)
 }
 
+/// How long an interval may stay open, by the kiosk its check-in was made at (API punches:
+/// the default). Building it decodes every kiosk record, so a request or a watcher pass
+/// that pairs many employees loads it once.
+#[derive(Debug, Clone)]
+pub struct OpenLimits {
+    by_kiosk: HashMap<KioskId, std::time::Duration>,
+    default: std::time::Duration,
+}
+
+impl OpenLimits {
+    /// The limits of every kiosk as stored now.
+    pub fn load(store: &dyn Store) -> Result<Self, StoreError> {
+        let by_kiosk = store
+            .kiosks()?
+            .iter()
+            .map(|k| {
+                let hours = u64::from(k.config.max_open_hours);
+                (k.id, std::time::Duration::from_secs(hours * 3600))
+            })
+            .collect();
+        Ok(Self { by_kiosk, default: PairingRules::default().max_open })
+    }
+
+    /// The longest an interval begun by `start` may stay open.
+    pub fn of(&self, start: &Punch) -> std::time::Duration {
+        match start.origin {
+            pairing::PunchOrigin::Kiosk { kiosk, .. } => {
+                self.by_kiosk.get(&kiosk).copied().unwrap_or(self.default)
+            }
+            pairing::PunchOrigin::Api { .. } => self.default,
+        }
+    }
+}
+
 /// Every interval of one employee, in time order: their effective punches paired by the
 /// one rule every reader uses, an interval over-long past the maximum of the kiosk it
 /// began at.
 pub fn employee_intervals(
     store: &dyn Store,
+    limits: &OpenLimits,
     employee: EmployeeId,
 ) -> Result<Vec<Interval>, StoreError> {
     let punches = effective_punches(store, employee)?;
-    // Over-long is measured against the maximum of the kiosk the check-in was made at.
-    let limits: HashMap<KioskId, std::time::Duration> = store
-        .kiosks()?
-        .iter()
-        .map(|k| (k.id, std::time::Duration::from_secs(u64::from(k.config.max_open_hours) * 3600)))
-        .collect();
-    let default = PairingRules::default().max_open;
-    Ok(pairing::pair_with(&punches, |start| match start.origin {
-        pairing::PunchOrigin::Kiosk { kiosk, .. } => limits.get(&kiosk).copied().unwrap_or(default),
-        pairing::PunchOrigin::Api { .. } => default,
-    }))
+    Ok(pairing::pair_with(&punches, |start| limits.of(start)))
 }
 
 /// The result of a key rotation.

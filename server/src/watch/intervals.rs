@@ -15,7 +15,7 @@ use mtime_core::ids::EmployeeId;
 
 use crate::model::{IntervalAnnouncement, IntervalKey, feed_kind};
 use crate::state::AppState;
-use crate::store::{StoreError, employee_intervals};
+use crate::store::{OpenLimits, StoreError, employee_intervals};
 
 /// Feed entries read per pass; a pass is one transaction.
 const PASS: usize = 500;
@@ -56,10 +56,11 @@ fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
         .collect();
 
     let now = state.now();
+    let limits = OpenLimits::load(state.store.as_ref())?;
     let mut announcements = Vec::new();
     for employee in employees {
         let known = state.store.announced_intervals(employee)?;
-        for interval in employee_intervals(state.store.as_ref(), employee)? {
+        for interval in employee_intervals(state.store.as_ref(), &limits, employee)? {
             let key = IntervalKey::of(&interval);
             if interval.is_open() || known.contains(&key) {
                 continue;

@@ -15,10 +15,11 @@ pub fn check(state: &AppState) -> Result<usize, ApiError> {
     let context = WeekContext::load(state)?;
     let now = state.now();
     let announced = state.store.weeks_closed()?;
+    let units = state.store.org_units()?;
 
     let mut closed = Vec::new();
     for record in state.store.employees()? {
-        let zones = Zones::of(state, &record)?;
+        let zones = Zones::among(&units, &record)?;
         let Some(first) = record.versions.first().map(|v| v.effective_from) else { continue };
         let from = announced.get(&record.id).map_or(first, |week| *week + TimeDelta::days(7));
         let today = now.with_timezone(&zones.at(now)).date_naive();
