@@ -21,6 +21,7 @@ mod durable;
 mod events;
 mod fleet;
 mod footprint;
+mod idle_ui;
 mod ingest;
 mod nodes;
 mod reads;

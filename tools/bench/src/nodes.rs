@@ -1,7 +1,8 @@
 //! The product's own server and kiosk as separate processes, so that their resident
 //! memory can be read from /proc: this binary runs again as `mtime-bench node-server …`
 //! or `node-kiosk …`, which hand the rest of the command line to the CLIs of
-//! `mtime-server` and `mtime-kiosk`, as their own binaries do.
+//! `mtime-server` and `mtime-kiosk`, as their own binaries do, or `node-kiosk-ui …`, the
+//! kiosk with its UI ([`crate::idle_ui`]).
 
 use std::ffi::OsString;
 use std::io::{BufRead, BufReader};
@@ -33,6 +34,12 @@ pub fn dispatch() -> Option<anyhow::Result<()>> {
             let clock = Arc::new(mtime_kiosk::clock::HostClock::new(true));
             let boot = mtime_kiosk::clock::host_boot_id();
             Some(mtime_kiosk::cli::run(args, clock, boot))
+        }
+        crate::idle_ui::NODE => {
+            mtime_kiosk::cli::init_logging();
+            let rest: Vec<String> =
+                args.iter().skip(2).map(|a| a.to_string_lossy().into_owned()).collect();
+            Some(crate::idle_ui::run(&rest))
         }
         _ => None,
     }
@@ -138,5 +145,18 @@ pub fn kiosk(dir: &Path, server: &str, code: &str) -> anyhow::Result<Node> {
     let ready = wait_for_line(&mut child, "ready ");
     let node = Node { child, stdin };
     ready?;
+    Ok(node)
+}
+
+/// Runs the kiosk enrolled in `dir` with its touch UI on a software-rendered panel
+/// ([`crate::idle_ui`]); returns once its idle screen is drawn.
+pub fn kiosk_ui(dir: &Path) -> anyhow::Result<Node> {
+    let data = dir.to_str().context("a UTF-8 path")?;
+    let log = std::fs::File::create(dir.join("kiosk-ui.log"))?;
+    let mut child =
+        node(crate::idle_ui::NODE, &[data])?.stdout(Stdio::piped()).stderr(log).spawn()?;
+    let idle = wait_for_line(&mut child, "idle");
+    let node = Node { child, stdin: None };
+    idle?;
     Ok(node)
 }
