@@ -179,12 +179,12 @@ fn interval_rows(
         for interval in intervals.into_iter().filter(|i| i.overlaps(from, to)) {
             let (at, event) = interval.anchor();
             let key = format!("{prefix}{}\n{event}", sortable_instant(at));
-            if let Some(page) = page {
-                if page.after.as_deref().is_none_or(|a| key.as_str() > a) {
-                    nearest.push(key.clone());
-                    if nearest.len() > page.limit + 1 {
-                        nearest.pop();
-                    }
+            if let Some(page) = page
+                && page.after.as_deref().is_none_or(|a| key.as_str() > a)
+            {
+                nearest.push(key.clone());
+                if nearest.len() > page.limit + 1 {
+                    nearest.pop();
                 }
             }
             let view = interval_view(record.id, &interval, &zones);
