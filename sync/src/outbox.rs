@@ -531,7 +531,7 @@ impl Outbox {
                 for draft in &drafts {
                     state.last_seq += 1;
                     let event = PresenceEvent {
-                        id: EventId::random(),
+                        id: EventId::time_ordered(),
                         kiosk,
                         seq: state.last_seq,
                         subject: draft.subject.clone(),

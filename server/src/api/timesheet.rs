@@ -375,7 +375,7 @@ pub(super) fn record_punch(
         None => default_reason(state)?,
     };
     let punch = Punch {
-        event: EventId::random(),
+        event: EventId::time_ordered(),
         at,
         direction,
         reason: reason.clone(),

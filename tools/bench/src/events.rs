@@ -77,7 +77,7 @@ impl Workforce {
     ) -> PresenceEvent {
         let draft = self.draft(seq, boot, base);
         PresenceEvent {
-            id: EventId::random(),
+            id: EventId::time_ordered(),
             kiosk,
             seq,
             subject: draft.subject,

@@ -96,7 +96,7 @@ impl Workspace {
                 .iter()
                 .enumerate()
                 .map(|(n, &(id, uid, direction, wall))| PresenceEvent {
-                    id: EventId::random(),
+                    id: EventId::time_ordered(),
                     kiosk: self.kiosk.id,
                     seq: self.next_seq + n as u64,
                     subject: Subject::Employee { id, badge: Some(uid) },
