@@ -19,7 +19,7 @@
 //! - Intervals are paired from all of an employee's events on every read, and the interval
 //!   watcher pairs again each employee a batch touched: reads and the watcher grow with an
 //!   employee's history. Each event is a point lookup in `events` and a decode whose
-//!   timestamps are RFC 3339 text (about 6 µs per event here), so presence over 10,000
+//!   timestamps are RFC 3339 text (about 3 µs per event here), so presence over 10,000
 //!   employees with a month each takes about 1.2 s (bench/results.md §7). What would close
 //!   it: a table of each employee's punches keyed by instant, written in the transaction
 //!   that stores the event (and rewritten when a time anchor re-dates held taps), read
