@@ -33,12 +33,19 @@ const PRESENCE_KINDS: [&str; 5] = [
 pub fn catch_up(state: &AppState) -> Result<usize, StoreError> {
     let mut announced = 0;
     loop {
-        let (read, made) = pass(state)?;
+        let (more, made) = step(state)?;
         announced += made;
-        if read < PASS {
+        if !more {
             return Ok(announced);
         }
     }
+}
+
+/// One pass: (whether more entries may wait, intervals announced). A serving process runs
+/// passes one at a time so that it can stop between them.
+pub fn step(state: &AppState) -> Result<(bool, usize), StoreError> {
+    let (read, made) = pass(state)?;
+    Ok((read == PASS, made))
 }
 
 /// One pass over at most [`PASS`] entries: (entries read, intervals announced).

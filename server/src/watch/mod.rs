@@ -34,6 +34,10 @@ impl Default for Cadence {
 
 /// Runs the watchers until the process ends. A failed pass is logged and tried again at
 /// the next tick: the watchers' cursors are durable, so nothing is skipped.
+///
+/// Each pass runs on the blocking pool, one at a time: a kiosk back after weeks offline
+/// can leave minutes of interval passes, which must neither hold one of the threads that
+/// answer requests nor keep a stopping process busy past the pass it is in.
 pub fn spawn(state: AppState, cadence: Cadence) {
     let intervals_state = state.clone();
     tokio::spawn(async move {
@@ -41,8 +45,12 @@ pub fn spawn(state: AppState, cadence: Cadence) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = intervals::catch_up(&intervals_state) {
-                tracing::error!(error = %e, "interval watcher failed; retrying");
+            loop {
+                let state = intervals_state.clone();
+                match blocking("interval", move || intervals::step(&state)).await {
+                    Some((true, _)) => continue,
+                    Some((false, _)) | None => break,
+                }
             }
         }
     });
@@ -53,9 +61,8 @@ pub fn spawn(state: AppState, cadence: Cadence) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = weeks::check(&weeks_state) {
-                tracing::error!(error = %e, "closed-week watcher failed; retrying");
-            }
+            let state = weeks_state.clone();
+            blocking("closed-week", move || weeks::check(&state)).await;
         }
     });
 
@@ -64,9 +71,30 @@ pub fn spawn(state: AppState, cadence: Cadence) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = silence::check(&state) {
-                tracing::error!(error = %e, "kiosk silence watcher failed; retrying");
-            }
+            let state = state.clone();
+            blocking("kiosk silence", move || silence::check(&state)).await;
         }
     });
+}
+
+/// Runs one pass of the watcher named `what` on the blocking pool; logs its failure.
+async fn blocking<T, E>(
+    what: &'static str,
+    pass: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Option<T>
+where
+    T: Send + 'static,
+    E: std::fmt::Display + Send + 'static,
+{
+    match tokio::task::spawn_blocking(pass).await {
+        Ok(Ok(done)) => Some(done),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "{what} watcher failed; retrying");
+            None
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "{what} watcher stopped in a pass; retrying");
+            None
+        }
+    }
 }
