@@ -35,14 +35,7 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
     let dir = args.first().context("usage: node-kiosk-ui <data-dir>")?;
     let panel = PanelScreen::install(800, 480, Rotation::None)?;
     let clock = Arc::new(SystemClock::new());
-    let device = Device {
-        clock: clock.clone(),
-        pair: Box::new(|_, _| tracing::error!("the bench's kiosk is paired already")),
-        feedback: Box::new(NoFeedback),
-        version: env!("CARGO_PKG_VERSION").into(),
-    };
-    let ui = KioskUi::new(KioskWindow::new()?, device, Arc::new(|| {}));
-    ui.window().show()?;
+    let ui = shown_ui(clock.clone())?;
     let data = DataDir::new(std::path::Path::new(dir));
     let node = Node::start(&data, Default::default(), clock, BootId::random(), |_, _| {})?;
     ui.set_node(node);
@@ -60,4 +53,18 @@ pub fn run(args: &[String]) -> anyhow::Result<()> {
         }
         std::thread::sleep(FRAME);
     }
+}
+
+/// The kiosk's UI for a kiosk paired already, with no buzzer or LED, shown on this thread's
+/// screen.
+pub fn shown_ui(clock: Arc<SystemClock>) -> anyhow::Result<KioskUi> {
+    let device = Device {
+        clock,
+        pair: Box::new(|_, _| tracing::error!("the bench's kiosk is paired already")),
+        feedback: Box::new(NoFeedback),
+        version: env!("CARGO_PKG_VERSION").into(),
+    };
+    let ui = KioskUi::new(KioskWindow::new()?, device, Arc::new(|| {}));
+    ui.window().show()?;
+    Ok(ui)
 }

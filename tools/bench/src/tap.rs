@@ -19,14 +19,13 @@ use mtime_core::ids::{BootId, KioskId, OrgUnitId};
 use mtime_core::keys::SigningKey;
 use mtime_core::protocol::{KioskConfig, ROSTER, Roster, RosterEmployee, RosterReason, SiteInfo};
 use mtime_hardware::ReaderEvent;
-use mtime_hardware::feedback::NoFeedback;
 use mtime_hardware::simulator::ScriptReader;
 use mtime_kiosk::controller::{Controller, Feedback};
 use mtime_kiosk::node::Node;
 use mtime_kiosk::paths::DataDir;
-use mtime_kiosk::ui::app::{Device, KioskUi, UiInput};
+use mtime_kiosk::ui::app::UiInput;
 use mtime_kiosk::ui::render::{PanelScreen, Rotation};
-use mtime_kiosk::ui::{KioskState, KioskWindow, Screen};
+use mtime_kiosk::ui::{KioskState, Screen};
 use mtime_sync::keyfile::KeyFile;
 use mtime_sync::outbox::{Identity, Outbox, OutboxOptions};
 use slint::ComponentHandle;
@@ -143,14 +142,7 @@ fn measure_rendered(dir: &std::path::Path, size: usize, count: usize) -> anyhow:
     let boot = BootId::random();
     PANEL.with(|panel| {
         let panel = panel.as_ref().context("no software-rendered screen on this thread")?;
-        let device = Device {
-            clock: clock.clone(),
-            pair: Box::new(|_, _| tracing::error!("the bench's kiosk is paired already")),
-            feedback: Box::new(NoFeedback),
-            version: env!("CARGO_PKG_VERSION").into(),
-        };
-        let ui = KioskUi::new(KioskWindow::new()?, device, Arc::new(|| {}));
-        ui.window().show()?;
+        let ui = crate::idle_ui::shown_ui(clock.clone())?;
         let node = Node::start(&data, OutboxOptions::default(), clock, boot, |_, _| {})?;
         ui.set_node(node);
         let inputs = ui.inputs();
