@@ -16,14 +16,14 @@
 //!
 //! # Limitations
 //!
-//! - Intervals are paired from all of an employee's events on every read, and the interval
-//!   watcher pairs again each employee a batch touched: reads and the watcher grow with an
-//!   employee's history. Each event is a point lookup in `events` and a decode whose
-//!   timestamps are RFC 3339 text (about 3 µs per event here), so presence over 10,000
-//!   employees with a month each takes about 1.2 s (bench/results.md §7). What would close
-//!   it: a table of each employee's punches keyed by instant, written in the transaction
-//!   that stores the event (and rewritten when a time anchor re-dates held taps), read
-//!   backwards from the asked instant to the last check-out.
+//! - Intervals are paired from all of an employee's punches on every read, and the interval
+//!   watcher pairs again each employee a batch touched: those grow with an employee's
+//!   history. The punches are compact rows filed by employee and instant
+//!   (`store::redb_store::punches`), one range read per employee; presence reads them
+//!   backwards from the newest and stops at the first punch at or before the instant asked,
+//!   so presence now costs a few rows per employee while presence at a past instant reads
+//!   every punch after it. What would close the rest: intervals kept per employee and
+//!   re-paired from the last check-out that a new punch follows.
 //! - A service user may be limited to org units (and every unit below them); the
 //!   [`api::scope::Scope`] of each request decides what it sees and changes. An employee
 //!   belongs to the unit of the version in force on the date read (today for writes and

@@ -15,7 +15,7 @@ use super::scope::{Intent, Scope};
 use super::timesheet::Zones;
 use crate::model::EventDetail;
 use crate::state::AppState;
-use crate::store::{OpenLimits, employee_intervals};
+use crate::store::{OpenLimits, presence_at};
 
 /// `?at=`
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -94,8 +94,9 @@ pub async fn presence(
                 continue;
             }
         }
-        let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
-        let Some(interval) = intervals.iter().rev().find(|i| i.contains(at)) else { continue };
+        let Some(interval) = presence_at(state.store.as_ref(), &limits, record.id, at)? else {
+            continue;
+        };
         let Some(start) = &interval.start else { continue };
         let name = record
             .version_at(date)

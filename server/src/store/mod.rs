@@ -12,7 +12,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use mtime_core::badge::BadgeUid;
 use mtime_core::batch::SealedBatch;
-use mtime_core::event::Amendment;
+use mtime_core::event::{Amendment, Direction};
 use mtime_core::ids::{EmployeeId, EventId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
 use mtime_core::pairing::{self, Interval, PairingRules, Punch, Recorded};
@@ -105,14 +105,17 @@ pub fn effective_punches(
     store: &dyn Store,
     employee: EmployeeId,
 ) -> Result<Vec<Punch>, StoreError> {
-    let events = store.employee_events(employee)?;
-    let ids: Vec<EventId> = events.iter().map(|e| e.punch.event).collect();
-    let amendments = store.amendments(&ids)?;
-    let recorded: Vec<Recorded> = events
-        .into_iter()
-        .map(|e| Recorded { amends: amendments.get(&e.punch.event).copied(), punch: e.punch })
-        .collect();
-    Ok(pairing::effective(&recorded).punches)
+    Ok(pairing::effective(&store.employee_punches(employee)?).punches)
+}
+
+/// A punch as an employee's index files it: by its sort instant, which is its own instant
+/// except for an amending punch filed no earlier than the punch it amends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IndexedPunch {
+    /// Where it is filed.
+    pub sort: DateTime<Utc>,
+    /// The punch and the amendment it carries.
+    pub recorded: Recorded,
 }
 
 /// How long an interval may stay open, by the kiosk its check-in was made at (API punches:
@@ -159,6 +162,72 @@ pub fn employee_intervals(
 ) -> Result<Vec<Interval>, StoreError> {
     let punches = effective_punches(store, employee)?;
     Ok(pairing::pair_with(&punches, |start| limits.of(start)))
+}
+
+/// The punches of one employee that count from some punch at or before `at` on: what pairing
+/// needs to give exactly the intervals of the whole history that reach past `at`, read
+/// backwards from the newest punch instead of from the first.
+///
+/// Every row that changes the punches after an instant is filed after it (see
+/// [`IndexedPunch`]), and what pairing does after a punch does not depend on what came
+/// before it: after a check-out nothing is open, after a check-in that check-in is. So once
+/// the rows read hold every row after some instant, and the first punch among them that
+/// counts is no later than `at`, pairing them gives the whole history's intervals from that
+/// punch on (a leading check-out aside, which the history may pair with an earlier
+/// check-in). Until then the read reaches further back; a history with no such punch is
+/// read whole.
+pub fn punches_reaching(
+    store: &dyn Store,
+    employee: EmployeeId,
+    at: DateTime<Utc>,
+) -> Result<Vec<Punch>, StoreError> {
+    let mut count = 8;
+    loop {
+        let rows = store.latest_punches(employee, count)?;
+        let whole = rows.len() < count;
+
+        // The oldest instant read may have more rows filed there than were read.
+        let cut =
+            if whole { 0 } else { rows.iter().take_while(|r| r.sort == rows[0].sort).count() };
+        let recorded: Vec<Recorded> = rows[cut..].iter().map(|r| r.recorded.clone()).collect();
+        let punches = pairing::effective(&recorded).punches;
+
+        let first = punches.iter().min_by_key(|p| (p.at, p.direction == Direction::In, p.event));
+        if whole || first.is_some_and(|p| p.at <= at) {
+            return Ok(punches);
+        }
+        count = count.saturating_mul(4);
+    }
+}
+
+/// The interval of one employee that holds `at`, if they were present then: the answer
+/// [`employee_intervals`] gives, from the punches [`punches_reaching`] `at`.
+pub fn presence_at(
+    store: &dyn Store,
+    limits: &OpenLimits,
+    employee: EmployeeId,
+    at: DateTime<Utc>,
+) -> Result<Option<Interval>, StoreError> {
+    let punches = punches_reaching(store, employee, at)?;
+    let intervals = pairing::pair_with(&punches, |start| limits.of(start));
+    Ok(intervals.into_iter().rev().find(|i| i.contains(at)))
+}
+
+/// The intervals of one employee that hold a punch at or after `since`, as the whole history
+/// pairs them: what a change at `since` can have made or unmade.
+pub fn intervals_since(
+    store: &dyn Store,
+    limits: &OpenLimits,
+    employee: EmployeeId,
+    since: DateTime<Utc>,
+) -> Result<Vec<Interval>, StoreError> {
+    // One punch before `since` is enough: the interval it opens or closes is paired as the
+    // history pairs it, and so is everything after.
+    let before = since.checked_sub_signed(chrono::TimeDelta::nanoseconds(1)).unwrap_or(since);
+    let punches = punches_reaching(store, employee, before)?;
+    let mut intervals = pairing::pair_with(&punches, |start| limits.of(start));
+    intervals.retain(|i| [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= since));
+    Ok(intervals)
 }
 
 /// The result of a key rotation.
@@ -320,6 +389,11 @@ pub trait Store: Send + Sync + 'static {
     fn amendments(&self, events: &[EventId]) -> Result<HashMap<EventId, Amendment>, StoreError>;
     /// Every event of one employee, amending and amended ones included.
     fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError>;
+    /// Every punch of one employee with the amendment it carries, as pairing reads them.
+    fn employee_punches(&self, id: EmployeeId) -> Result<Vec<Recorded>, StoreError>;
+    /// The last `count` punches of one employee as filed, oldest first.
+    fn latest_punches(&self, id: EmployeeId, count: usize)
+    -> Result<Vec<IndexedPunch>, StoreError>;
     /// Events whose badge no roster knew.
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError>;
     /// Gives the taps of an unknown `badge` to `employee`: they leave the review queue and
@@ -336,9 +410,16 @@ pub trait Store: Send + Sync + 'static {
 
     /// The seq of the last feed entry the interval watcher handled (0 before the first).
     fn interval_watch_cursor(&self) -> Result<u64, StoreError>;
-    /// The closed intervals of `employee` that the feed has announced.
-    fn announced_intervals(&self, employee: EmployeeId)
-    -> Result<HashSet<IntervalKey>, StoreError>;
+    /// Which of these closed intervals of `employee` the feed has announced.
+    fn announced_among(
+        &self,
+        employee: EmployeeId,
+        keys: &[IntervalKey],
+    ) -> Result<HashSet<IntervalKey>, StoreError>;
+    /// The earliest instant these stored events may change the intervals at: their own
+    /// instants and those of the taps they amend, down each chain; `None` when none is
+    /// stored.
+    fn earliest_change(&self, events: &[EventId]) -> Result<Option<DateTime<Utc>>, StoreError>;
     /// In one transaction: appends `interval.closed` (and `interval.flagged` for a flagged
     /// one) per announcement, remembers them as announced, and moves the interval watcher's
     /// cursor from `from` to `through`. Refuses with [`StoreError::Conflict`] when the

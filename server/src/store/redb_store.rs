@@ -1,5 +1,7 @@
 //! The embedded store: one redb file, nothing to install.
 
+mod punches;
+
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -15,14 +17,15 @@ use mtime_core::event::Amendment;
 use mtime_core::ids::EventId;
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
-use mtime_core::pairing::PunchOrigin;
+use mtime_core::pairing::{PunchOrigin, Recorded};
 use mtime_core::protocol::OutboxReport;
 use mtime_core::repair::open_repairing;
 use mtime_core::timing::{self, Established, QuarantineReason, TimeAnchor};
 
 use super::kiosk_record;
 use super::{
-    BatchOutcome, EnrollOutcome, KeyRotationOutcome, Store, StoreError, UnappliedAmendment,
+    BatchOutcome, EnrollOutcome, IndexedPunch, KeyRotationOutcome, Store, StoreError,
+    UnappliedAmendment,
 };
 use crate::model::{
     ActivityRecord, ApiKeyRecord, DELIVERY_LOG_LEN, DeliveryRecord, DimensionRecord,
@@ -55,8 +58,6 @@ const ENROLLMENT_CODES: TableDefinition<&[u8], u128> = TableDefinition::new("enr
 /// (kiosk, first seq) → the stored batch's hash, last seq and receipt.
 const BATCHES: TableDefinition<(u128, u64), &[u8]> = TableDefinition::new("batches");
 const EVENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("events");
-/// (employee, event) → nothing: an index of each employee's events.
-const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
 /// Amending event → the postcard [`Amendment`] it carries. Kept apart from the events, so
 /// that events stored before amendments existed still decode.
 const EVENT_AMENDMENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("event_amendments");
@@ -186,9 +187,9 @@ impl RedbStore {
         txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
         txn.open_table(BATCHES).map_err(backend)?;
         txn.open_table(EVENTS).map_err(backend)?;
-        txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+        punches::open(&txn)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(TIME_ANCHORS).map_err(backend)?;
         txn.open_table(WEEKS_CLOSED).map_err(backend)?;
@@ -446,6 +447,13 @@ fn time_anchor(
     found.map(|v| decode(v.value(), "time anchor")).transpose()
 }
 
+/// The amendment an event carries, if any.
+fn amendment_of(txn: &WriteTransaction, event: u128) -> Result<Option<Amendment>, StoreError> {
+    let table = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+    let found = table.get(event).map_err(backend)?;
+    found.map(|v| decode(v.value(), "amendment")).transpose()
+}
+
 /// Puts a stored event in its employee's index (or the review queue for an unknown badge)
 /// and announces it in the feed.
 fn index_event(
@@ -454,22 +462,18 @@ fn index_event(
     at: DateTime<Utc>,
 ) -> Result<(), StoreError> {
     let id = event.punch.event.0.as_u128();
+    let amends = amendment_of(txn, id)?;
 
     match event.employee {
-        Some(employee) => {
-            let mut index = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
-            index.insert((employee.0.as_u128(), id), ()).map_err(backend)?;
-        }
+        Some(employee) => punches::put(txn, employee, &event.punch, amends)?,
         None => {
             let mut review = txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
             review.insert(id, ()).map_err(backend)?;
         }
     }
 
-    let amends =
-        txn.open_table(EVENT_AMENDMENTS).map_err(backend)?.get(id).map_err(backend)?.is_some();
     let (kind, kiosk) = match (&event.punch.origin, event.employee) {
-        (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) if amends => {
+        (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) if amends.is_some() => {
             (feed_kind::PRESENCE_AMENDED, Some(*kiosk))
         }
         (PunchOrigin::Kiosk { kiosk, .. }, Some(_)) => (feed_kind::PRESENCE_RECORDED, Some(*kiosk)),
@@ -1228,17 +1232,20 @@ impl Store for RedbStore {
 
     fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError> {
         let employee = id.0.as_u128();
-        let ids = {
-            let txn = self.db.begin_read().map_err(backend)?;
-            let index = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
-            let mut ids = Vec::new();
-            for row in index.range((employee, 0)..=(employee, u128::MAX)).map_err(backend)? {
-                let (key, _) = row.map_err(backend)?;
-                ids.push(key.value().1);
-            }
-            ids
-        };
+        let ids = punches::ids(&self.db.begin_read().map_err(backend)?, employee)?;
         self.events_by_id(ids)
+    }
+
+    fn employee_punches(&self, id: EmployeeId) -> Result<Vec<Recorded>, StoreError> {
+        punches::all(&self.db.begin_read().map_err(backend)?, id.0.as_u128())
+    }
+
+    fn latest_punches(
+        &self,
+        id: EmployeeId,
+        count: usize,
+    ) -> Result<Vec<IndexedPunch>, StoreError> {
+        punches::latest(&self.db.begin_read().map_err(backend)?, id.0.as_u128(), count)
     }
 
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError> {
@@ -1262,16 +1269,20 @@ impl Store for RedbStore {
     ) -> Result<usize, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let moved = {
-            let mut review = txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
-            let mut events = txn.open_table(EVENTS).map_err(backend)?;
-            let mut index = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
             let mut ids = Vec::new();
-            for row in review.iter().map_err(backend)? {
+            for row in
+                txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?.iter().map_err(backend)?
+            {
                 ids.push(row.map_err(backend)?.0.value());
             }
             let mut moved = 0;
             for id in ids {
-                let bytes = events.get(id).map_err(backend)?.map(|v| v.value().to_vec());
+                let bytes = txn
+                    .open_table(EVENTS)
+                    .map_err(backend)?
+                    .get(id)
+                    .map_err(backend)?
+                    .map(|v| v.value().to_vec());
                 let Some(bytes) = bytes else { continue };
                 let mut event: EventRecord = decode(&bytes, "event")?;
                 let tapped_with = match &event.detail {
@@ -1282,9 +1293,15 @@ impl Store for RedbStore {
                     continue;
                 }
                 event.employee = Some(employee);
-                events.insert(id, encode(&event)?.as_slice()).map_err(backend)?;
-                index.insert((employee.0.as_u128(), id), ()).map_err(backend)?;
-                review.remove(id).map_err(backend)?;
+                txn.open_table(EVENTS)
+                    .map_err(backend)?
+                    .insert(id, encode(&event)?.as_slice())
+                    .map_err(backend)?;
+                txn.open_table(UNKNOWN_BADGE_EVENTS)
+                    .map_err(backend)?
+                    .remove(id)
+                    .map_err(backend)?;
+                punches::put(&txn, employee, &event.punch, amendment_of(&txn, id)?)?;
                 let kiosk = match event.punch.origin {
                     PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
                     PunchOrigin::Api { .. } => None,
@@ -1322,20 +1339,43 @@ impl Store for RedbStore {
         Ok(meta.get(INTERVAL_WATCH).map_err(backend)?.map_or(0, |v| v.value()))
     }
 
-    fn announced_intervals(
+    fn announced_among(
         &self,
         employee: EmployeeId,
+        keys: &[IntervalKey],
     ) -> Result<HashSet<IntervalKey>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
-        let id = employee.0.as_u128();
         let mut out = HashSet::new();
-        let all = (id, 0, 0, 0)..=(id, u8::MAX, u128::MAX, u128::MAX);
-        for row in table.range(all).map_err(backend)? {
-            let (key, _) = row.map_err(backend)?;
-            out.insert(interval_key_of(key.value()));
+        for key in keys {
+            if table.get(announced_key(employee, *key)).map_err(backend)?.is_some() {
+                out.insert(*key);
+            }
         }
         Ok(out)
+    }
+
+    fn earliest_change(&self, events: &[EventId]) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let txn = self.db.begin_read().map_err(backend)?;
+        let stored = txn.open_table(EVENTS).map_err(backend)?;
+        let amendments = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+        let mut earliest: Option<DateTime<Utc>> = None;
+        for event in events {
+            // An amendment changes the place of the tap it amends, and so on down a chain;
+            // the bound stops a cycle a kiosk made up.
+            let mut next = Some(event.0.as_u128());
+            for _ in 0..64 {
+                let Some(id) = next.take() else { break };
+                let Some(bytes) = stored.get(id).map_err(backend)? else { break };
+                let record: EventRecord = decode(bytes.value(), "event")?;
+                earliest = Some(earliest.map_or(record.punch.at, |e| e.min(record.punch.at)));
+                if let Some(bytes) = amendments.get(id).map_err(backend)? {
+                    let amendment: Amendment = decode(bytes.value(), "amendment")?;
+                    next = Some(amendment.target().0.as_u128());
+                }
+            }
+        }
+        Ok(earliest)
     }
 
     fn announce_intervals(
@@ -1626,14 +1666,6 @@ fn announced_key(employee: EmployeeId, key: IntervalKey) -> (u128, u8, u128, u12
     let present = u8::from(key.start.is_some()) | (u8::from(key.end.is_some()) << 1);
     let id = |e: Option<mtime_core::ids::EventId>| e.map_or(0, |e| e.0.as_u128());
     (employee.0.as_u128(), present, id(key.start), id(key.end))
-}
-
-fn interval_key_of((_, present, start, end): (u128, u8, u128, u128)) -> IntervalKey {
-    let event = |id| mtime_core::ids::EventId(uuid::Uuid::from_u128(id));
-    IntervalKey {
-        start: (present & 1 != 0).then(|| event(start)),
-        end: (present & 2 != 0).then(|| event(end)),
-    }
 }
 
 #[cfg(test)]

@@ -3,19 +3,20 @@
 //! an over-long stretch).
 //!
 //! Intervals are derived from presence events, so the watcher follows the feed: for every
-//! employee whose presence changed, it pairs their events again and announces each closed
+//! employee whose presence changed, it pairs their punches again from the last one before
+//! the earliest change (what came before cannot have changed) and announces each closed
 //! interval the feed has not announced yet. A correction or a kiosk amendment that re-pairs
 //! a day announces the intervals it makes; the ones announced before stay in the feed as
 //! history. An amendment that reopens an interval announces nothing but itself
 //! (`presence.amended`).
 
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 
-use mtime_core::ids::EmployeeId;
+use mtime_core::ids::{EmployeeId, EventId};
 
 use crate::model::{IntervalAnnouncement, IntervalKey, feed_kind};
 use crate::state::AppState;
-use crate::store::{OpenLimits, StoreError, employee_intervals};
+use crate::store::{OpenLimits, StoreError, employee_intervals, intervals_since};
 
 /// Feed entries read per pass; a pass is one transaction.
 const PASS: usize = 500;
@@ -56,20 +57,35 @@ fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
         return Ok((0, 0));
     };
 
-    let employees: BTreeSet<EmployeeId> = entries
-        .iter()
-        .filter(|e| PRESENCE_KINDS.contains(&e.kind.as_str()))
-        .filter_map(|e| e.employee)
-        .collect();
+    // Each employee's changed events; `None` when an entry does not say which.
+    let mut changed: BTreeMap<EmployeeId, Option<Vec<EventId>>> = BTreeMap::new();
+    for entry in entries.iter().filter(|e| PRESENCE_KINDS.contains(&e.kind.as_str())) {
+        let Some(employee) = entry.employee else { continue };
+        let events = changed.entry(employee).or_insert_with(|| Some(Vec::new()));
+        match (events, entry.event) {
+            (Some(events), Some(event)) => events.push(event),
+            (events, _) => *events = None,
+        }
+    }
 
     let now = state.now();
-    let limits = OpenLimits::load(state.store.as_ref())?;
+    let store = state.store.as_ref();
+    let limits = OpenLimits::load(store)?;
     let mut announcements = Vec::new();
-    for employee in employees {
-        let known = state.store.announced_intervals(employee)?;
-        for interval in employee_intervals(state.store.as_ref(), &limits, employee)? {
-            let key = IntervalKey::of(&interval);
-            if interval.is_open() || known.contains(&key) {
+    for (employee, events) in changed {
+        let since = match events {
+            Some(events) => store.earliest_change(&events)?,
+            None => None,
+        };
+        let intervals = match since {
+            Some(since) => intervals_since(store, &limits, employee, since)?,
+            None => employee_intervals(store, &limits, employee)?,
+        };
+        let closed: Vec<_> = intervals.iter().filter(|i| !i.is_open()).collect();
+        let keys: Vec<IntervalKey> = closed.iter().map(|i| IntervalKey::of(i)).collect();
+        let known = store.announced_among(employee, &keys)?;
+        for (interval, key) in closed.into_iter().zip(keys) {
+            if known.contains(&key) {
                 continue;
             }
             let flagged = !interval.flags.is_empty();

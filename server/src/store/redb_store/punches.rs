@@ -1,0 +1,493 @@
+//! Each employee's punches in time order, written in the transaction that stores the event.
+//!
+//! Pairing needs only what a [`Recorded`] holds, so reading an employee's history here is one
+//! range of small rows, not a lookup and a decode of every whole event. The rows are keyed by
+//! employee and instant, so presence at an instant reads backwards from the newest punch and
+//! stops at the last check-out (see [`crate::store::presence_at`]).
+//!
+//! An amending event changes the place of an earlier one. So that a backward read that holds
+//! every row from some instant on holds everything that changes the punches of that stretch,
+//! an amending row is filed no earlier than the row it amends (its *sort instant*; its own
+//! instant stays in the row). A target stored after its amendment (held in quarantine, or an
+//! unknown badge's tap given to the employee later) moves the amendments already filed up to
+//! its own place.
+
+use chrono::{DateTime, Utc};
+use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use serde::{Deserialize, Serialize};
+
+use mtime_core::event::{Amendment, Direction, ReasonCode};
+use mtime_core::ids::{EmployeeId, EventId};
+use mtime_core::pairing::{Punch, PunchOrigin, Recorded};
+
+use super::{EVENT_AMENDMENTS, EVENTS, backend, decode, encode};
+use crate::model::EventRecord;
+use crate::store::{IndexedPunch, StoreError};
+
+/// (employee, sort instant seconds, its nanoseconds, event) → a [`Row`].
+const PUNCHES: TableDefinition<(u128, i64, u32, u128), &[u8]> =
+    TableDefinition::new("employee_punches");
+/// (amended event, amending event) → (): who amends what, to move amendments up to a
+/// target stored after them.
+const AMENDED_BY: TableDefinition<(u128, u128), ()> = TableDefinition::new("amended_by");
+/// event → the sort instant of an amending row filed later than its own instant.
+const RAISED: TableDefinition<u128, (i64, u32)> = TableDefinition::new("raised_punches");
+/// The index before this module: (employee, event) → (). Read once to build the rows.
+const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
+
+/// A sort instant: seconds and nanoseconds since the epoch, as the key orders them.
+type Instant = (i64, u32);
+
+/// One punch as stored: what pairing and the amendment rule read.
+#[derive(Serialize, Deserialize)]
+struct Row {
+    secs: i64,
+    nanos: u32,
+    direction: Direction,
+    reason: ReasonCode,
+    origin: PunchOrigin,
+    amends: Option<Amendment>,
+}
+
+fn instant(at: DateTime<Utc>) -> Instant {
+    (at.timestamp(), at.timestamp_subsec_nanos())
+}
+
+fn date_time((secs, nanos): Instant, what: &'static str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::from_timestamp(secs, nanos).ok_or_else(|| StoreError::Corrupt {
+        what,
+        detail: format!("{secs}.{nanos:09} is not an instant"),
+    })
+}
+
+fn range(employee: u128) -> std::ops::RangeInclusive<(u128, i64, u32, u128)> {
+    (employee, i64::MIN, 0, 0)..=(employee, i64::MAX, u32::MAX, u128::MAX)
+}
+
+fn recorded(event: u128, row: &[u8]) -> Result<Recorded, StoreError> {
+    let row: Row = decode(row, "punch")?;
+    let punch = Punch {
+        event: EventId(uuid::Uuid::from_u128(event)),
+        at: date_time((row.secs, row.nanos), "punch")?,
+        direction: row.direction,
+        reason: row.reason,
+        origin: row.origin,
+    };
+    Ok(Recorded { punch, amends: row.amends })
+}
+
+/// Creates the tables, and on a store written before them, builds the rows from the events
+/// and drops the old index.
+pub(super) fn open(txn: &WriteTransaction) -> Result<(), StoreError> {
+    txn.open_table(PUNCHES).map_err(backend)?;
+    txn.open_table(AMENDED_BY).map_err(backend)?;
+    txn.open_table(RAISED).map_err(backend)?;
+
+    let mut indexed = Vec::new();
+    {
+        let old = txn.open_table(EMPLOYEE_EVENTS).map_err(backend)?;
+        for row in old.iter().map_err(backend)? {
+            indexed.push(row.map_err(backend)?.0.value());
+        }
+    }
+    txn.delete_table(EMPLOYEE_EVENTS).map_err(backend)?;
+    if indexed.is_empty() {
+        return Ok(());
+    }
+
+    let mut events = Vec::with_capacity(indexed.len());
+    {
+        let stored = txn.open_table(EVENTS).map_err(backend)?;
+        let amendments = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+        for (employee, id) in indexed {
+            let Some(bytes) = stored.get(id).map_err(backend)? else { continue };
+            let event: EventRecord = decode(bytes.value(), "event")?;
+            let amends = amendments
+                .get(id)
+                .map_err(backend)?
+                .map(|v| decode::<Amendment>(v.value(), "amendment"))
+                .transpose()?;
+            events.push((EmployeeId(uuid::Uuid::from_u128(employee)), event.punch, amends));
+        }
+    }
+    // Targets before the amendments that name them, so each amendment finds its place.
+    events.sort_by_key(|(_, punch, amends)| match (amends, &punch.origin) {
+        (None, _) => (0, 0),
+        (Some(_), PunchOrigin::Kiosk { seq, .. }) => (1, *seq),
+        (Some(_), PunchOrigin::Api { .. }) => (1, u64::MAX),
+    });
+    for (employee, punch, amends) in &events {
+        put(txn, *employee, punch, *amends)?;
+    }
+    tracing::warn!(punches = events.len(), "built the employee punch index of an older store");
+    Ok(())
+}
+
+/// Files one punch of `employee`.
+pub(super) fn put(
+    txn: &WriteTransaction,
+    employee: EmployeeId,
+    punch: &Punch,
+    amends: Option<Amendment>,
+) -> Result<(), StoreError> {
+    let employee = employee.0.as_u128();
+    let id = punch.event.0.as_u128();
+    let own = instant(punch.at);
+
+    let mut sort = own;
+    if let Some(amendment) = amends {
+        let target = amendment.target().0.as_u128();
+        txn.open_table(AMENDED_BY).map_err(backend)?.insert((target, id), ()).map_err(backend)?;
+        if let Some(filed) = filed_at(txn, employee, target)? {
+            sort = sort.max(filed);
+        }
+    }
+    if sort != own {
+        txn.open_table(RAISED).map_err(backend)?.insert(id, sort).map_err(backend)?;
+    }
+
+    let row = Row {
+        secs: own.0,
+        nanos: own.1,
+        direction: punch.direction,
+        reason: punch.reason.clone(),
+        origin: punch.origin.clone(),
+        amends,
+    };
+    let mut punches = txn.open_table(PUNCHES).map_err(backend)?;
+    punches.insert((employee, sort.0, sort.1, id), encode(&row)?.as_slice()).map_err(backend)?;
+    drop(punches);
+
+    raise_amenders(txn, employee, id, sort)
+}
+
+/// Where `event` is filed among `employee`'s punches, if it is.
+fn filed_at(
+    txn: &WriteTransaction,
+    employee: u128,
+    event: u128,
+) -> Result<Option<Instant>, StoreError> {
+    let raised = txn.open_table(RAISED).map_err(backend)?;
+    let raised = raised.get(event).map_err(backend)?.map(|v| v.value());
+    let sort = match raised {
+        Some(sort) => sort,
+        None => {
+            let events = txn.open_table(EVENTS).map_err(backend)?;
+            let Some(bytes) = events.get(event).map_err(backend)? else { return Ok(None) };
+            let record: EventRecord = decode(bytes.value(), "event")?;
+            instant(record.punch.at)
+        }
+    };
+    let punches = txn.open_table(PUNCHES).map_err(backend)?;
+    let filed = punches.get((employee, sort.0, sort.1, event)).map_err(backend)?.is_some();
+    Ok(filed.then_some(sort))
+}
+
+/// Moves the amendments of `event` already filed before `sort`, and theirs in turn, up to it.
+fn raise_amenders(
+    txn: &WriteTransaction,
+    employee: u128,
+    event: u128,
+    sort: Instant,
+) -> Result<(), StoreError> {
+    let mut pending = vec![event];
+    while let Some(target) = pending.pop() {
+        let mut amenders = Vec::new();
+        {
+            let table = txn.open_table(AMENDED_BY).map_err(backend)?;
+            for row in table.range((target, 0)..=(target, u128::MAX)).map_err(backend)? {
+                amenders.push(row.map_err(backend)?.0.value().1);
+            }
+        }
+        for amender in amenders {
+            let Some(filed) = filed_at(txn, employee, amender)? else { continue };
+            // Keys only grow, so a cycle of amendments a kiosk made up ends here.
+            if filed >= sort {
+                continue;
+            }
+            let mut punches = txn.open_table(PUNCHES).map_err(backend)?;
+            let row = punches
+                .remove((employee, filed.0, filed.1, amender))
+                .map_err(backend)?
+                .map(|v| v.value().to_vec());
+            let Some(row) = row else { continue };
+            punches.insert((employee, sort.0, sort.1, amender), row.as_slice()).map_err(backend)?;
+            drop(punches);
+            txn.open_table(RAISED).map_err(backend)?.insert(amender, sort).map_err(backend)?;
+            pending.push(amender);
+        }
+    }
+    Ok(())
+}
+
+/// Every punch of `employee`, in sort order.
+pub(super) fn all(txn: &ReadTransaction, employee: u128) -> Result<Vec<Recorded>, StoreError> {
+    let punches = txn.open_table(PUNCHES).map_err(backend)?;
+    let mut out = Vec::new();
+    for row in punches.range(range(employee)).map_err(backend)? {
+        let (key, value) = row.map_err(backend)?;
+        out.push(recorded(key.value().3, value.value())?);
+    }
+    Ok(out)
+}
+
+/// The ids of every event filed for `employee`, in sort order.
+pub(super) fn ids(txn: &ReadTransaction, employee: u128) -> Result<Vec<u128>, StoreError> {
+    let punches = txn.open_table(PUNCHES).map_err(backend)?;
+    let mut out = Vec::new();
+    for row in punches.range(range(employee)).map_err(backend)? {
+        out.push(row.map_err(backend)?.0.value().3);
+    }
+    Ok(out)
+}
+
+/// The last `count` punches of `employee` in sort order, each with its sort instant.
+pub(super) fn latest(
+    txn: &ReadTransaction,
+    employee: u128,
+    count: usize,
+) -> Result<Vec<IndexedPunch>, StoreError> {
+    let punches = txn.open_table(PUNCHES).map_err(backend)?;
+    let mut out = Vec::with_capacity(count.min(1024));
+    for row in punches.range(range(employee)).map_err(backend)?.rev().take(count) {
+        let (key, value) = row.map_err(backend)?;
+        let (_, secs, nanos, event) = key.value();
+        let sort = date_time((secs, nanos), "punch key")?;
+        out.push(IndexedPunch { sort, recorded: recorded(event, value.value())? });
+    }
+    out.reverse();
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::collections::HashMap;
+
+    use chrono::TimeDelta;
+    use redb::ReadableDatabase;
+
+    use mtime_core::ids::KioskId;
+    use mtime_core::pairing::Interval;
+
+    use super::*;
+    use crate::model::EventDetail;
+    use crate::store::redb_store::{RedbStore, index_event, write_new_event};
+    use crate::store::{OpenLimits, Store, employee_intervals, intervals_since, presence_at};
+
+    /// A small deterministic generator, so a failing history can be made again by its seed.
+    struct Dice(u64);
+
+    impl Dice {
+        fn roll(&mut self, sides: u64) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0 % sides
+        }
+    }
+
+    fn reason(code: &str) -> ReasonCode {
+        serde_json::from_value(serde_json::Value::String(code.into())).unwrap()
+    }
+
+    /// Stores one event the way a batch or the API does: amendment first, then the event
+    /// and its index rows, in one transaction.
+    fn file(store: &RedbStore, event: &EventRecord, amends: Option<Amendment>) {
+        let txn = store.db.begin_write().unwrap();
+        if let Some(amendment) = amends {
+            let mut table = txn.open_table(EVENT_AMENDMENTS).unwrap();
+            let id = event.punch.event.0.as_u128();
+            table.insert(id, encode(&amendment).unwrap().as_slice()).unwrap();
+        }
+        write_new_event(&txn, event).unwrap();
+        index_event(&txn, event, event.received_at).unwrap();
+        txn.commit().unwrap();
+    }
+
+    /// One employee's taps at one kiosk over a few weeks, some of them amending an earlier
+    /// tap, with API punches among them; each with the amendment it carries.
+    fn history(dice: &mut Dice, employee: EmployeeId) -> Vec<(EventRecord, Option<Amendment>)> {
+        let kiosk = KioskId::random();
+        let start = DateTime::from_timestamp(1_767_600_000, 0).unwrap();
+        let mut at = start;
+        let mut taps: Vec<(EventRecord, Option<Amendment>)> = Vec::new();
+        for seq in 1..=40u64 {
+            // Often two punches share an instant (a shift change); now and then a tap lands
+            // before the one made just earlier (a re-dated clock).
+            if dice.roll(3) != 0 {
+                at += TimeDelta::minutes(1 + dice.roll(600) as i64);
+            }
+            if dice.roll(8) == 0 {
+                at -= TimeDelta::minutes(1 + dice.roll(600) as i64).min(at - start);
+            }
+            let direction = if dice.roll(3) == 0 { Direction::Out } else { Direction::In };
+            let api = dice.roll(10) == 0;
+            let origin = if api {
+                PunchOrigin::Api { author: "payroll".into(), note: None, correction: true }
+            } else {
+                PunchOrigin::Kiosk { kiosk, seq }
+            };
+            let amends = match (api, taps.len(), dice.roll(4)) {
+                (false, n, 0) if n > 0 => {
+                    let target =
+                        taps[taps.len() - 1 - dice.roll(n.min(3) as u64) as usize].0.punch.event;
+                    Some(if dice.roll(2) == 0 {
+                        Amendment::Replaces(target)
+                    } else {
+                        Amendment::Withdraws(target)
+                    })
+                }
+                _ => None,
+            };
+            let punch = Punch {
+                event: EventId::random(),
+                at,
+                direction,
+                reason: reason(if dice.roll(5) == 0 { "TRAVEL" } else { "WORK" }),
+                origin,
+            };
+            let record = EventRecord {
+                employee: Some(employee),
+                punch,
+                detail: EventDetail::Api,
+                received_at: at,
+            };
+            taps.push((record, amends));
+        }
+        // Some targets arrive after the amendments that name them (held, then released).
+        for _ in 0..6 {
+            let i = dice.roll(taps.len() as u64) as usize;
+            let j = dice.roll(taps.len() as u64) as usize;
+            taps.swap(i, j);
+        }
+        taps
+    }
+
+    #[test]
+    fn presence_read_backwards_matches_the_whole_history_paired() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let limits = OpenLimits::load(&store).unwrap();
+        let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
+        let mut present = 0;
+        let mut absent = 0;
+
+        for _ in 0..60 {
+            let employee = EmployeeId::random();
+            let taps = history(&mut dice, employee);
+            for (event, amends) in &taps {
+                file(&store, event, *amends);
+            }
+
+            let mut filed: Vec<EventId> =
+                store.employee_punches(employee).unwrap().iter().map(|r| r.punch.event).collect();
+            let mut stored: Vec<EventId> = taps.iter().map(|(e, _)| e.punch.event).collect();
+            filed.sort();
+            stored.sort();
+            assert_eq!(filed, stored);
+
+            // An amending row is never filed before the row it amends.
+            let rows = store.latest_punches(employee, usize::MAX).unwrap();
+            let sort: HashMap<EventId, DateTime<Utc>> =
+                rows.iter().map(|r| (r.recorded.punch.event, r.sort)).collect();
+            for row in &rows {
+                if let Some(amendment) = row.recorded.amends {
+                    assert!(row.sort >= sort[&amendment.target()], "{row:?}");
+                }
+            }
+
+            let whole = employee_intervals(&store, &limits, employee).unwrap();
+            let mut instants: Vec<DateTime<Utc>> = taps.iter().map(|(e, _)| e.punch.at).collect();
+            instants.extend(instants.clone().iter().map(|t| *t - TimeDelta::seconds(1)));
+            instants.extend(instants.clone().iter().map(|t| *t + TimeDelta::seconds(1)));
+            for at in instants {
+                let expected = whole.iter().rev().find(|i| i.contains(at)).cloned();
+                let read = presence_at(&store, &limits, employee, at).unwrap();
+                assert_eq!(read, expected, "employee {employee} at {at}");
+                if expected.is_some() {
+                    present += 1;
+                } else {
+                    absent += 1;
+                }
+
+                // What the interval watcher re-pairs after a change at `at`.
+                let reaching = |i: &&Interval| {
+                    [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= at)
+                };
+                let expected: Vec<Interval> = whole.iter().filter(reaching).cloned().collect();
+                let since = intervals_since(&store, &limits, employee, at).unwrap();
+                assert_eq!(since, expected, "employee {employee} since {at}");
+            }
+        }
+        // The histories exercise both answers.
+        assert!(present > 1000 && absent > 1000, "present {present}, absent {absent}");
+    }
+
+    #[test]
+    fn a_store_written_before_the_punch_index_reads_its_punches() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mtime.redb");
+        let employee = EmployeeId::random();
+        let kiosk = KioskId::random();
+        let at = DateTime::from_timestamp(1_767_600_000, 0).unwrap();
+        let punch = |seq: u64, minutes: i64, direction| Punch {
+            event: EventId::random(),
+            at: at + TimeDelta::minutes(minutes),
+            direction,
+            reason: reason("WORK"),
+            origin: PunchOrigin::Kiosk { kiosk, seq },
+        };
+        let check_in = punch(1, 0, Direction::In);
+        let wrong_out = punch(2, 5, Direction::Out);
+        let undo = punch(3, 6, Direction::In);
+        let check_out = punch(4, 480, Direction::Out);
+        let amendments = [(undo.event, Amendment::Withdraws(wrong_out.event))];
+
+        // The layout before: whole events, and an index of (employee, event).
+        {
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut events = txn.open_table(EVENTS).unwrap();
+                let mut index = txn.open_table(EMPLOYEE_EVENTS).unwrap();
+                for punch in [&check_in, &wrong_out, &undo, &check_out] {
+                    let record = EventRecord {
+                        employee: Some(employee),
+                        punch: punch.clone(),
+                        detail: EventDetail::Api,
+                        received_at: punch.at,
+                    };
+                    let id = punch.event.0.as_u128();
+                    events.insert(id, encode(&record).unwrap().as_slice()).unwrap();
+                    index.insert((employee.0.as_u128(), id), ()).unwrap();
+                }
+                let mut table = txn.open_table(EVENT_AMENDMENTS).unwrap();
+                for (id, amendment) in amendments {
+                    table.insert(id.0.as_u128(), encode(&amendment).unwrap().as_slice()).unwrap();
+                }
+            }
+            txn.commit().unwrap();
+        }
+
+        let store = RedbStore::open(&path).unwrap();
+        let limits = OpenLimits::load(&store).unwrap();
+        let intervals = employee_intervals(&store, &limits, employee).unwrap();
+        assert_eq!(intervals.len(), 1, "{intervals:?}");
+        assert_eq!(intervals[0].start.as_ref().map(|p| p.event), Some(check_in.event));
+        assert_eq!(intervals[0].end.as_ref().map(|p| p.event), Some(check_out.event));
+        assert_eq!(store.employee_events(employee).unwrap().len(), 4);
+
+        let noon = at + TimeDelta::hours(4);
+        let present = presence_at(&store, &limits, employee, noon).unwrap();
+        assert_eq!(present.and_then(|i| i.start).map(|p| p.event), Some(check_in.event));
+
+        // The old index is gone, so opening again builds nothing twice.
+        drop(store);
+        let store = RedbStore::open(&path).unwrap();
+        assert_eq!(store.employee_punches(employee).unwrap().len(), 4);
+        let txn = store.db.begin_read().unwrap();
+        assert!(txn.open_table(EMPLOYEE_EVENTS).is_err());
+    }
+}
