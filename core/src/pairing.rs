@@ -255,6 +255,16 @@ pub struct Effective {
 /// An amendment applies only to an earlier event of the same kiosk that still counts;
 /// any other (see [`Unapplied`]) changes nothing and counts for nothing.
 pub fn effective(recorded: &[Recorded]) -> Effective {
+    // Most histories amend nothing: then every punch counts, once.
+    if recorded.iter().all(|r| r.amends.is_none()) {
+        let mut punches: Vec<Punch> = recorded.iter().map(|r| r.punch.clone()).collect();
+        punches.sort_by_key(|p| p.event);
+        if punches.windows(2).all(|w| w[0].event != w[1].event) {
+            punches.sort_by_key(|p| (p.at, p.event));
+            return Effective { punches, unapplied: Vec::new() };
+        }
+    }
+
     /// What stands in an event's place.
     enum Place {
         Counts(Punch),
@@ -539,6 +549,28 @@ mod tests {
         // Whatever order they are given in.
         let reversed: Vec<Recorded> = twice.iter().rev().cloned().collect();
         assert_eq!(effective(&reversed), result);
+    }
+
+    #[test]
+    fn without_amendments_every_punch_counts_once_in_time_order() {
+        use Direction::*;
+        let taps = [
+            recorded(punch(4, 17, 0, Out), None),
+            recorded(punch(1, 8, 0, In), None),
+            recorded(punch(3, 12, 30, In), None),
+            recorded(punch(2, 12, 0, Out), None),
+            recorded(punch(5, 12, 0, In), None),
+        ];
+        let all = effective(&taps);
+        assert_eq!(
+            all.punches.iter().map(|p| p.event.0.as_bytes()[0]).collect::<Vec<_>>(),
+            vec![1, 2, 5, 3, 4]
+        );
+        assert!(all.unapplied.is_empty());
+
+        // An event given twice counts once, as the last given.
+        let again = [recorded(punch(1, 8, 0, In), None), recorded(punch(1, 9, 0, In), None)];
+        assert_eq!(counted(&effective(&again)), vec![(1, 9, 0, In, "WORK".into())]);
     }
 
     #[test]

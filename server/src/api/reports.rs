@@ -81,6 +81,7 @@ pub async fn presence(
         scope.filter_unit(unit, &units)?;
     }
     let limits = OpenLimits::load(state.store.as_ref())?;
+    let mut asked = Vec::new();
     for record in state.store.employees()? {
         let tz = Zones::among(&units, &record)?.at(at);
         let date = at.with_timezone(&tz).date_naive();
@@ -94,9 +95,13 @@ pub async fn presence(
                 continue;
             }
         }
-        let Some(interval) = presence_at(state.store.as_ref(), &limits, record.id, at)? else {
-            continue;
-        };
+        asked.push((record, tz, date));
+    }
+
+    let ids: Vec<EmployeeId> = asked.iter().map(|(record, ..)| record.id).collect();
+    let found = presence_at(state.store.as_ref(), &limits, &ids, at)?;
+    for ((record, tz, date), interval) in asked.into_iter().zip(found) {
+        let Some(interval) = interval else { continue };
         let Some(start) = &interval.start else { continue };
         let name = record
             .version_at(date)

@@ -171,7 +171,7 @@ pub fn employee_intervals(
 /// Every row that changes the punches after an instant is filed after it (see
 /// [`IndexedPunch`]), and what pairing does after a punch does not depend on what came
 /// before it: after a check-out nothing is open, after a check-in that check-in is. So once
-/// the rows read hold every row after some instant, and the first punch among them that
+/// the rows read hold every row from some instant on, and the first punch among them that
 /// counts is no later than `at`, pairing them gives the whole history's intervals from that
 /// punch on (a leading check-out aside, which the history may pair with an earlier
 /// check-in). Until then the read reaches further back; a history with no such punch is
@@ -181,36 +181,58 @@ pub fn punches_reaching(
     employee: EmployeeId,
     at: DateTime<Utc>,
 ) -> Result<Vec<Punch>, StoreError> {
-    let mut count = 8;
+    Ok(punches_reaching_each(store, &[employee], at)?.pop().unwrap_or_default())
+}
+
+/// [`punches_reaching`] for many employees, in their order, each round of reads in one
+/// transaction.
+pub fn punches_reaching_each(
+    store: &dyn Store,
+    employees: &[EmployeeId],
+    at: DateTime<Utc>,
+) -> Result<Vec<Vec<Punch>>, StoreError> {
+    let mut found: Vec<Option<Vec<Punch>>> = vec![None; employees.len()];
+    // Two rows answer for most: the check-in before the instant and the check-out after it.
+    let mut count = 2;
     loop {
-        let rows = store.latest_punches(employee, count)?;
-        let whole = rows.len() < count;
+        let waiting: Vec<usize> = (0..employees.len()).filter(|&i| found[i].is_none()).collect();
+        if waiting.is_empty() {
+            return Ok(found.into_iter().flatten().collect());
+        }
+        let ids: Vec<EmployeeId> = waiting.iter().map(|&i| employees[i]).collect();
+        let read = store.latest_punches_of(&ids, count)?;
 
-        // The oldest instant read may have more rows filed there than were read.
-        let cut =
-            if whole { 0 } else { rows.iter().take_while(|r| r.sort == rows[0].sort).count() };
-        let recorded: Vec<Recorded> = rows[cut..].iter().map(|r| r.recorded.clone()).collect();
-        let punches = pairing::effective(&recorded).punches;
+        for (i, rows) in waiting.into_iter().zip(read) {
+            let whole = rows.len() < count;
+            let recorded: Vec<Recorded> = rows.into_iter().map(|r| r.recorded).collect();
+            let punches = pairing::effective(&recorded).punches;
 
-        let first = punches.iter().min_by_key(|p| (p.at, p.direction == Direction::In, p.event));
-        if whole || first.is_some_and(|p| p.at <= at) {
-            return Ok(punches);
+            let first =
+                punches.iter().min_by_key(|p| (p.at, p.direction == Direction::In, p.event));
+            if whole || first.is_some_and(|p| p.at <= at) {
+                found[i] = Some(punches);
+            }
         }
         count = count.saturating_mul(4);
     }
 }
 
-/// The interval of one employee that holds `at`, if they were present then: the answer
+/// The interval of each employee that holds `at`, if they were present then: the answer
 /// [`employee_intervals`] gives, from the punches [`punches_reaching`] `at`.
 pub fn presence_at(
     store: &dyn Store,
     limits: &OpenLimits,
-    employee: EmployeeId,
+    employees: &[EmployeeId],
     at: DateTime<Utc>,
-) -> Result<Option<Interval>, StoreError> {
-    let punches = punches_reaching(store, employee, at)?;
-    let intervals = pairing::pair_with(&punches, |start| limits.of(start));
-    Ok(intervals.into_iter().rev().find(|i| i.contains(at)))
+) -> Result<Vec<Option<Interval>>, StoreError> {
+    let punches = punches_reaching_each(store, employees, at)?;
+    Ok(punches
+        .iter()
+        .map(|punches| {
+            let intervals = pairing::pair_with(punches, |start| limits.of(start));
+            intervals.into_iter().rev().find(|i| i.contains(at))
+        })
+        .collect())
 }
 
 /// The intervals of one employee that hold a punch at or after `since`, as the whole history
@@ -391,9 +413,14 @@ pub trait Store: Send + Sync + 'static {
     fn employee_events(&self, id: EmployeeId) -> Result<Vec<EventRecord>, StoreError>;
     /// Every punch of one employee with the amendment it carries, as pairing reads them.
     fn employee_punches(&self, id: EmployeeId) -> Result<Vec<Recorded>, StoreError>;
-    /// The last `count` punches of one employee as filed, oldest first.
-    fn latest_punches(&self, id: EmployeeId, count: usize)
-    -> Result<Vec<IndexedPunch>, StoreError>;
+    /// The last `count` punches of each employee as filed, oldest first, with any other
+    /// filed at the instant of the oldest of them (so that they hold every punch filed from
+    /// that instant on); one transaction.
+    fn latest_punches_of(
+        &self,
+        ids: &[EmployeeId],
+        count: usize,
+    ) -> Result<Vec<Vec<IndexedPunch>>, StoreError>;
     /// Events whose badge no roster knew.
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError>;
     /// Gives the taps of an unknown `badge` to `employee`: they leave the review queue and

@@ -1240,12 +1240,12 @@ impl Store for RedbStore {
         punches::all(&self.db.begin_read().map_err(backend)?, id.0.as_u128())
     }
 
-    fn latest_punches(
+    fn latest_punches_of(
         &self,
-        id: EmployeeId,
+        ids: &[EmployeeId],
         count: usize,
-    ) -> Result<Vec<IndexedPunch>, StoreError> {
-        punches::latest(&self.db.begin_read().map_err(backend)?, id.0.as_u128(), count)
+    ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
+        punches::latest(&self.db.begin_read().map_err(backend)?, ids, count)
     }
 
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError> {

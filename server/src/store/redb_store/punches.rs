@@ -241,21 +241,32 @@ pub(super) fn ids(txn: &ReadTransaction, employee: u128) -> Result<Vec<u128>, St
     Ok(out)
 }
 
-/// The last `count` punches of `employee` in sort order, each with its sort instant.
+/// The last `count` punches of each employee in sort order, each with its sort instant, and
+/// any other filed at the instant of the oldest of them.
 pub(super) fn latest(
     txn: &ReadTransaction,
-    employee: u128,
+    employees: &[EmployeeId],
     count: usize,
-) -> Result<Vec<IndexedPunch>, StoreError> {
+) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
     let punches = txn.open_table(PUNCHES).map_err(backend)?;
-    let mut out = Vec::with_capacity(count.min(1024));
-    for row in punches.range(range(employee)).map_err(backend)?.rev().take(count) {
-        let (key, value) = row.map_err(backend)?;
-        let (_, secs, nanos, event) = key.value();
-        let sort = date_time((secs, nanos), "punch key")?;
-        out.push(IndexedPunch { sort, recorded: recorded(event, value.value())? });
+    let mut out = Vec::with_capacity(employees.len());
+    for employee in employees {
+        let mut rows = Vec::with_capacity(count.min(1024));
+        let range = punches.range(range(employee.0.as_u128())).map_err(backend)?;
+        let mut oldest = None;
+        for row in range.rev() {
+            let (key, value) = row.map_err(backend)?;
+            let (_, secs, nanos, event) = key.value();
+            if rows.len() >= count && oldest != Some((secs, nanos)) {
+                break;
+            }
+            oldest = Some((secs, nanos));
+            let sort = date_time((secs, nanos), "punch key")?;
+            rows.push(IndexedPunch { sort, recorded: recorded(event, value.value())? });
+        }
+        rows.reverse();
+        out.push(rows);
     }
-    out.reverse();
     Ok(out)
 }
 
@@ -373,9 +384,12 @@ mod tests {
         let mut dice = Dice(0x9e37_79b9_7f4a_7c15);
         let mut present = 0;
         let mut absent = 0;
+        let mut everyone = Vec::new();
+        let mut asked = Vec::new();
 
         for _ in 0..60 {
             let employee = EmployeeId::random();
+            everyone.push(employee);
             let taps = history(&mut dice, employee);
             for (event, amends) in &taps {
                 file(&store, event, *amends);
@@ -389,7 +403,7 @@ mod tests {
             assert_eq!(filed, stored);
 
             // An amending row is never filed before the row it amends.
-            let rows = store.latest_punches(employee, usize::MAX).unwrap();
+            let rows = store.latest_punches_of(&[employee], usize::MAX).unwrap().remove(0);
             let sort: HashMap<EventId, DateTime<Utc>> =
                 rows.iter().map(|r| (r.recorded.punch.event, r.sort)).collect();
             for row in &rows {
@@ -404,7 +418,8 @@ mod tests {
             instants.extend(instants.clone().iter().map(|t| *t + TimeDelta::seconds(1)));
             for at in instants {
                 let expected = whole.iter().rev().find(|i| i.contains(at)).cloned();
-                let read = presence_at(&store, &limits, employee, at).unwrap();
+                asked.push(at);
+                let read = presence_at(&store, &limits, &[employee], at).unwrap().remove(0);
                 assert_eq!(read, expected, "employee {employee} at {at}");
                 if expected.is_some() {
                     present += 1;
@@ -413,14 +428,22 @@ mod tests {
                 }
 
                 // What the interval watcher re-pairs after a change at `at`.
-                let reaching = |i: &&Interval| {
-                    [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= at)
-                };
+                let reaching =
+                    |i: &&Interval| [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= at);
                 let expected: Vec<Interval> = whole.iter().filter(reaching).cloned().collect();
                 let since = intervals_since(&store, &limits, employee, at).unwrap();
                 assert_eq!(since, expected, "employee {employee} since {at}");
             }
         }
+        // Asked for everyone at once, each reads as far back as they need, no further.
+        for at in asked.into_iter().step_by(97) {
+            let together = presence_at(&store, &limits, &everyone, at).unwrap();
+            for (employee, read) in everyone.iter().zip(together) {
+                let alone = presence_at(&store, &limits, &[*employee], at).unwrap().remove(0);
+                assert_eq!(read, alone, "employee {employee} at {at}");
+            }
+        }
+
         // The histories exercise both answers.
         assert!(present > 1000 && absent > 1000, "present {present}, absent {absent}");
     }
@@ -480,7 +503,7 @@ mod tests {
         assert_eq!(store.employee_events(employee).unwrap().len(), 4);
 
         let noon = at + TimeDelta::hours(4);
-        let present = presence_at(&store, &limits, employee, noon).unwrap();
+        let present = presence_at(&store, &limits, &[employee], noon).unwrap().remove(0);
         assert_eq!(present.and_then(|i| i.start).map(|p| p.event), Some(check_in.event));
 
         // The old index is gone, so opening again builds nothing twice.
