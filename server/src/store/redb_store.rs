@@ -317,13 +317,13 @@ fn append_week_closed(
 fn write_new_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
     let id = event.punch.event.0.as_u128();
     let mut events = txn.open_table(EVENTS).map_err(backend)?;
-    if events.get(id).map_err(backend)?.is_some() {
+    // The error drops the transaction uncommitted, so the stored event is not replaced.
+    if events.insert(id, encode(event)?.as_slice()).map_err(backend)?.is_some() {
         return Err(StoreError::Conflict(format!(
             "event {} is already stored; event ids must be unique",
             event.punch.event
         )));
     }
-    events.insert(id, encode(event)?.as_slice()).map_err(backend)?;
     Ok(())
 }
 
@@ -332,11 +332,60 @@ fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), Store
     index_event(txn, event, event.received_at)
 }
 
+/// What the events of one batch look up again and again, read once per batch: none of it
+/// changes while the batch is stored.
+#[derive(Default)]
+struct BatchLookups {
+    employees: HashMap<EmployeeId, bool>,
+    reasons: HashMap<String, bool>,
+    anchors: HashMap<mtime_core::ids::BootId, Option<TimeAnchor>>,
+}
+
+impl BatchLookups {
+    fn employee_known(
+        &mut self,
+        txn: &WriteTransaction,
+        id: EmployeeId,
+    ) -> Result<bool, StoreError> {
+        if let Some(known) = self.employees.get(&id) {
+            return Ok(*known);
+        }
+        let table = txn.open_table(EMPLOYEES).map_err(backend)?;
+        let known = table.get(id.0.as_u128()).map_err(backend)?.is_some();
+        self.employees.insert(id, known);
+        Ok(known)
+    }
+
+    fn reason_known(&mut self, txn: &WriteTransaction, code: &str) -> Result<bool, StoreError> {
+        if let Some(known) = self.reasons.get(code) {
+            return Ok(*known);
+        }
+        let known = txn.open_table(REASONS).map_err(backend)?.get(code).map_err(backend)?.is_some();
+        self.reasons.insert(code.to_owned(), known);
+        Ok(known)
+    }
+
+    fn anchor(
+        &mut self,
+        txn: &WriteTransaction,
+        kiosk: KioskId,
+        boot: mtime_core::ids::BootId,
+    ) -> Result<Option<TimeAnchor>, StoreError> {
+        if let Some(anchor) = self.anchors.get(&boot) {
+            return Ok(anchor.clone());
+        }
+        let anchor = time_anchor(txn, kiosk, boot)?;
+        self.anchors.insert(boot, anchor.clone());
+        Ok(anchor)
+    }
+}
+
 /// Stores a kiosk's event at the instant [`timing::establish`] gives it from the anchors
 /// stored in this transaction, or holds it in quarantine with the reason. The amendment it
 /// carries is kept either way: a held amendment applies once the event is released.
 fn store_kiosk_event(
     txn: &WriteTransaction,
+    lookups: &mut BatchLookups,
     kiosk: &KioskRecord,
     event: &EventRecord,
     amends: Option<Amendment>,
@@ -352,21 +401,11 @@ fn store_kiosk_event(
     };
     // A signed kiosk may still carry what no roster of this server could have told it.
     let known_employee = match event.employee {
-        Some(id) => txn
-            .open_table(EMPLOYEES)
-            .map_err(backend)?
-            .get(id.0.as_u128())
-            .map_err(backend)?
-            .is_some(),
+        Some(id) => lookups.employee_known(txn, id)?,
         None => true,
     };
-    let known_reason = txn
-        .open_table(REASONS)
-        .map_err(backend)?
-        .get(event.punch.reason.as_str())
-        .map_err(backend)?
-        .is_some();
-    let anchor = time_anchor(txn, kiosk.id, time.boot)?;
+    let known_reason = lookups.reason_known(txn, event.punch.reason.as_str())?;
+    let anchor = lookups.anchor(txn, kiosk.id, time.boot)?;
     let established = if !known_employee {
         Established::Quarantined(QuarantineReason::UnknownEmployee)
     } else if !known_reason {
@@ -1028,9 +1067,10 @@ impl Store for RedbStore {
 
             let amendments: HashMap<EventId, Amendment> =
                 batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
+            let mut lookups = BatchLookups::default();
             for event in events {
                 let amends = amendments.get(&event.punch.event).copied();
-                store_kiosk_event(&txn, &kiosk, event, amends)?;
+                store_kiosk_event(&txn, &mut lookups, &kiosk, event, amends)?;
             }
             let mut unapplied = Vec::new();
             for event in events {
@@ -1673,6 +1713,36 @@ mod tests {
     #![allow(clippy::unwrap_used)]
 
     use super::*;
+
+    #[test]
+    fn an_event_id_stored_already_is_refused_and_the_stored_event_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let employee = EmployeeId::random();
+        let at = DateTime::from_timestamp(1_767_600_000, 0).unwrap();
+        let first = EventRecord {
+            employee: Some(employee),
+            punch: mtime_core::pairing::Punch {
+                event: EventId::random(),
+                at,
+                direction: mtime_core::event::Direction::In,
+                reason: "WORK".parse().unwrap(),
+                origin: PunchOrigin::Api { author: "hr".into(), note: None, correction: false },
+            },
+            detail: EventDetail::Api,
+            received_at: at,
+        };
+        store.insert_event(&first).unwrap();
+
+        let mut again = first.clone();
+        again.punch.direction = mtime_core::event::Direction::Out;
+        again.punch.at = at + chrono::TimeDelta::hours(8);
+        let refused = store.insert_event(&again).unwrap_err();
+        assert!(matches!(refused, StoreError::Conflict(_)), "{refused}");
+        assert_eq!(store.employee_events(employee).unwrap(), vec![first.clone()]);
+        let punches = store.employee_punches(employee).unwrap();
+        assert_eq!(punches.iter().map(|r| &r.punch).collect::<Vec<_>>(), vec![&first.punch]);
+    }
 
     #[test]
     fn the_store_is_readable_by_its_user_alone() {
