@@ -19,7 +19,7 @@ use crate::state::AppState;
 use crate::store::{OpenLimits, StoreError, employee_intervals, intervals_since};
 
 /// Feed entries read per pass; a pass is one transaction.
-const PASS: usize = 500;
+const PASS: usize = 5_000;
 
 /// Feed kinds after which an employee's intervals may have changed.
 const PRESENCE_KINDS: [&str; 5] = [

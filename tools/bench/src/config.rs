@@ -30,6 +30,8 @@ pub struct Config {
     pub ingest_repeats: usize,
     /// Workload 4: events a kiosk buffered.
     pub catchup_events: Vec<u64>,
+    /// Workload 4: the most events per batch the kiosk is configured for, one run each.
+    pub catchup_batches: Vec<u32>,
     /// Workload 5: fleet sizes.
     pub fleet_kiosks: Vec<usize>,
     /// Workload 5: the compressed heartbeat period, standing for 30 s.
@@ -61,6 +63,7 @@ impl Config {
             ingest_max_requests: 1_000,
             ingest_repeats: 2,
             catchup_events: vec![10_000, 100_000, 1_000_000],
+            catchup_batches: vec![500, 5_000],
             fleet_kiosks: vec![100, 300, 1_000],
             fleet_period: std::time::Duration::from_secs(3),
             fleet_periods: 5,
@@ -86,6 +89,7 @@ impl Config {
             ingest_max_requests: 200,
             ingest_repeats: 1,
             catchup_events: vec![1_000, 10_000],
+            catchup_batches: vec![500, 5_000],
             fleet_kiosks: vec![50],
             fleet_period: std::time::Duration::from_secs(1),
             fleet_periods: 3,

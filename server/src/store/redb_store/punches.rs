@@ -249,8 +249,12 @@ pub(super) fn latest(
     count: usize,
 ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
     let punches = txn.open_table(PUNCHES).map_err(backend)?;
-    let mut out = Vec::with_capacity(employees.len());
-    for employee in employees {
+    // In key order, each read starts in or next to the pages the one before it read.
+    let mut order: Vec<usize> = (0..employees.len()).collect();
+    order.sort_by_key(|&i| employees[i].0.as_u128());
+    let mut out = vec![Vec::new(); employees.len()];
+    for i in order {
+        let employee = employees[i];
         let mut rows = Vec::with_capacity(count.min(1024));
         let range = punches.range(range(employee.0.as_u128())).map_err(backend)?;
         let mut oldest = None;
@@ -265,7 +269,7 @@ pub(super) fn latest(
             rows.push(IndexedPunch { sort, recorded: recorded(event, value.value())? });
         }
         rows.reverse();
-        out.push(rows);
+        out[i] = rows;
     }
     Ok(out)
 }
