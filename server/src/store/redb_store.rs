@@ -372,10 +372,10 @@ impl BatchLookups {
         boot: mtime_core::ids::BootId,
     ) -> Result<Option<TimeAnchor>, StoreError> {
         if let Some(anchor) = self.anchors.get(&boot) {
-            return Ok(anchor.clone());
+            return Ok(*anchor);
         }
         let anchor = time_anchor(txn, kiosk, boot)?;
-        self.anchors.insert(boot, anchor.clone());
+        self.anchors.insert(boot, anchor);
         Ok(anchor)
     }
 }
