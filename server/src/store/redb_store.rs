@@ -1,5 +1,6 @@
 //! The embedded store: one redb file, nothing to install.
 
+mod group;
 mod punches;
 
 use std::collections::{HashMap, HashSet};
@@ -103,6 +104,7 @@ struct BatchRecord {
 /// The redb store.
 pub struct RedbStore {
     db: Database,
+    commits: group::Commits,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -199,7 +201,7 @@ impl RedbStore {
         txn.open_table(WEBHOOKS).map_err(backend)?;
         txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
-        Ok(Self { db })
+        Ok(Self { db, commits: group::Commits::default() })
     }
 
     fn get<K, T>(
@@ -523,6 +525,78 @@ fn index_event(
         (PunchOrigin::Api { .. }, _) => (feed_kind::PRESENCE_ENTERED, None),
     };
     append_feed(txn, at, kind, event.employee, kiosk, Some(event.punch.event))
+}
+
+/// Stores one verified batch in `txn`, or says why not; nothing is written unless it is
+/// stored. The caller commits, alone or with other batches (see [`group`]).
+fn apply_batch(
+    txn: &WriteTransaction,
+    batch: &SealedBatch,
+    events: &[EventRecord],
+    receipt: &[u8],
+) -> Result<BatchOutcome, StoreError> {
+    let kiosk_id = batch.batch.kiosk;
+    let first = batch.batch.first_seq();
+    let outcome = {
+        let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
+        let bytes = kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
+        let bytes = bytes
+            .ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
+        let mut kiosk = kiosk_record::decode(&bytes)?;
+        if kiosk.revoked_at.is_some() {
+            return Ok(BatchOutcome::Revoked);
+        }
+
+        let mut batches = txn.open_table(BATCHES).map_err(backend)?;
+        let stored: Option<BatchRecord> = batches
+            .get((kiosk_id.0.as_u128(), first))
+            .map_err(backend)?
+            .map(|v| decode(v.value(), "batch"))
+            .transpose()?;
+
+        match kiosk.head.decide(batch, stored.as_ref().map(|s| s.hash)) {
+            ChainDecision::Replay => {
+                let receipt = stored.map(|s| s.receipt).unwrap_or_default();
+                return Ok(BatchOutcome::Replay { receipt });
+            }
+            ChainDecision::Fork => {
+                return Ok(BatchOutcome::Fork { stored_through: kiosk.head.last_seq });
+            }
+            ChainDecision::Gap { expected } => return Ok(BatchOutcome::Gap { expected }),
+            ChainDecision::Append => {}
+        }
+
+        let amendments: HashMap<EventId, Amendment> =
+            batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
+        let mut lookups = BatchLookups::default();
+        for event in events {
+            let amends = amendments.get(&event.punch.event).copied();
+            store_kiosk_event(txn, &mut lookups, &kiosk, event, amends)?;
+        }
+        let mut unapplied = Vec::new();
+        for event in events {
+            let Some(amendment) = amendments.get(&event.punch.event) else { continue };
+            if let Some(why) = why_unapplied(txn, event, amendment.target())? {
+                let target = amendment.target();
+                unapplied.push(UnappliedAmendment { event: event.punch.event, target, why });
+            }
+        }
+        let record = BatchRecord {
+            hash: batch.hash,
+            last_seq: batch.batch.last_seq(),
+            receipt: receipt.to_vec(),
+        };
+        batches
+            .insert((kiosk_id.0.as_u128(), first), encode(&record)?.as_slice())
+            .map_err(backend)?;
+        kiosk.head = kiosk.head.after(batch);
+        kiosk.last_batch_at = events.first().map(|e| e.received_at);
+        kiosks
+            .insert(kiosk_id.0.as_u128(), kiosk_record::encode(&kiosk)?.as_slice())
+            .map_err(backend)?;
+        BatchOutcome::Stored { receipt: receipt.to_vec(), unapplied }
+    };
+    Ok(outcome)
 }
 
 impl Store for RedbStore {
@@ -1032,71 +1106,7 @@ impl Store for RedbStore {
         events: &[EventRecord],
         receipt: &[u8],
     ) -> Result<BatchOutcome, StoreError> {
-        let kiosk_id = batch.batch.kiosk;
-        let first = batch.batch.first_seq();
-        let txn = self.db.begin_write().map_err(backend)?;
-        let outcome = {
-            let mut kiosks = txn.open_table(KIOSKS).map_err(backend)?;
-            let bytes =
-                kiosks.get(kiosk_id.0.as_u128()).map_err(backend)?.map(|v| v.value().to_vec());
-            let bytes = bytes
-                .ok_or_else(|| StoreError::NotFound(format!("kiosk {kiosk_id} does not exist")))?;
-            let mut kiosk = kiosk_record::decode(&bytes)?;
-            if kiosk.revoked_at.is_some() {
-                return Ok(BatchOutcome::Revoked);
-            }
-
-            let mut batches = txn.open_table(BATCHES).map_err(backend)?;
-            let stored: Option<BatchRecord> = batches
-                .get((kiosk_id.0.as_u128(), first))
-                .map_err(backend)?
-                .map(|v| decode(v.value(), "batch"))
-                .transpose()?;
-
-            match kiosk.head.decide(batch, stored.as_ref().map(|s| s.hash)) {
-                ChainDecision::Replay => {
-                    let receipt = stored.map(|s| s.receipt).unwrap_or_default();
-                    return Ok(BatchOutcome::Replay { receipt });
-                }
-                ChainDecision::Fork => {
-                    return Ok(BatchOutcome::Fork { stored_through: kiosk.head.last_seq });
-                }
-                ChainDecision::Gap { expected } => return Ok(BatchOutcome::Gap { expected }),
-                ChainDecision::Append => {}
-            }
-
-            let amendments: HashMap<EventId, Amendment> =
-                batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
-            let mut lookups = BatchLookups::default();
-            for event in events {
-                let amends = amendments.get(&event.punch.event).copied();
-                store_kiosk_event(&txn, &mut lookups, &kiosk, event, amends)?;
-            }
-            let mut unapplied = Vec::new();
-            for event in events {
-                let Some(amendment) = amendments.get(&event.punch.event) else { continue };
-                if let Some(why) = why_unapplied(&txn, event, amendment.target())? {
-                    let target = amendment.target();
-                    unapplied.push(UnappliedAmendment { event: event.punch.event, target, why });
-                }
-            }
-            let record = BatchRecord {
-                hash: batch.hash,
-                last_seq: batch.batch.last_seq(),
-                receipt: receipt.to_vec(),
-            };
-            batches
-                .insert((kiosk_id.0.as_u128(), first), encode(&record)?.as_slice())
-                .map_err(backend)?;
-            kiosk.head = kiosk.head.after(batch);
-            kiosk.last_batch_at = events.first().map(|e| e.received_at);
-            kiosks
-                .insert(kiosk_id.0.as_u128(), kiosk_record::encode(&kiosk)?.as_slice())
-                .map_err(backend)?;
-            BatchOutcome::Stored { receipt: receipt.to_vec(), unapplied }
-        };
-        txn.commit().map_err(backend)?;
-        Ok(outcome)
+        self.commits.store(&self.db, batch, events, receipt)
     }
 
     fn record_time_anchor(

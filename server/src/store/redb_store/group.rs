@@ -1,0 +1,169 @@
+//! Group commit: batches that arrive while another is being stored wait, and are then stored
+//! together, in one transaction with one fsync.
+//!
+//! A batch rewrites the B-tree leaves of every employee it names, and each commit writes
+//! them out again: a hundred kiosks syncing at once would pay a hundred commits, rewriting
+//! many of the same leaves. So one caller at a time leads: it takes the batches waiting, its
+//! own first, stores them in order in one transaction and commits, hands each caller its
+//! outcome, and passes the lead to the oldest batch still waiting. A caller returns only
+//! after the commit that holds its batch, so a receipt still means stored. If any batch of a
+//! group fails, the transaction is dropped and each batch of the group is stored again
+//! alone, so that one batch's failure stays its own.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+
+use redb::Database;
+
+use mtime_core::batch::SealedBatch;
+
+use super::{apply_batch, backend};
+use crate::model::EventRecord;
+use crate::store::{BatchOutcome, StoreError};
+
+/// The most events one group carries, so that a leader's own wait stays bounded.
+const MOST_EVENTS: usize = 20_000;
+
+/// Where a waiting caller stands.
+enum Turn {
+    Waiting,
+    Lead,
+    Done(Result<BatchOutcome, StoreError>),
+}
+
+struct Slot {
+    turn: Mutex<Turn>,
+    changed: Condvar,
+}
+
+impl Slot {
+    fn set(&self, turn: Turn) {
+        if let Ok(mut current) = self.turn.lock() {
+            *current = turn;
+        }
+        self.changed.notify_one();
+    }
+}
+
+/// A batch waiting to be stored, owned so that whoever leads can store it.
+struct Request {
+    batch: SealedBatch,
+    events: Vec<EventRecord>,
+    receipt: Vec<u8>,
+    slot: Arc<Slot>,
+}
+
+#[derive(Default)]
+struct Queue {
+    waiting: VecDeque<Request>,
+    leading: bool,
+}
+
+/// The batches waiting for a commit.
+#[derive(Default)]
+pub(super) struct Commits {
+    queue: Mutex<Queue>,
+}
+
+fn poisoned<T>(_: T) -> StoreError {
+    StoreError::Backend("a storing thread failed; restart the server".into())
+}
+
+impl Commits {
+    /// Stores one batch, with whatever others wait beside it; returns once it is committed.
+    pub(super) fn store(
+        &self,
+        db: &Database,
+        batch: &SealedBatch,
+        events: &[EventRecord],
+        receipt: &[u8],
+    ) -> Result<BatchOutcome, StoreError> {
+        let slot = Arc::new(Slot { turn: Mutex::new(Turn::Waiting), changed: Condvar::new() });
+        let request = Request {
+            batch: batch.clone(),
+            events: events.to_vec(),
+            receipt: receipt.to_vec(),
+            slot: slot.clone(),
+        };
+        let lead_now = {
+            let mut queue = self.lock()?;
+            queue.waiting.push_back(request);
+            !std::mem::replace(&mut queue.leading, true)
+        };
+        if lead_now {
+            self.lead(db)?;
+        }
+
+        let mut turn = slot.turn.lock().map_err(poisoned)?;
+        loop {
+            match std::mem::replace(&mut *turn, Turn::Waiting) {
+                Turn::Done(result) => return result,
+                Turn::Lead => {
+                    drop(turn);
+                    self.lead(db)?;
+                    turn = slot.turn.lock().map_err(poisoned)?;
+                }
+                Turn::Waiting => turn = slot.changed.wait(turn).map_err(poisoned)?,
+            }
+        }
+    }
+
+    fn lock(&self) -> Result<MutexGuard<'_, Queue>, StoreError> {
+        self.queue.lock().map_err(poisoned)
+    }
+
+    /// Stores one group, the leader's own batch first in it, and passes the lead on.
+    fn lead(&self, db: &Database) -> Result<(), StoreError> {
+        let mut group = Vec::new();
+        {
+            let mut queue = self.lock()?;
+            let mut events = 0;
+            while let Some(next) = queue.waiting.front() {
+                if !group.is_empty() && events + next.events.len() > MOST_EVENTS {
+                    break;
+                }
+                events += next.events.len();
+                group.extend(queue.waiting.pop_front());
+            }
+        }
+
+        let results = store_group(db, &group);
+        if group.len() > 1 {
+            tracing::debug!(batches = group.len(), "batches stored in one commit");
+        }
+        for (request, result) in group.iter().zip(results) {
+            request.slot.set(Turn::Done(result));
+        }
+
+        let mut queue = self.lock()?;
+        match queue.waiting.front() {
+            Some(next) => next.slot.set(Turn::Lead),
+            None => queue.leading = false,
+        }
+        Ok(())
+    }
+}
+
+/// Stores `group` in one transaction; should any batch fail, each alone.
+fn store_group(db: &Database, group: &[Request]) -> Vec<Result<BatchOutcome, StoreError>> {
+    if group.len() > 1 {
+        if let Ok(outcomes) = store_together(db, group) {
+            return outcomes.into_iter().map(Ok).collect();
+        }
+    }
+    let alone = |request: &Request| {
+        let outcome = store_together(db, std::slice::from_ref(request))?.pop();
+        outcome.ok_or_else(|| StoreError::Backend("a batch stored alone gave no outcome".into()))
+    };
+    group.iter().map(alone).collect()
+}
+
+fn store_together(db: &Database, group: &[Request]) -> Result<Vec<BatchOutcome>, StoreError> {
+    let txn = db.begin_write().map_err(backend)?;
+    let mut outcomes = Vec::with_capacity(group.len());
+    for request in group {
+        outcomes.push(apply_batch(&txn, &request.batch, &request.events, &request.receipt)?);
+    }
+    txn.commit().map_err(backend)?;
+    Ok(outcomes)
+}
