@@ -78,11 +78,22 @@ fn shows(ui: &KioskUi, label: &str) -> bool {
     ElementHandle::find_by_accessible_label(ui.window(), label).next().is_some()
 }
 
-/// Pumps the UI until `done` holds, for up to a minute.
+/// Pumps the UI until `done` holds, for up to a minute; then says what the screen shows.
 fn wait_for(ui: &KioskUi, what: &str, done: impl Fn(&KioskUi) -> bool) {
     let started = Instant::now();
     while !done(ui) {
-        assert!(started.elapsed() < Duration::from_secs(60), "waited a minute for {what}");
+        let state = ui.window().global::<KioskState>();
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "waited a minute for {what}; the screen is {:?}, pairing status {} ({:?}), \
+             online {}, {} pending, detail {:?}",
+            state.get_screen(),
+            state.get_pair_status(),
+            state.get_pair_error(),
+            state.get_online(),
+            state.get_pending(),
+            state.get_detail(),
+        );
         std::thread::sleep(Duration::from_millis(50));
         ui.pump();
         ui.tick();
