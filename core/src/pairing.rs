@@ -244,6 +244,34 @@ pub struct Effective {
     pub unapplied: Vec<(EventId, Unapplied)>,
 }
 
+/// [`effective`] for punches the caller gives up: when nothing amends, they are kept
+/// rather than copied.
+pub fn effective_owned(recorded: Vec<Recorded>) -> Effective {
+    if recorded.iter().any(|r| r.amends.is_some()) {
+        return effective(&recorded);
+    }
+    let mut punches: Vec<Punch> = recorded.into_iter().map(|r| r.punch).collect();
+    if in_time_order_once_each(&mut punches) {
+        return Effective { punches, unapplied: Vec::new() };
+    }
+    // An event given twice: the whole rule keeps the last given, which the stable sort by
+    // event left last.
+    let recorded: Vec<Recorded> =
+        punches.into_iter().map(|punch| Recorded { punch, amends: None }).collect();
+    effective(&recorded)
+}
+
+/// Sorts punches in time order and says true, when no event is among them twice; otherwise
+/// leaves them sorted by event (stably) and says false.
+fn in_time_order_once_each(punches: &mut [Punch]) -> bool {
+    punches.sort_by_key(|p| p.event);
+    if punches.windows(2).any(|w| w[0].event == w[1].event) {
+        return false;
+    }
+    punches.sort_by_key(|p| (p.at, p.event));
+    true
+}
+
 /// Applies amendments: the punches of one employee that count.
 ///
 /// A replacement takes the place of its target: it keeps its own event id, origin,
@@ -258,9 +286,7 @@ pub fn effective(recorded: &[Recorded]) -> Effective {
     // Most histories amend nothing: then every punch counts, once.
     if recorded.iter().all(|r| r.amends.is_none()) {
         let mut punches: Vec<Punch> = recorded.iter().map(|r| r.punch.clone()).collect();
-        punches.sort_by_key(|p| p.event);
-        if punches.windows(2).all(|w| w[0].event != w[1].event) {
-            punches.sort_by_key(|p| (p.at, p.event));
+        if in_time_order_once_each(&mut punches) {
             return Effective { punches, unapplied: Vec::new() };
         }
     }
@@ -568,9 +594,17 @@ mod tests {
         );
         assert!(all.unapplied.is_empty());
 
+        assert_eq!(effective_owned(taps.to_vec()), all);
+
         // An event given twice counts once, as the last given.
-        let again = [recorded(punch(1, 8, 0, In), None), recorded(punch(1, 9, 0, In), None)];
-        assert_eq!(counted(&effective(&again)), vec![(1, 9, 0, In, "WORK".into())]);
+        let again = [
+            recorded(punch(2, 7, 0, Out), None),
+            recorded(punch(1, 8, 0, In), None),
+            recorded(punch(1, 9, 0, In), None),
+        ];
+        let once = vec![(2, 7, 0, Out, "WORK".into()), (1, 9, 0, In, "WORK".into())];
+        assert_eq!(counted(&effective(&again)), once);
+        assert_eq!(counted(&effective_owned(again.to_vec())), once);
     }
 
     #[test]

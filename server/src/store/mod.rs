@@ -1,7 +1,9 @@
 //! Storage behind a trait, so the API does not care where records live.
 //!
 //! [`redb_store::RedbStore`] keeps everything in one redb file. Every method is one
-//! transaction: a write either happens whole or not at all.
+//! transaction: a write either happens whole or not at all. Batches that kiosks send at the
+//! same moment share a transaction and its commit (group commit), each still whole or not
+//! at all.
 
 pub mod kiosk_record;
 pub mod redb_store;
@@ -105,7 +107,7 @@ pub fn effective_punches(
     store: &dyn Store,
     employee: EmployeeId,
 ) -> Result<Vec<Punch>, StoreError> {
-    Ok(pairing::effective(&store.employee_punches(employee)?).punches)
+    Ok(pairing::effective_owned(store.employee_punches(employee)?).punches)
 }
 
 /// A punch as an employee's index files it: by its sort instant, which is its own instant
@@ -205,7 +207,7 @@ pub fn punches_reaching_each(
         for (i, rows) in waiting.into_iter().zip(read) {
             let whole = rows.len() < count;
             let recorded: Vec<Recorded> = rows.into_iter().map(|r| r.recorded).collect();
-            let punches = pairing::effective(&recorded).punches;
+            let punches = pairing::effective_owned(recorded).punches;
 
             let first =
                 punches.iter().min_by_key(|p| (p.at, p.direction == Direction::In, p.event));
