@@ -146,10 +146,10 @@ impl Commits {
 
 /// Stores `group` in one transaction; should any batch fail, each alone.
 fn store_group(db: &Database, group: &[Request]) -> Vec<Result<BatchOutcome, StoreError>> {
-    if group.len() > 1 {
-        if let Ok(outcomes) = store_together(db, group) {
-            return outcomes.into_iter().map(Ok).collect();
-        }
+    if group.len() > 1
+        && let Ok(outcomes) = store_together(db, group)
+    {
+        return outcomes.into_iter().map(Ok).collect();
     }
     let alone = |request: &Request| {
         let outcome = store_together(db, std::slice::from_ref(request))?.pop();
