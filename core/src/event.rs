@@ -92,9 +92,18 @@ impl FromStr for RequestedAction {
 }
 
 /// A reason code, such as `WORK` or `TRAVEL`: 1 to 32 of `A-Z 0-9 _ -`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct ReasonCode(String);
+///
+/// Held inline rather than on the heap: every punch carries one, and pairing, presence and
+/// the watchers copy punches by the thousand. It is written and read as text, so its
+/// stored and wire form is that of a string.
+#[derive(Clone)]
+pub struct ReasonCode {
+    len: u8,
+    bytes: [u8; MAX_CODE],
+}
+
+/// The longest code, in bytes.
+const MAX_CODE: usize = 32;
 
 #[cfg(feature = "schema")]
 impl schemars::JsonSchema for ReasonCode {
@@ -114,7 +123,9 @@ impl schemars::JsonSchema for ReasonCode {
 impl ReasonCode {
     /// The code as text.
     pub fn as_str(&self) -> &str {
-        &self.0
+        let code = &self.bytes[..usize::from(self.len)];
+        // Only ASCII is ever let in (see `is_code`), so the bytes are always UTF-8.
+        std::str::from_utf8(code).unwrap_or_default()
     }
 }
 
@@ -122,41 +133,102 @@ impl ReasonCode {
 /// `A-Z 0-9 _ -`.
 pub fn is_code(code: &str) -> bool {
     !code.is_empty()
-        && code.len() <= 32
+        && code.len() <= MAX_CODE
         && code
             .bytes()
             .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+impl FromStr for ReasonCode {
+    type Err = String;
+
+    fn from_str(code: &str) -> Result<Self, String> {
+        if !is_code(code) {
+            return Err(format!(
+                "reason code {code:?} must be 1 to 32 characters of A-Z, 0-9, '_' and '-'"
+            ));
+        }
+        let mut bytes = [0; MAX_CODE];
+        bytes[..code.len()].copy_from_slice(code.as_bytes());
+        Ok(Self { len: code.len() as u8, bytes })
+    }
 }
 
 impl TryFrom<String> for ReasonCode {
     type Error = String;
 
     fn try_from(code: String) -> Result<Self, String> {
-        if is_code(&code) {
-            Ok(Self(code))
-        } else {
-            Err(format!("reason code {code:?} must be 1 to 32 characters of A-Z, 0-9, '_' and '-'"))
-        }
-    }
-}
-
-impl FromStr for ReasonCode {
-    type Err = String;
-
-    fn from_str(s: &str) -> Result<Self, String> {
-        Self::try_from(s.to_owned())
+        code.parse()
     }
 }
 
 impl From<ReasonCode> for String {
     fn from(code: ReasonCode) -> String {
-        code.0
+        code.as_str().to_owned()
+    }
+}
+
+impl PartialEq for ReasonCode {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_str() == other.as_str()
+    }
+}
+
+impl Eq for ReasonCode {}
+
+impl PartialOrd for ReasonCode {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for ReasonCode {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.as_str().cmp(other.as_str())
+    }
+}
+
+impl std::hash::Hash for ReasonCode {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.as_str().hash(state);
+    }
+}
+
+impl fmt::Debug for ReasonCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("ReasonCode").field(&self.as_str()).finish()
     }
 }
 
 impl fmt::Display for ReasonCode {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for ReasonCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+impl<'de> Deserialize<'de> for ReasonCode {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Code;
+
+        impl serde::de::Visitor<'_> for Code {
+            type Value = ReasonCode;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a reason code: 1 to 32 of A-Z, 0-9, '_' and '-'")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, code: &str) -> Result<ReasonCode, E> {
+                code.parse().map_err(E::custom)
+            }
+        }
+
+        deserializer.deserialize_str(Code)
     }
 }
 
@@ -244,5 +316,60 @@ impl Amendment {
         match self {
             Self::Replaces(id) | Self::Withdraws(id) => id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_reason_code_is_stored_and_sent_exactly_as_its_text_was() {
+        for code in ["W", "WORK", "HOME_OFFICE-2", "ABCDEFGHIJKLMNOPQRSTUVWXYZ012345"] {
+            let reason: ReasonCode = code.parse().unwrap();
+            assert_eq!(reason.as_str(), code);
+            assert_eq!(reason.to_string(), code);
+
+            // Stores written while a code was a `String` read back the same, and back again.
+            let as_text = postcard::to_stdvec(&code.to_owned()).unwrap();
+            assert_eq!(postcard::to_stdvec(&reason).unwrap(), as_text);
+            assert_eq!(postcard::from_bytes::<ReasonCode>(&as_text).unwrap(), reason);
+
+            let json = serde_json::to_string(&reason).unwrap();
+            assert_eq!(json, format!("\"{code}\""));
+            assert_eq!(serde_json::from_str::<ReasonCode>(&json).unwrap(), reason);
+        }
+    }
+
+    #[test]
+    fn a_code_that_is_not_one_is_refused_wherever_it_comes_from() {
+        let long = "A".repeat(33);
+        for bad in ["", "work", "WO RK", "WÖRK", long.as_str()] {
+            assert!(bad.parse::<ReasonCode>().is_err(), "{bad:?}");
+            assert!(ReasonCode::try_from(bad.to_owned()).is_err(), "{bad:?}");
+            let stored = postcard::to_stdvec(&bad.to_owned()).unwrap();
+            assert!(postcard::from_bytes::<ReasonCode>(&stored).is_err(), "{bad:?}");
+            let json = serde_json::to_string(bad).unwrap();
+            let error = serde_json::from_str::<ReasonCode>(&json).unwrap_err().to_string();
+            assert!(error.contains("must be 1 to 32 characters"), "{bad:?}: {error}");
+        }
+        // Escaped JSON text reaches the check too.
+        assert_eq!(serde_json::from_str::<ReasonCode>("\"W\\u004fRK\"").unwrap().as_str(), "WORK");
+    }
+
+    #[test]
+    fn reason_codes_compare_and_hash_as_their_text() {
+        let mut codes: Vec<ReasonCode> =
+            ["WORK", "W", "TRAVEL", "WORK_2", "A"].iter().map(|c| c.parse().unwrap()).collect();
+        codes.sort();
+        let sorted: Vec<&str> = codes.iter().map(ReasonCode::as_str).collect();
+        assert_eq!(sorted, ["A", "TRAVEL", "W", "WORK", "WORK_2"]);
+
+        let set: std::collections::HashSet<ReasonCode> =
+            ["WORK", "WORK", "W"].iter().map(|c| c.parse().unwrap()).collect();
+        assert_eq!(set.len(), 2);
+        assert_ne!("W".parse::<ReasonCode>().unwrap(), "WORK".parse::<ReasonCode>().unwrap());
     }
 }
