@@ -179,7 +179,7 @@ pub fn build_roster(state: &AppState, kiosk: &KioskRecord) -> ApiResult<Roster> 
 
     let mut employees = Vec::new();
     let access = state.store.kiosk_accesses()?;
-    for record in state.store.employees()? {
+    for record in state.store.employees()?.iter() {
         let Some(current) = record.version_at(today) else { continue };
         let in_site = zone::zone_of(current.org_unit, |id| {
             units.iter().find(|u| u.unit.id == id).map(|u| &u.unit)

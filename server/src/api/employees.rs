@@ -323,10 +323,10 @@ pub async fn list(
 ) -> ApiResult<Json<Page<EmployeeView>>> {
     let mut views = Vec::new();
     let access = state.store.kiosk_accesses()?;
-    for record in state.store.employees()? {
-        let at = read_date(&state, &record, query.at)?;
-        if scope.allows_employee(&record, at) {
-            views.extend(view(&record, at, access.get(&record.id)));
+    for record in state.store.employees()?.iter() {
+        let at = read_date(&state, record, query.at)?;
+        if scope.allows_employee(record, at) {
+            views.extend(view(record, at, access.get(&record.id)));
         }
     }
     let page = paginate(

@@ -81,11 +81,12 @@ pub async fn presence(
         scope.filter_unit(unit, &units)?;
     }
     let limits = OpenLimits::load(state.store.as_ref())?;
+    let employees = state.store.employees()?;
     let mut asked = Vec::new();
-    for record in state.store.employees()? {
-        let tz = Zones::among(&units, &record)?.at(at);
+    for record in employees.iter() {
+        let tz = Zones::among(&units, record)?.at(at);
         let date = at.with_timezone(&tz).date_naive();
-        if !scope.allows_employee(&record, date) {
+        if !scope.allows_employee(record, date) {
             continue;
         }
         if let Some(unit) = query.org_unit_id {

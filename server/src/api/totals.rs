@@ -97,11 +97,11 @@ pub(super) fn covered(
         scope.filter_unit(unit, &units)?;
     }
     let mut out = Vec::new();
-    for record in state.store.employees()? {
-        let zones = Zones::among(&units, &record)?;
+    for record in state.store.employees()?.iter() {
+        let zones = Zones::among(&units, record)?;
         let now = state.now();
         let date = on.unwrap_or_else(|| now.with_timezone(&zones.at(now)).date_naive());
-        if !scope.allows_employee(&record, date) {
+        if !scope.allows_employee(record, date) {
             continue;
         }
         if let Some(unit) = unit {
@@ -110,7 +110,7 @@ pub(super) fn covered(
                 continue;
             }
         }
-        out.push((record, zones));
+        out.push((record.clone(), zones));
     }
     Ok(out)
 }

@@ -315,8 +315,8 @@ pub trait Store: Send + Sync + 'static {
     fn employee(&self, id: EmployeeId) -> Result<Option<EmployeeRecord>, StoreError>;
     /// The employee with this external number.
     fn employee_by_number(&self, number: &str) -> Result<Option<EmployeeRecord>, StoreError>;
-    /// All employees, by external number.
-    fn employees(&self) -> Result<Vec<EmployeeRecord>, StoreError>;
+    /// All employees, by external number; shared, since every report reads them all.
+    fn employees(&self) -> Result<std::sync::Arc<[EmployeeRecord]>, StoreError>;
 
     /// What an employee may do at kiosks beyond badging, if anything was ever set.
     fn kiosk_access(&self, employee: EmployeeId) -> Result<Option<KioskAccessRecord>, StoreError>;

@@ -1,11 +1,13 @@
 //! The embedded store: one redb file, nothing to install.
 
+mod employee_cache;
 mod group;
 mod punches;
 
 use std::collections::{HashMap, HashSet};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
@@ -105,6 +107,7 @@ struct BatchRecord {
 pub struct RedbStore {
     db: Database,
     commits: group::Commits,
+    employees: employee_cache::EmployeeCache,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -201,7 +204,7 @@ impl RedbStore {
         txn.open_table(WEBHOOKS).map_err(backend)?;
         txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
-        Ok(Self { db, commits: group::Commits::default() })
+        Ok(Self { db, commits: group::Commits::default(), employees: Default::default() })
     }
 
     fn get<K, T>(
@@ -859,10 +862,25 @@ impl Store for RedbStore {
         }
     }
 
-    fn employees(&self) -> Result<Vec<EmployeeRecord>, StoreError> {
-        let mut all: Vec<EmployeeRecord> = self.all(EMPLOYEES, "employee")?;
+    fn employees(&self) -> Result<Arc<[EmployeeRecord]>, StoreError> {
+        // The version and the employees from one snapshot: the list is that version's.
+        let txn = self.db.begin_read().map_err(backend)?;
+        let meta = txn.open_table(META).map_err(backend)?;
+        let version = meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value());
+        if let Some(list) = self.employees.at(version) {
+            return Ok(list);
+        }
+
+        let table = txn.open_table(EMPLOYEES).map_err(backend)?;
+        let mut all = Vec::new();
+        for row in table.iter().map_err(backend)? {
+            let (_, value) = row.map_err(backend)?;
+            all.push(decode::<EmployeeRecord>(value.value(), "employee")?);
+        }
         all.sort_by(|a, b| a.number.cmp(&b.number));
-        Ok(all)
+        let list: Arc<[EmployeeRecord]> = all.into();
+        self.employees.keep(version, list.clone());
+        Ok(list)
     }
 
     fn kiosk_access(&self, employee: EmployeeId) -> Result<Option<KioskAccessRecord>, StoreError> {
@@ -1752,6 +1770,55 @@ mod tests {
         assert_eq!(store.employee_events(employee).unwrap(), vec![first.clone()]);
         let punches = store.employee_punches(employee).unwrap();
         assert_eq!(punches.iter().map(|r| &r.punch).collect::<Vec<_>>(), vec![&first.punch]);
+    }
+
+    fn employee(number: &str, name: &str) -> EmployeeRecord {
+        let at = DateTime::from_timestamp(1_767_600_000, 0).unwrap();
+        EmployeeRecord {
+            id: EmployeeId::random(),
+            number: number.into(),
+            versions: vec![crate::model::EmployeeVersion {
+                effective_from: at.date_naive(),
+                name: name.into(),
+                org_unit: OrgUnitId::random(),
+                badges: Vec::new(),
+                active: true,
+                employment_terms: None,
+                author: "hr".into(),
+                recorded_at: at,
+            }],
+        }
+    }
+
+    #[test]
+    fn the_employee_list_is_decoded_once_and_follows_every_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        assert!(store.employees().unwrap().is_empty());
+
+        let mut ada = employee("E02", "Ada");
+        store.put_employee(&ada).unwrap();
+        store.put_employee(&employee("E01", "Grace")).unwrap();
+        let first = store.employees().unwrap();
+        let numbers: Vec<&str> = first.iter().map(|e| e.number.as_str()).collect();
+        assert_eq!(numbers, ["E01", "E02"]);
+        // Nothing changed: the same list, not a new decoding of it.
+        assert!(Arc::ptr_eq(&first, &store.employees().unwrap()));
+
+        ada.versions[0].name = "Ada L.".into();
+        store.put_employee(&ada).unwrap();
+        let second = store.employees().unwrap();
+        assert!(!Arc::ptr_eq(&first, &second));
+        assert_eq!(second[1].versions[0].name, "Ada L.");
+        // A change refused leaves the list as it was.
+        let taken = EmployeeRecord { id: EmployeeId::random(), ..employee("E01", "Other") };
+        assert!(store.put_employee(&taken).is_err());
+        assert!(Arc::ptr_eq(&second, &store.employees().unwrap()));
+
+        // A store opened again reads what was written.
+        drop(store);
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        assert_eq!(&*store.employees().unwrap(), &*second);
     }
 
     #[test]

@@ -18,15 +18,15 @@ pub fn check(state: &AppState) -> Result<usize, ApiError> {
     let units = state.store.org_units()?;
 
     let mut closed = Vec::new();
-    for record in state.store.employees()? {
-        let zones = Zones::among(&units, &record)?;
+    for record in state.store.employees()?.iter() {
+        let zones = Zones::among(&units, record)?;
         let Some(first) = record.versions.first().map(|v| v.effective_from) else { continue };
         let from = announced.get(&record.id).map_or(first, |week| *week + TimeDelta::days(7));
         let today = now.with_timezone(&zones.at(now)).date_naive();
         if from > today {
             continue;
         }
-        let weeks = employee_weeks(state, &context, &record, &zones, from, today)?;
+        let weeks = employee_weeks(state, &context, record, &zones, from, today)?;
         closed.extend(weeks.into_iter().filter(|w| w.complete).map(|w| (record.id, w.week_start)));
     }
 
