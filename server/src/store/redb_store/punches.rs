@@ -323,9 +323,13 @@ mod tests {
 
     /// One employee's taps at one kiosk over a few weeks, some of them amending an earlier
     /// tap, with API punches among them; each with the amendment it carries.
+    fn start_of_histories() -> DateTime<Utc> {
+        DateTime::from_timestamp(1_767_600_000, 0).unwrap()
+    }
+
     fn history(dice: &mut Dice, employee: EmployeeId) -> Vec<(EventRecord, Option<Amendment>)> {
         let kiosk = KioskId::random();
-        let start = DateTime::from_timestamp(1_767_600_000, 0).unwrap();
+        let start = start_of_histories();
         let mut at = start;
         let mut taps: Vec<(EventRecord, Option<Amendment>)> = Vec::new();
         for seq in 1..=40u64 {
@@ -447,6 +451,25 @@ mod tests {
                 assert_eq!(read, alone, "employee {employee} at {at}");
             }
         }
+
+        // A workforce large enough to be read in parts, one thread each, in an order that is
+        // neither the ids' nor the histories': each answer where its employee was asked.
+        let workforce: Vec<EmployeeId> =
+            (0..2_400).map(|i| everyone[(i * 7 + i / 60) % everyone.len()]).collect();
+        let mut answered = 0;
+        for at in [start_of_histories(), start_of_histories() + TimeDelta::days(9)] {
+            let alone: HashMap<EmployeeId, Option<Interval>> = everyone
+                .iter()
+                .map(|e| (*e, presence_at(&store, &limits, &[*e], at).unwrap().remove(0)))
+                .collect();
+            let together = presence_at(&store, &limits, &workforce, at).unwrap();
+            assert_eq!(together.len(), workforce.len());
+            for (employee, read) in workforce.iter().zip(&together) {
+                assert_eq!(read, &alone[employee], "employee {employee} at {at}");
+            }
+            answered += together.iter().flatten().count();
+        }
+        assert!(answered > 100, "{answered} present in the large reads");
 
         // The histories exercise both answers.
         assert!(present > 1000 && absent > 1000, "present {present}, absent {absent}");
