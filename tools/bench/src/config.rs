@@ -69,7 +69,7 @@ impl Config {
             fleet_periods: 5,
             read_employees: vec![100, 300, 1_000],
             presence_employees: vec![1_000, 3_000, 10_000],
-            presence_requests: 20,
+            presence_requests: 50,
         }
     }
 
