@@ -42,6 +42,7 @@
 pub mod client;
 pub mod disk;
 pub mod engine;
+mod event_rows;
 pub mod keyfile;
 mod legacy;
 pub mod outbox;

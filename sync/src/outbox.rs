@@ -56,8 +56,8 @@ use mtime_core::repair::open_repairing;
 
 use crate::SyncError;
 use crate::disk::{DiskBackend, DiskFaults};
+use crate::event_rows;
 
-const EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
 const STATE: &str = "outbox_state";
@@ -200,7 +200,8 @@ pub struct Outbox {
 
 /// A failure inside an outbox operation: redb's kept whole, so that an I/O failure (after
 /// which the file must be opened again) is told apart from the rest.
-enum Failure {
+#[derive(Debug)]
+pub(crate) enum Failure {
     Redb(redb::Error),
     Sync(SyncError),
 }
@@ -216,6 +217,7 @@ macro_rules! from_redb {
 }
 
 from_redb!(
+    redb::Error,
     redb::DatabaseError,
     redb::TransactionError,
     redb::TableError,
@@ -243,7 +245,7 @@ impl Failure {
         matches!(self, Self::Redb(redb::Error::PreviousIo))
     }
 
-    fn into_sync(self, path: &Path) -> SyncError {
+    pub(crate) fn into_sync(self, path: &Path) -> SyncError {
         match self {
             Self::Redb(redb::Error::Io(io)) if io.kind() == io::ErrorKind::StorageFull => {
                 SyncError::StorageFull(format!(
@@ -257,7 +259,7 @@ impl Failure {
     }
 }
 
-type Step<T> = Result<T, Failure>;
+pub(crate) type Step<T> = Result<T, Failure>;
 
 fn decode<T: for<'de> Deserialize<'de>>(bytes: &[u8], what: &str) -> Result<T, SyncError> {
     postcard::from_bytes(bytes)
@@ -329,12 +331,16 @@ impl Outbox {
             full: AtomicBool::new(false),
             known: Mutex::new(OutboxState::default()),
         };
-        outbox.run(true, |db| {
+        let moved = outbox.run(true, |db| {
             let txn = db.begin_write()?;
-            txn.open_table(EVENTS)?;
             txn.open_table(META)?;
-            Ok(txn.commit()?)
+            let moved = event_rows::migrate(&txn)?;
+            txn.commit()?;
+            Ok(moved)
         })?;
+        if moved > 0 {
+            tracing::info!(file = %path.display(), events = moved, "kiosk store rewritten as rows");
+        }
         outbox.state()?;
         Ok(outbox)
     }
@@ -503,8 +509,8 @@ impl Outbox {
     ///
     /// On a full disk this fails with [`SyncError::StorageFull`] and, when the disk refused
     /// the write itself, stores nothing: the seq is not used, and the next append that
-    /// finds room gets it. (When only the final sync failed, see the module's limitations.) Reaching the capacity
-    /// refuses nothing (see [`OutboxOptions::capacity`]).
+    /// finds room gets it. (When only the final sync failed, see the module's limitations.)
+    /// Reaching the capacity refuses nothing (see [`OutboxOptions::capacity`]).
     pub fn append(&self, kiosk: KioskId, draft: EventDraft) -> Result<PresenceEvent, SyncError> {
         let mut stored = self.append_all(kiosk, vec![draft])?;
         stored.pop().ok_or_else(|| SyncError::Storage("no event was stored".into()))
@@ -526,7 +532,7 @@ impl Outbox {
                     Some(v) => decode(v.value(), STATE)?,
                     None => OutboxState::default(),
                 };
-                let mut events = txn.open_table(EVENTS)?;
+                let mut rows = event_rows::Writer::open(&txn)?;
                 let mut stored = Vec::with_capacity(drafts.len());
                 for draft in &drafts {
                     state.last_seq += 1;
@@ -541,7 +547,7 @@ impl Outbox {
                         time: draft.time,
                         amends: draft.amends,
                     };
-                    events.insert(event.seq, encode(&event)?.as_slice())?;
+                    rows.put(&event)?;
                     stored.push(event);
                 }
                 meta.insert(STATE, encode(&state)?.as_slice())?;
@@ -586,11 +592,12 @@ impl Outbox {
     pub fn events(&self) -> Result<Vec<PresenceEvent>, SyncError> {
         self.run(false, |db| {
             let txn = db.begin_read()?;
-            let events = txn.open_table(EVENTS)?;
+            let rows = txn.open_table(event_rows::ROWS)?;
+            let mut reader = event_rows::reader(&txn)?;
             let mut out = Vec::new();
-            for row in events.iter()? {
-                let (_, value) = row?;
-                out.push(decode(value.value(), "event")?);
+            for row in rows.iter()? {
+                let (seq, value) = row?;
+                out.push(reader.event(seq.value(), value.value())?);
             }
             Ok(out)
         })
@@ -630,11 +637,12 @@ impl Outbox {
         self.run(true, |db| {
             let txn = db.begin_write()?;
             let inflight = {
-                let events_table = txn.open_table(EVENTS)?;
+                let rows = txn.open_table(event_rows::ROWS)?;
+                let mut reader = event_rows::reader_in(&txn)?;
                 let mut events = Vec::new();
-                for row in events_table.range(first..=last)? {
-                    let (_, value) = row?;
-                    events.push(decode::<PresenceEvent>(value.value(), "event")?);
+                for row in rows.range(first..=last)? {
+                    let (seq, value) = row?;
+                    events.push(reader.event(seq.value(), value.value())?);
                 }
                 let batch = Batch { kiosk, prev, events };
                 let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
@@ -888,5 +896,55 @@ mod tests {
         let reopened = Outbox::open(&path).unwrap();
         assert_eq!(reopened.events().unwrap(), vec![stored]);
         assert_eq!(reopened.pending().unwrap(), 1);
+    }
+
+    #[test]
+    fn a_store_that_kept_whole_events_opens_with_them_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.redb");
+        let kiosk = KioskId::random();
+        let older: Vec<PresenceEvent> = (1..=3)
+            .map(|seq| {
+                let d = draft();
+                PresenceEvent {
+                    id: EventId::time_ordered(),
+                    kiosk,
+                    seq,
+                    subject: d.subject,
+                    direction: d.direction,
+                    direction_source: d.direction_source,
+                    reason: d.reason,
+                    time: d.time,
+                    amends: None,
+                }
+            })
+            .collect();
+        {
+            // The layout before rows: each event whole under its seq.
+            const WHOLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut whole = txn.open_table(WHOLE).unwrap();
+                for event in &older {
+                    whole.insert(event.seq, encode(event).unwrap().as_slice()).unwrap();
+                }
+                let state = OutboxState { last_seq: 3, ..OutboxState::default() };
+                let mut meta = txn.open_table(META).unwrap();
+                meta.insert(STATE, encode(&state).unwrap().as_slice()).unwrap();
+            }
+            txn.commit().unwrap();
+        }
+
+        let outbox = Outbox::open(&path).unwrap();
+        assert_eq!(outbox.events().unwrap(), older);
+        let next = outbox.append(kiosk, draft()).unwrap();
+        assert_eq!(next.seq, 4);
+        let key = SigningKey::generate().unwrap();
+        let batch = outbox.next_batch(kiosk, &key, 10).unwrap().unwrap();
+        let sealed = SealedBatch::open(&batch.bytes, kiosk, &key.public()).unwrap();
+        let mut all = older.clone();
+        all.push(next);
+        assert_eq!(sealed.batch.events, all);
     }
 }
