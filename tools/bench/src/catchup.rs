@@ -72,8 +72,8 @@ pub struct CatchUp {
     pub seconds: f64,
     /// Kiosk-to-server bytes on the wire, HTTP included.
     pub sent: u64,
-    /// The outbox file's size.
-    pub outbox_bytes: u64,
+    /// What the outbox file takes on the disk once filled.
+    pub outbox: crate::disk::Usage,
 }
 
 /// Syncs `events` buffered events from a new kiosk allowed batches of `batch` events.
@@ -117,7 +117,7 @@ async fn one(
         tokio::task::block_in_place(|| outbox.append_all(identity.kiosk, drafts))?;
         n = to;
     }
-    let outbox_bytes = std::fs::metadata(&outbox_path)?.len();
+    let outbox_usage = crate::disk::usage(&outbox_path)?;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let engine = SyncEngine {
@@ -154,7 +154,7 @@ async fn one(
     // Connections close when the engine is gone; their counts land then.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let sent = count.sent.load(Ordering::Relaxed).max(sent);
-    Ok(CatchUp { events, batch, seconds, sent, outbox_bytes })
+    Ok(CatchUp { events, batch, seconds, sent, outbox: outbox_usage })
 }
 
 /// Runs workload 4 in `dir`; returns the section and the largest catch-up for the

@@ -1,7 +1,7 @@
 //! Workload 1: a tap becomes a durable record, one event per committed transaction. The
-//! kiosk's redb outbox beside SQLite (WAL, `synchronous=FULL`) storing the same bytes, and
-//! beside the floor: the same bytes appended to a file and fsynced. The stores take turns
-//! in small rounds, so a noisy neighbour slows all three alike.
+//! kiosk's redb outbox beside SQLite (WAL, `synchronous=FULL`) storing the same event as its
+//! wire bytes, and beside the floor: those bytes appended to a file and fsynced. The stores
+//! take turns in small rounds, so a noisy neighbour slows all three alike.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -15,6 +15,7 @@ use mtime_sync::outbox::Outbox;
 
 use crate::chart::{Chart, Series};
 use crate::config::Config;
+use crate::disk::{Usage, usage};
 use crate::events::{Workforce, fixed_base};
 use crate::report::Section;
 use crate::stats::Samples;
@@ -28,8 +29,8 @@ trait Durable {
     fn store(&mut self, n: u64) -> anyhow::Result<()>;
     /// Stores events up to `n` in bulk, untimed.
     fn fill(&mut self, from: u64, to: u64) -> anyhow::Result<()>;
-    /// Bytes on disk.
-    fn bytes(&self) -> anyhow::Result<u64>;
+    /// What the store's files take on the disk.
+    fn bytes(&self) -> anyhow::Result<Usage>;
 }
 
 struct RedbOutbox {
@@ -52,12 +53,12 @@ impl Durable for RedbOutbox {
         Ok(())
     }
 
-    fn bytes(&self) -> anyhow::Result<u64> {
-        Ok(std::fs::metadata(&self.path)?.len())
+    fn bytes(&self) -> anyhow::Result<Usage> {
+        Ok(usage(&self.path)?)
     }
 }
 
-/// The event as the outbox stores it: postcard, the same bytes for every store.
+/// The event as a kiosk sends it (postcard), for the stores compared with the outbox.
 fn encoded(people: &Workforce, kiosk: KioskId, n: u64, boot: BootId) -> anyhow::Result<Vec<u8>> {
     Ok(postcard::to_stdvec(&people.event(kiosk, n + 1, boot, fixed_base()))?)
 }
@@ -107,10 +108,8 @@ impl Durable for Sqlite {
         Ok(())
     }
 
-    fn bytes(&self) -> anyhow::Result<u64> {
-        let wal = self.path.with_extension("sqlite-wal");
-        let wal = std::fs::metadata(wal).map_or(0, |m| m.len());
-        Ok(std::fs::metadata(&self.path)?.len() + wal)
+    fn bytes(&self) -> anyhow::Result<Usage> {
+        Ok(usage(&self.path)? + usage(&self.path.with_extension("sqlite-wal"))?)
     }
 }
 
@@ -147,8 +146,8 @@ impl Durable for RawFile {
         Ok(())
     }
 
-    fn bytes(&self) -> anyhow::Result<u64> {
-        Ok(std::fs::metadata(&self.path)?.len())
+    fn bytes(&self) -> anyhow::Result<Usage> {
+        Ok(usage(&self.path)?)
     }
 }
 
@@ -162,8 +161,10 @@ struct Level {
 pub struct DiskFootprint {
     /// Events in the store.
     pub events: u64,
-    /// File size over events.
+    /// Bytes allocated on the disk over events.
     pub bytes_per_event: f64,
+    /// The file's length over events.
+    pub length_per_event: f64,
 }
 
 /// Runs workload 1 in `dir`.
@@ -203,8 +204,10 @@ pub fn run(config: &Config, dir: &Path) -> anyhow::Result<(Section, DiskFootprin
     );
     section.note(
         "One event per committed transaction, each durable (fsynced) before the call returns. \
-         The same postcard-encoded event goes to each store; SQLite keeps it in a table with \
-         an integer key, the file gets a length prefix. The stores take turns in rounds of \
+         The same event goes to each store: the outbox keeps it as its row (the event without \
+         the kiosk's id, with binary times), SQLite keeps its wire bytes (postcard) in a table \
+         with an integer key, the file gets those bytes with a length prefix. The stores take \
+         turns in rounds of \
          50 taps. The x axis is how many events each store already held.",
     );
 
@@ -264,15 +267,21 @@ pub fn run(config: &Config, dir: &Path) -> anyhow::Result<(Section, DiskFootprin
             mtime.p99 <= 2.0 * floor.p99,
         );
     }
+    let per = |bytes: u64| bytes as f64 / stored.max(1) as f64;
+    let outbox = stores[0].bytes()?;
     let disk = DiskFootprint {
         events: stored,
-        bytes_per_event: stores[0].bytes()? as f64 / stored.max(1) as f64,
+        bytes_per_event: per(outbox.allocated),
+        length_per_event: per(outbox.length),
     };
     for (i, store) in stores.iter().enumerate() {
+        let usage = store.bytes()?;
         section.note(format!(
-            "On disk after {stored} events: {} {:.0} bytes per event.",
+            "On disk after {stored} events: {} {:.0} bytes per event allocated (files {:.0} \
+             bytes per event long).",
             names[i],
-            store.bytes()? as f64 / stored.max(1) as f64
+            per(usage.allocated),
+            per(usage.length)
         ));
     }
 

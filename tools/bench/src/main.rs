@@ -17,6 +17,7 @@
 mod catchup;
 mod chart;
 mod config;
+mod disk;
 mod durable;
 mod events;
 mod fleet;
