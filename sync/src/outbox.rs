@@ -1,5 +1,7 @@
 //! The kiosk's durable store: every event it recorded, the in-flight batch, how far the
-//! server has acknowledged, the kiosk's identity and its last roster. One redb file.
+//! server has acknowledged, the kiosk's identity and its last roster. One redb file, each
+//! event in it a compact row (about 70 bytes; the kiosk and boot by number, binary times)
+//! that reads back as the very event stored.
 //!
 //! Exactly-once by construction: an event gets its seq in the same transaction that
 //! stores it; a batch is sealed and stored before it is sent and resent byte for byte
