@@ -14,9 +14,7 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use redb::{
-    ReadableTable, ReadableTableMetadata, Table, TableDefinition, TableHandle, WriteTransaction,
-};
+use redb::{ReadableTable, Table, TableDefinition, TableHandle, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::badge::BadgeUid;
@@ -88,7 +86,8 @@ impl<'txn> Writer<'txn> {
         if let Some(number) = self.numbers.get(id)? {
             return Ok(number.value());
         }
-        let next = self.ids.len()?;
+        // One past the highest given: numbers are never reused, even were one removed.
+        let next = self.ids.last()?.map_or(0, |(number, _)| u64::from(number.value()) + 1);
         let number = u32::try_from(next)
             .map_err(|_| SyncError::Storage("the store has run out of id numbers".into()))?;
         self.ids.insert(number, id)?;
@@ -218,7 +217,7 @@ pub(crate) fn migrate(txn: &WriteTransaction) -> Step<u64> {
 mod tests {
     #![allow(clippy::unwrap_used)]
 
-    use redb::{Database, ReadableDatabase};
+    use redb::{Database, ReadableDatabase, ReadableTableMetadata};
 
     use super::*;
     use crate::outbox::Failure;
