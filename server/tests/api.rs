@@ -440,6 +440,15 @@ async fn a_retried_punch_is_refused_as_a_repeat() {
     assert_eq!(status, StatusCode::CONFLICT);
     assert_eq!(body["error"]["code"], "repeat");
 
+    // A request that could never be stored says why, even where it would also be a repeat.
+    for reason in ["A".repeat(33), "work".into(), "WÖRK".into(), "NOPE".into()] {
+        let body = json!({ "reason": reason });
+        let (status, body) =
+            server.call("POST", &format!("{timesheet}/clock-in"), Some(body)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{reason}: {body}");
+        assert!(body["error"]["message"].as_str().unwrap().contains("reason"), "{body}");
+    }
+
     let correction = json!({"direction": "out", "at": "2025-05-11T08:00:00-05:00"});
     server.ok("POST", &format!("{timesheet}/corrections"), correction.clone()).await;
     let (status, _) =

@@ -369,21 +369,20 @@ pub(super) fn record_punch(
 ) -> ApiResult<(StatusCode, Json<PunchCreated>)> {
     let record = scope.employee(state, employee, Intent::Change)?;
     check_instant(state, &record, at)?;
-    refuse_duplicate(state, employee, direction, at, correction)?;
+    // What the request says is checked before what it would repeat: a request that could
+    // never be stored is refused as such, not as a repeat.
     let reason = match reason {
         Some(code) => known_reason(state, &code)?,
         None => default_reason(state)?,
     };
+    let note = clean_note(note)?;
+    refuse_duplicate(state, employee, direction, at, correction)?;
     let punch = Punch {
         event: EventId::time_ordered(),
         at,
         direction,
         reason: reason.clone(),
-        origin: PunchOrigin::Api {
-            author: caller.user.name.clone(),
-            note: clean_note(note)?,
-            correction,
-        },
+        origin: PunchOrigin::Api { author: caller.user.name.clone(), note, correction },
     };
     let event = EventRecord {
         employee: Some(employee),
