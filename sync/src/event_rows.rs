@@ -34,6 +34,9 @@ const IDS: TableDefinition<u32, u128> = TableDefinition::new("event_ids");
 const NUMBERS: TableDefinition<u128, u32> = TableDefinition::new("event_id_numbers");
 /// The layout before rows: seq → the whole event, postcard-encoded.
 const WHOLE_EVENTS: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+/// seq → the stored bytes of an old-layout event that could not be read: kept apart, as
+/// they were, so that opening the store does not fail on them (see [`migrate`]).
+const DAMAGED: TableDefinition<u64, &[u8]> = TableDefinition::new("damaged_events");
 
 /// One stored event.
 #[derive(Serialize, Deserialize)]
@@ -63,6 +66,15 @@ enum RowSubject {
 
 fn damaged(what: &str, detail: impl std::fmt::Display) -> SyncError {
     SyncError::Storage(format!("stored {what} is damaged: {detail}"))
+}
+
+/// `T` from all of `bytes`: a value followed by anything more is damaged too.
+fn whole<'a, T: Deserialize<'a>>(bytes: &'a [u8]) -> Result<T, String> {
+    match postcard::take_from_bytes(bytes) {
+        Ok((value, [])) => Ok(value),
+        Ok((_, rest)) => Err(format!("{} bytes after its end", rest.len())),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 /// Writes events as rows, numbering kiosks and boots not seen before.
@@ -143,7 +155,7 @@ impl<T: ReadableTable<u32, u128>> Reader<T> {
 
     /// The event stored under `seq` as `bytes`.
     pub(crate) fn event(&mut self, seq: u64, bytes: &[u8]) -> Step<PresenceEvent> {
-        let row: Row = postcard::from_bytes(bytes).map_err(|e| damaged("event", e))?;
+        let row: Row = whole(bytes).map_err(|e| damaged("event", format!("seq {seq}: {e}")))?;
         let wall = DateTime::<Utc>::from_timestamp(row.wall_secs, row.wall_nanos)
             .ok_or_else(|| damaged("event", format!("seq {seq} has no valid wall time")))?;
         if row.monotonic_nanos >= 1_000_000_000 {
@@ -186,6 +198,12 @@ pub(crate) fn reader_in(txn: &WriteTransaction) -> Step<Reader<Table<'_, u32, u1
 
 /// Creates the tables, and rewrites the events of a store written before rows as rows, in
 /// the caller's transaction: all of them or, on an error, none. Returns how many.
+///
+/// An old event that cannot be read (damaged, or filed under another seq) does not stop
+/// the store from opening, and the kiosk from taking taps: its bytes are kept apart as they
+/// were, in `damaged_events`, with a warning naming its seq. Uploading then stops at that
+/// seq with an error that names it (see [`check_gapless`]), as it did before rows, when
+/// sealing the batch that held it failed.
 pub(crate) fn migrate(txn: &WriteTransaction) -> Step<u64> {
     let mut writer = Writer::open(txn)?;
     let mut tables = txn.list_tables()?.map(|t| t.name().to_owned());
@@ -195,22 +213,52 @@ pub(crate) fn migrate(txn: &WriteTransaction) -> Step<u64> {
 
     let mut moved = 0;
     {
-        let whole = txn.open_table(WHOLE_EVENTS)?;
-        for entry in whole.iter()? {
+        let old = txn.open_table(WHOLE_EVENTS)?;
+        let mut damaged_events = txn.open_table(DAMAGED)?;
+        for entry in old.iter()? {
             let (seq, bytes) = entry?;
-            let event: PresenceEvent =
-                postcard::from_bytes(bytes.value()).map_err(|e| damaged("event", e))?;
-            if event.seq != seq.value() {
-                let detail = format!("seq {} filed as {}", event.seq, seq.value());
-                return Err(damaged("event", detail).into());
+            let (seq, bytes) = (seq.value(), bytes.value());
+            let event = whole::<PresenceEvent>(bytes).and_then(|event| match event.seq {
+                filed if filed == seq => Ok(event),
+                other => Err(format!("it names seq {other}")),
+            });
+            match event {
+                Ok(event) => {
+                    writer.put(&event)?;
+                    moved += 1;
+                }
+                Err(why) => {
+                    tracing::warn!(seq, error = %why, "stored event is damaged; kept apart");
+                    damaged_events.insert(seq, bytes)?;
+                }
             }
-            writer.put(&event)?;
-            moved += 1;
         }
     }
     drop(writer);
     txn.delete_table(WHOLE_EVENTS)?;
     Ok(moved)
+}
+
+/// Checks that `events` are the seqs `first..=last`, none missing: a seq missing is an
+/// event that could not be read when the store was rewritten (kept in `damaged_events`).
+pub(crate) fn check_gapless(
+    first: u64,
+    last: u64,
+    events: &[PresenceEvent],
+) -> Result<(), SyncError> {
+    let mut found = events.iter().map(|e| e.seq);
+    for expected in first..=last {
+        if found.next() != Some(expected) {
+            return Err(damaged(
+                "event",
+                format!(
+                    "seq {expected} could not be read when the store was rewritten (its \
+                     bytes are kept in the table damaged_events); uploading stops there"
+                ),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -344,26 +392,75 @@ mod tests {
     }
 
     #[test]
-    fn a_damaged_row_or_old_event_is_an_error_not_a_panic() {
+    fn old_events_that_cannot_be_read_are_kept_apart_and_stop_uploading_there() {
         let dir = tempfile::tempdir().unwrap();
         let db = Database::create(dir.path().join("k.redb")).unwrap();
+        let events = events();
+        let encoded = |e: &PresenceEvent| postcard::to_stdvec(e).unwrap();
+        let mut trailing = encoded(&events[2]);
+        trailing.extend([0, 1, 2]);
+        let mut misfiled = events[3].clone();
+        misfiled.seq = 9;
+        let old: Vec<(u64, Vec<u8>)> = vec![
+            (1, encoded(&events[0])),
+            (2, vec![0xFF, 0x01]),
+            (3, trailing),
+            (4, encoded(&misfiled)),
+            (5, encoded(&PresenceEvent { seq: 5, ..events[1].clone() })),
+        ];
         let txn = db.begin_write().unwrap();
         {
             let mut whole = txn.open_table(WHOLE_EVENTS).unwrap();
-            whole.insert(1, [0xFF, 0x01].as_slice()).unwrap();
+            for (seq, bytes) in &old {
+                whole.insert(*seq, bytes.as_slice()).unwrap();
+            }
         }
-        let error = text(migrate(&txn).unwrap_err());
-        assert!(error.contains("stored event is damaged"), "{error}");
-        drop(txn);
+        txn.commit().unwrap();
 
         let txn = db.begin_write().unwrap();
-        Writer::open(&txn).unwrap();
+        assert_eq!(migrate(&txn).unwrap(), 2);
+        txn.commit().unwrap();
+        let read = read_all(&db);
+        assert_eq!(read.iter().map(|e| e.seq).collect::<Vec<_>>(), [1, 5]);
+        assert_eq!(read[0], events[0]);
+
+        // Kept as they were, under their seqs.
+        let txn = db.begin_read().unwrap();
+        let kept = txn.open_table(DAMAGED).unwrap();
+        for (seq, bytes) in &old[1..4] {
+            assert_eq!(kept.get(seq).unwrap().unwrap().value(), bytes.as_slice());
+        }
+        assert_eq!(kept.len().unwrap(), 3);
+
+        let error = check_gapless(1, 5, &read).unwrap_err().to_string();
+        assert!(error.contains("seq 2 could not be read"), "{error}");
+        assert!(check_gapless(5, 5, &read[1..]).is_ok());
+        let error = check_gapless(5, 6, &read[1..]).unwrap_err().to_string();
+        assert!(error.contains("seq 6"), "{error}");
+    }
+
+    #[test]
+    fn a_damaged_row_is_an_error_naming_its_seq_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("k.redb")).unwrap();
+        let event = events().remove(0);
+        let txn = db.begin_write().unwrap();
+        Writer::open(&txn).unwrap().put(&event).unwrap();
         txn.commit().unwrap();
         let txn = db.begin_read().unwrap();
+        let stored = txn.open_table(ROWS).unwrap().get(1).unwrap().unwrap().value().to_vec();
         let mut reader = reader(&txn).unwrap();
-        for bytes in [&[][..], &[0xFF; 3][..], &[0; 40][..]] {
-            let error = text(reader.event(1, bytes).unwrap_err());
-            assert!(error.contains("damaged"), "{error}");
+        assert_eq!(reader.event(1, &stored).unwrap(), event);
+
+        let mut longer = stored.clone();
+        longer.push(0);
+        let mut wrong_time = stored.clone();
+        // The monotonic nanoseconds sit just before the trust flag and the amendment.
+        let at = wrong_time.len() - 7;
+        wrong_time[at..at + 5].copy_from_slice(&[0xFF, 0xFF, 0xFF, 0xFF, 0x0F]);
+        for bytes in [&[][..], &[0xFF; 3][..], &[0; 40][..], &longer[..], &wrong_time[..]] {
+            let error = text(reader.event(7, bytes).unwrap_err());
+            assert!(error.contains("damaged") && error.contains("seq 7"), "{error}");
         }
     }
 }

@@ -16,6 +16,10 @@
 //!
 //! - After a fork or a sequence gap, uploading stops for good; there is no admin command
 //!   yet to re-align a kiosk with the server.
+//! - An event of a store written before compact rows that cannot be read when the store is
+//!   rewritten is kept apart (`damaged_events`), and uploading stops at its seq with an
+//!   error naming it, while taps are still stored; nothing yet lets an admin send the
+//!   events after it, which would need the server to accept a seq declared lost.
 //! - Acknowledged events stay in the store forever: the outbox's capacity counts unsynced
 //!   events only, and nothing prunes the synced ones yet, so a disk can still fill with
 //!   history. The roster carries badges as keyed hashes only, but each stored event keeps the

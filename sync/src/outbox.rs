@@ -622,7 +622,7 @@ impl Outbox {
             return Ok(None);
         }
         let first = state.acked_through + 1;
-        let last = first.saturating_add(max_events.max(1) as u64 - 1);
+        let last = first.saturating_add(max_events.max(1) as u64 - 1).min(state.last_seq);
         self.seal_inflight(kiosk, key, first, last, state.last_hash).map(Some)
     }
 
@@ -646,6 +646,7 @@ impl Outbox {
                     let (seq, value) = row?;
                     events.push(reader.event(seq.value(), value.value())?);
                 }
+                event_rows::check_gapless(first, last, &events)?;
                 let batch = Batch { kiosk, prev, events };
                 let sealed = batch.seal(key).map_err(|e| SyncError::Storage(e.to_string()))?;
                 let inflight = Inflight {
@@ -948,5 +949,45 @@ mod tests {
         let mut all = older.clone();
         all.push(next);
         assert_eq!(sealed.batch.events, all);
+    }
+
+    #[test]
+    fn an_old_event_that_cannot_be_read_leaves_the_kiosk_taking_taps() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.redb");
+        let kiosk = KioskId::random();
+        {
+            // Seq 2 of three is damaged in the layout before rows.
+            let outbox = Outbox::open(&path).unwrap();
+            let stored: Vec<PresenceEvent> =
+                (0..3).map(|_| outbox.append(kiosk, draft()).unwrap()).collect();
+            drop(outbox);
+            const WHOLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+            let db = Database::open(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            {
+                let mut whole = txn.open_table(WHOLE).unwrap();
+                for event in &stored {
+                    whole.insert(event.seq, encode(event).unwrap().as_slice()).unwrap();
+                }
+                whole.insert(2, [0xFF, 0x00].as_slice()).unwrap();
+            }
+            txn.delete_table(event_rows::ROWS).unwrap();
+            txn.commit().unwrap();
+        }
+
+        let outbox = Outbox::open(&path).unwrap();
+        let seqs: Vec<u64> = outbox.events().unwrap().iter().map(|e| e.seq).collect();
+        assert_eq!(seqs, [1, 3]);
+        assert_eq!(outbox.append(kiosk, draft()).unwrap().seq, 4);
+        assert_eq!(outbox.pending().unwrap(), 4);
+
+        let key = SigningKey::generate().unwrap();
+        let error = outbox.next_batch(kiosk, &key, 10).unwrap_err().to_string();
+        assert!(error.contains("seq 2 could not be read"), "{error}");
+        assert!(!outbox.has_inflight().unwrap(), "nothing sealed past the damaged event");
+        // The events before it still go: a batch that ends before it.
+        let batch = outbox.next_batch(kiosk, &key, 1).unwrap().unwrap();
+        assert_eq!((batch.first_seq, batch.last_seq), (1, 1));
     }
 }
