@@ -26,8 +26,8 @@
 //!   from the last check-out before each new punch.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time: every commit rewrites the B-tree leaves of each employee its batch names, so a
-//!   kiosk that buffered a million events syncs them in about 45 s in batches of 500 (the
-//!   default) and 23 s in batches of 5,000 (`max_batch_events`; bench/results.md §4).
+//!   kiosk that buffered a million events syncs them in 45 to 51 s in batches of 500 (the
+//!   default) and 23 to 29 s in batches of 5,000 (`max_batch_events`; bench/results.md §4).
 //! - A service user may be limited to org units (and every unit below them); the
 //!   [`api::scope::Scope`] of each request decides what it sees and changes. An employee
 //!   belongs to the unit of the version in force on the date read (today for writes and
