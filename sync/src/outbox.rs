@@ -901,12 +901,9 @@ mod tests {
         assert_eq!(reopened.pending().unwrap(), 1);
     }
 
-    #[test]
-    fn a_store_that_kept_whole_events_opens_with_them_and_goes_on() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("k.redb");
-        let kiosk = KioskId::random();
-        let older: Vec<PresenceEvent> = (1..=3)
+    /// Events as a kiosk stored them before rows: seqs 1 to `count`.
+    fn older_events(kiosk: KioskId, count: u64) -> Vec<PresenceEvent> {
+        (1..=count)
             .map(|seq| {
                 let d = draft();
                 PresenceEvent {
@@ -921,23 +918,37 @@ mod tests {
                     amends: None,
                 }
             })
-            .collect();
+            .collect()
+    }
+
+    /// A store in the layout before rows: each event whole under its seq, `stored` as the
+    /// bytes kept, and the outbox state counting them.
+    fn store_whole_events(path: &Path, stored: &[(u64, Vec<u8>)]) {
+        const WHOLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
+        let db = Database::create(path).unwrap();
+        let txn = db.begin_write().unwrap();
         {
-            // The layout before rows: each event whole under its seq.
-            const WHOLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-            let db = Database::create(&path).unwrap();
-            let txn = db.begin_write().unwrap();
-            {
-                let mut whole = txn.open_table(WHOLE).unwrap();
-                for event in &older {
-                    whole.insert(event.seq, encode(event).unwrap().as_slice()).unwrap();
-                }
-                let state = OutboxState { last_seq: 3, ..OutboxState::default() };
-                let mut meta = txn.open_table(META).unwrap();
-                meta.insert(STATE, encode(&state).unwrap().as_slice()).unwrap();
+            let mut whole = txn.open_table(WHOLE).unwrap();
+            for (seq, bytes) in stored {
+                whole.insert(*seq, bytes.as_slice()).unwrap();
             }
-            txn.commit().unwrap();
+            let last_seq = stored.iter().map(|(seq, _)| *seq).max().unwrap_or(0);
+            let state = OutboxState { last_seq, ..OutboxState::default() };
+            let mut meta = txn.open_table(META).unwrap();
+            meta.insert(STATE, encode(&state).unwrap().as_slice()).unwrap();
         }
+        txn.commit().unwrap();
+    }
+
+    #[test]
+    fn a_store_that_kept_whole_events_opens_with_them_and_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.redb");
+        let kiosk = KioskId::random();
+        let older = older_events(kiosk, 3);
+        let stored: Vec<(u64, Vec<u8>)> =
+            older.iter().map(|e| (e.seq, encode(e).unwrap())).collect();
+        store_whole_events(&path, &stored);
 
         let outbox = Outbox::open(&path).unwrap();
         assert_eq!(outbox.events().unwrap(), older);
@@ -956,25 +967,11 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("k.redb");
         let kiosk = KioskId::random();
-        {
-            // Seq 2 of three is damaged in the layout before rows.
-            let outbox = Outbox::open(&path).unwrap();
-            let stored: Vec<PresenceEvent> =
-                (0..3).map(|_| outbox.append(kiosk, draft()).unwrap()).collect();
-            drop(outbox);
-            const WHOLE: TableDefinition<u64, &[u8]> = TableDefinition::new("events");
-            let db = Database::open(&path).unwrap();
-            let txn = db.begin_write().unwrap();
-            {
-                let mut whole = txn.open_table(WHOLE).unwrap();
-                for event in &stored {
-                    whole.insert(event.seq, encode(event).unwrap().as_slice()).unwrap();
-                }
-                whole.insert(2, [0xFF, 0x00].as_slice()).unwrap();
-            }
-            txn.delete_table(event_rows::ROWS).unwrap();
-            txn.commit().unwrap();
-        }
+        // Seq 2 of three is damaged.
+        let mut stored: Vec<(u64, Vec<u8>)> =
+            older_events(kiosk, 3).iter().map(|e| (e.seq, encode(e).unwrap())).collect();
+        stored[1].1 = vec![0xFF, 0x00];
+        store_whole_events(&path, &stored);
 
         let outbox = Outbox::open(&path).unwrap();
         let seqs: Vec<u64> = outbox.events().unwrap().iter().map(|e| e.seq).collect();
