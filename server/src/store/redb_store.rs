@@ -150,6 +150,12 @@ fn decode_service_user(bytes: &[u8]) -> Result<ServiceUser, StoreError> {
     })
 }
 
+/// The roster version in a read snapshot.
+fn roster_version_in(txn: &redb::ReadTransaction) -> Result<u64, StoreError> {
+    let meta = txn.open_table(META).map_err(backend)?;
+    Ok(meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value()))
+}
+
 fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
     let mut meta = txn.open_table(META).map_err(backend)?;
     let version = meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value());
@@ -865,8 +871,7 @@ impl Store for RedbStore {
     fn employees(&self) -> Result<Arc<[EmployeeRecord]>, StoreError> {
         // The version and the employees from one snapshot: the list is that version's.
         let txn = self.db.begin_read().map_err(backend)?;
-        let meta = txn.open_table(META).map_err(backend)?;
-        let version = meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value());
+        let version = roster_version_in(&txn)?;
         if let Some(list) = self.employees.at(version) {
             return Ok(list);
         }
@@ -1715,9 +1720,7 @@ impl Store for RedbStore {
     }
 
     fn roster_version(&self) -> Result<u64, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let meta = txn.open_table(META).map_err(backend)?;
-        Ok(meta.get(ROSTER_VERSION).map_err(backend)?.map_or(0, |v| v.value()))
+        roster_version_in(&self.db.begin_read().map_err(backend)?)
     }
 }
 
