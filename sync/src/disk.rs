@@ -1,5 +1,6 @@
 //! The file under the outbox: a redb storage backend that passes everything to redb's own
-//! file backend, and that tests (and the fault harness) can make fail as a full disk does.
+//! file backend, and that tests (and the fault harness) can make fail as a full disk does;
+//! the tap journal's writes go through the same switch.
 //!
 //! A full disk is told apart from other failures by the error's kind,
 //! [`std::io::ErrorKind::StorageFull`], which is what `ENOSPC` from the kernel becomes; the
@@ -60,17 +61,19 @@ impl DiskFaults {
         self.refused.load(Ordering::SeqCst)
     }
 
-    fn check(&self) -> Result<(), redb::BackendError> {
+    /// Fails as a full disk does while the switch is on; for the tap journal's writes.
+    pub(crate) fn check_io(&self) -> io::Result<()> {
         if !self.is_full() {
             return Ok(());
         }
 
         self.refused.fetch_add(1, Ordering::SeqCst);
         // What the kernel's ENOSPC becomes, so that the outbox cannot tell the two apart.
-        Err(redb::BackendError::Io(io::Error::new(
-            io::ErrorKind::StorageFull,
-            "no space left on device (injected)",
-        )))
+        Err(io::Error::new(io::ErrorKind::StorageFull, "no space left on device (injected)"))
+    }
+
+    fn check(&self) -> Result<(), redb::BackendError> {
+        self.check_io().map_err(redb::BackendError::Io)
     }
 }
 

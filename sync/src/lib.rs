@@ -47,6 +47,7 @@ pub mod client;
 pub mod disk;
 pub mod engine;
 mod event_rows;
+mod journal;
 pub mod keyfile;
 mod legacy;
 pub mod outbox;

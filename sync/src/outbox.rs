@@ -59,6 +59,7 @@ use mtime_core::repair::open_repairing;
 use crate::SyncError;
 use crate::disk::{DiskBackend, DiskFaults};
 use crate::event_rows;
+use crate::journal::{self, Journal};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 
@@ -198,6 +199,9 @@ pub struct Outbox {
     full: AtomicBool,
     /// The state last read or written, for a status while the store cannot be read.
     known: Mutex<OutboxState>,
+    /// Taps durable in the journal, not yet folded into the tree. Whoever gives a seq holds
+    /// this lock, so seqs follow one another across the journal and the tree.
+    journal: Mutex<Journal>,
 }
 
 /// A failure inside an outbox operation: redb's kept whole, so that an I/O failure (after
@@ -325,6 +329,7 @@ impl Outbox {
         std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
             .map_err(|e| SyncError::Storage(format!("{}: {e}", path.display())))?;
 
+        let journal = Journal::open(&journal::path_beside(path), options.faults.clone())?;
         let outbox = Self {
             path: path.to_owned(),
             options,
@@ -332,6 +337,7 @@ impl Outbox {
             generation: AtomicU64::new(0),
             full: AtomicBool::new(false),
             known: Mutex::new(OutboxState::default()),
+            journal: Mutex::new(journal),
         };
         let moved = outbox.run(true, |db| {
             let txn = db.begin_write()?;
@@ -343,8 +349,130 @@ impl Outbox {
         if moved > 0 {
             tracing::info!(file = %path.display(), events = moved, "kiosk store rewritten as rows");
         }
+
+        outbox.replay_journal()?;
         outbox.state()?;
         Ok(outbox)
+    }
+
+    /// Folds the taps a journal held when the store opened: those of a kiosk stopped, or
+    /// killed, before its last fold. A journal whose taps do not follow the store's last
+    /// seq belongs to another store (a file restored or copied by hand): it is set aside,
+    /// never folded, and a new one made.
+    fn replay_journal(&self) -> Result<(), SyncError> {
+        let mut journal = self.lock_journal();
+        let Some(first) = journal.events().first().map(|e| e.seq) else { return Ok(()) };
+
+        let last_seq = self.state()?.last_seq;
+        let count = journal.events().len() as u64;
+        // Taps the tree holds already (a fold that was not followed by emptying) must be
+        // the very taps the journal holds under those seqs.
+        let overlap = journal.events().iter().filter(|e| e.seq <= last_seq);
+        let ids: Vec<(u64, EventId)> = overlap.map(|e| (e.seq, e.id)).collect();
+        let matches = ids.is_empty() || self.stored_ids(ids[0].0, last_seq)? == ids;
+        if first > last_seq + 1 || first + count - 1 < last_seq || !matches {
+            let path = journal::path_beside(&self.path);
+            let kept = journal.set_aside()?;
+            tracing::error!(
+                journal = %path.display(),
+                kept = %kept.display(),
+                first,
+                last = first + count - 1,
+                store_last = last_seq,
+                "kiosk tap journal does not follow the store; set aside, its taps not stored"
+            );
+            *journal = Journal::open(&path, self.options.faults.clone())?;
+            return Ok(());
+        }
+
+        let new = (first + count - 1).saturating_sub(last_seq);
+        self.fold_locked(&mut journal)?;
+        if new > 0 {
+            tracing::info!(file = %self.path.display(), events = new, "kiosk tap journal folded");
+        }
+        Ok(())
+    }
+
+    /// The seq and id of each event the tree holds from `first` to `last`.
+    fn stored_ids(&self, first: u64, last: u64) -> Result<Vec<(u64, EventId)>, SyncError> {
+        self.run(false, |db| {
+            let txn = db.begin_read()?;
+            let rows = txn.open_table(event_rows::ROWS)?;
+            let mut reader = event_rows::reader(&txn)?;
+            let mut ids = Vec::new();
+            for row in rows.range(first..=last)? {
+                let (seq, value) = row?;
+                ids.push((seq.value(), reader.event(seq.value(), value.value())?.id));
+            }
+            Ok(ids)
+        })
+    }
+
+    fn lock_journal(&self) -> std::sync::MutexGuard<'_, Journal> {
+        self.journal.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Moves the journal's taps into the tree in one transaction, then empties it. Taps
+    /// already there (a fold that committed but did not empty the journal) are skipped.
+    fn fold_locked(&self, journal: &mut Journal) -> Result<(), SyncError> {
+        if !journal.needs_folding() {
+            return Ok(());
+        }
+
+        let events = journal.events();
+        let state = self.run(true, |db| {
+            let txn = db.begin_write()?;
+            let state = {
+                let mut meta = txn.open_table(META)?;
+                let mut state: OutboxState = match meta.get(STATE)? {
+                    Some(v) => decode(v.value(), STATE)?,
+                    None => OutboxState::default(),
+                };
+                let new: Vec<&PresenceEvent> =
+                    events.iter().filter(|e| e.seq > state.last_seq).collect();
+                if new.is_empty() {
+                    return Ok(state);
+                }
+                let mut rows = event_rows::Writer::open(&txn)?;
+                for event in new {
+                    if event.seq != state.last_seq + 1 {
+                        return Err(SyncError::Storage(format!(
+                            "the tap journal holds seq {} after the store's {}",
+                            event.seq, state.last_seq
+                        ))
+                        .into());
+                    }
+                    rows.put(event)?;
+                    state.last_seq = event.seq;
+                }
+                meta.insert(STATE, encode(&state)?.as_slice())?;
+                state
+            };
+            txn.commit()?;
+            Ok(state)
+        })?;
+        self.remember(state);
+
+        journal.empty().map_err(|e| self.noted(e))
+    }
+
+    /// Folds the journal into the tree, for a reader of events.
+    fn fold(&self) -> Result<(), SyncError> {
+        let mut journal = self.lock_journal();
+        self.fold_locked(&mut journal)
+    }
+
+    /// Notes a full disk met outside redb, for [`Self::status`].
+    fn noted(&self, error: SyncError) -> SyncError {
+        if matches!(error, SyncError::StorageFull(_)) {
+            self.full.store(true, Ordering::SeqCst);
+        }
+        error
+    }
+
+    /// The seq last given: the journal's last tap, or else the tree's.
+    fn last_seq(&self, journal: &Journal, state: &OutboxState) -> u64 {
+        journal.events().last().map_or(state.last_seq, |e| e.seq.max(state.last_seq))
     }
 
     /// Runs `op` on the database. After an I/O failure the file is opened again: at once,
@@ -459,11 +587,13 @@ impl Outbox {
             tracing::debug!(ok = probe.is_ok(), "kiosk store probed for space");
         }
 
+        let journal = self.lock_journal();
         let (state, current) = match self.state() {
             Ok(state) => (state, true),
             Err(_) => (*self.known.lock().unwrap_or_else(PoisonError::into_inner), false),
         };
-        let pending = state.last_seq - state.acked_through;
+        let pending = self.last_seq(&journal, &state) - state.acked_through;
+        drop(journal);
         OutboxStatus {
             pending,
             acked_through: state.acked_through,
@@ -514,8 +644,34 @@ impl Outbox {
     /// finds room gets it. (When only the final sync failed, see the module's limitations.)
     /// Reaching the capacity refuses nothing (see [`OutboxOptions::capacity`]).
     pub fn append(&self, kiosk: KioskId, draft: EventDraft) -> Result<PresenceEvent, SyncError> {
-        let mut stored = self.append_all(kiosk, vec![draft])?;
-        stored.pop().ok_or_else(|| SyncError::Storage("no event was stored".into()))
+        let mut journal = self.lock_journal();
+        let state = match journal.events().last() {
+            Some(_) => OutboxState::default(),
+            None => self.state()?,
+        };
+        let event = PresenceEvent {
+            id: EventId::time_ordered(),
+            kiosk,
+            seq: self.last_seq(&journal, &state) + 1,
+            subject: draft.subject,
+            direction: draft.direction,
+            direction_source: draft.direction_source,
+            reason: draft.reason,
+            time: draft.time,
+            amends: draft.amends,
+        };
+
+        // A full journal, or one a write failed in, is folded and emptied first.
+        let mut stored = journal.append(&event).map_err(|e| self.noted(e))?;
+        if !stored {
+            self.fold_locked(&mut journal)?;
+            stored = journal.append(&event).map_err(|e| self.noted(e))?;
+        }
+        if !stored {
+            return Err(SyncError::Storage("an event too large for the tap journal".into()));
+        }
+        self.full.store(false, Ordering::SeqCst);
+        Ok(event)
     }
 
     /// Stores several events durably in one transaction, giving them the next seqs in
@@ -526,6 +682,9 @@ impl Outbox {
         kiosk: KioskId,
         drafts: Vec<EventDraft>,
     ) -> Result<Vec<PresenceEvent>, SyncError> {
+        let mut journal = self.lock_journal();
+        self.fold_locked(&mut journal)?;
+
         let (state, stored) = self.run(true, |db| {
             let txn = db.begin_write()?;
             let (state, stored) = {
@@ -564,8 +723,9 @@ impl Outbox {
 
     /// Events stored but not yet acknowledged by a receipt.
     pub fn pending(&self) -> Result<u64, SyncError> {
+        let journal = self.lock_journal();
         let state = self.state()?;
-        Ok(state.last_seq - state.acked_through)
+        Ok(self.last_seq(&journal, &state) - state.acked_through)
     }
 
     /// The highest seq a receipt covered.
@@ -585,13 +745,29 @@ impl Outbox {
 
     /// Stops uploading until an admin acts.
     pub fn halt(&self) -> Result<(), SyncError> {
-        let mut state = self.state()?;
-        state.halted = true;
-        self.put_meta(STATE, &state)
+        // Read and written in one transaction, so that no seq stored meanwhile is undone.
+        let state = self.run(true, |db| {
+            let txn = db.begin_write()?;
+            let state = {
+                let mut meta = txn.open_table(META)?;
+                let mut state: OutboxState = match meta.get(STATE)? {
+                    Some(v) => decode(v.value(), STATE)?,
+                    None => OutboxState::default(),
+                };
+                state.halted = true;
+                meta.insert(STATE, encode(&state)?.as_slice())?;
+                state
+            };
+            txn.commit()?;
+            Ok(state)
+        })?;
+        self.remember(state);
+        Ok(())
     }
 
     /// Every stored event, in seq order.
     pub fn events(&self) -> Result<Vec<PresenceEvent>, SyncError> {
+        self.fold()?;
         self.run(false, |db| {
             let txn = db.begin_read()?;
             let rows = txn.open_table(event_rows::ROWS)?;
@@ -617,6 +793,7 @@ impl Outbox {
             return Ok(Some(inflight));
         }
 
+        self.fold()?;
         let state = self.state()?;
         if state.last_seq == state.acked_through {
             return Ok(None);
