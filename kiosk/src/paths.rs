@@ -17,7 +17,9 @@ impl DataDir {
         &self.0
     }
 
-    /// The redb store of events, identity and roster.
+    /// The redb store of events, identity and roster. Its tap journal lies beside it
+    /// (`kiosk.redb-journal`, [`mtime_sync::outbox::Outbox::journal_path`]): the two are one
+    /// store, copied and moved together.
     pub fn store(&self) -> PathBuf {
         self.0.join("kiosk.redb")
     }

@@ -119,11 +119,8 @@ impl Journal {
         if !path.exists() {
             create(path)?;
         }
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .open(path)
-            .map_err(|e| io_error(path, &e))?;
+        let file =
+            OpenOptions::new().read(true).write(true).open(path).map_err(|e| io_error(path, &e))?;
 
         let mut head = [0; HEADER_LEN];
         let readable = file.metadata().is_ok_and(|m| m.len() == SIZE)

@@ -1,14 +1,19 @@
 //! The kiosk's durable store: every event it recorded, the in-flight batch, how far the
-//! server has acknowledged, the kiosk's identity and its last roster. One redb file, each
+//! server has acknowledged, the kiosk's identity and its last roster. A redb file, each
 //! event in it a compact row (about 70 bytes; the kiosk and boot by number, binary times)
-//! that reads back as the very event stored.
+//! that reads back as the very event stored; and beside it the tap journal
+//! (`crate::journal`), where a tap is made durable with one sequential write and folded into
+//! the redb file later, many taps per commit.
 //!
-//! Exactly-once by construction: an event gets its seq in the same transaction that
-//! stores it; a batch is sealed and stored before it is sent and resent byte for byte
+//! Exactly-once by construction: an event gets its seq under the lock that appends it to
+//! the journal, and a fold stores each seq once, skipping those already in the tree; a
+//! batch is sealed from the tree and stored before it is sent and resent byte for byte
 //! until a receipt covers it; only then does the acknowledged seq move past it.
 //!
 //! A full disk fails a write with [`SyncError::StorageFull`] and stores nothing of it; the
-//! outbox reopens its file by itself and takes taps again once there is room. The
+//! outbox reopens its file by itself and takes taps again once there is room. (The journal
+//! is written in place and needs no new space: on a disk that fills, taps are refused only
+//! once the journal is full and folding it fails.) The
 //! capacity ([`OutboxOptions::capacity`]) only warns: no unsynced event is ever dropped to
 //! make room, and taps are stored past it for as long as the disk allows.
 //!
@@ -31,11 +36,15 @@
 //!
 //! - Writes are refused only when the disk refuses them; the outbox does not measure free
 //!   space ahead.
-//! - A write whose pages reached the file but whose sync then failed (a disk that fills
+//! - A write whose bytes reached the file but whose sync then failed (a disk that fills
 //!   between the two) is reported as failed, yet its events can be there once the file is
-//!   reopened: whole and in order, but unconfirmed. A tap the employee then repeats is
-//!   stored twice unless the kiosk's repeat window absorbs it. Telling such a write apart
-//!   would take checking, after the reopen, whether its event ids landed.
+//!   reopened: whole and in order, but unconfirmed. For a tap this holds only if the kiosk
+//!   stops before its next tap, which empties the journal first. A tap the employee then
+//!   repeats is stored twice unless the kiosk's repeat window absorbs it. Telling such a
+//!   write apart would take checking, after the reopen, whether its event ids landed.
+//! - A journal that follows the store's last seq is folded as the store's own: one copied
+//!   by hand from another kiosk's store cannot be told apart, unless its seqs overlap the
+//!   store's. A store id in the journal's header would close that.
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -311,6 +320,12 @@ fn state_in(db: &Database) -> Step<OutboxState> {
 }
 
 impl Outbox {
+    /// The tap journal's file beside the store at `store`: part of the store, to be
+    /// copied, moved and removed with it.
+    pub fn journal_path(store: &Path) -> PathBuf {
+        journal::path_beside(store)
+    }
+
     /// Opens or creates the store at `path`, with the default capacity.
     pub fn open(path: &Path) -> Result<Self, SyncError> {
         Self::open_with(path, OutboxOptions::default())

@@ -37,9 +37,9 @@ fn store(dir: &tempfile::TempDir) -> PathBuf {
 }
 
 fn journal_of(store: &Path) -> PathBuf {
-    let mut name = store.as_os_str().to_owned();
-    name.push("-journal");
-    PathBuf::from(name)
+    let journal = Outbox::journal_path(store);
+    assert_eq!(journal.file_name().unwrap(), "kiosk.redb-journal");
+    journal
 }
 
 fn append(outbox: &Outbox, kiosk: KioskId, taps: std::ops::RangeInclusive<u64>) -> Vec<EventId> {

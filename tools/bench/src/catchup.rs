@@ -117,7 +117,8 @@ async fn one(
         tokio::task::block_in_place(|| outbox.append_all(identity.kiosk, drafts))?;
         n = to;
     }
-    let outbox_usage = crate::disk::usage(&outbox_path)?;
+    let outbox_usage = crate::disk::usage(&outbox_path)?
+        + crate::disk::usage(&mtime_sync::outbox::Outbox::journal_path(&outbox_path))?;
 
     let (tx, mut rx) = mpsc::unbounded_channel();
     let engine = SyncEngine {

@@ -1,5 +1,5 @@
 //! Workload 1: a tap becomes a durable record, one event per committed transaction. The
-//! kiosk's redb outbox beside SQLite (WAL, `synchronous=FULL`) storing the same event as its
+//! kiosk's outbox (its tap journal, folded into redb as it fills) beside SQLite (WAL, `synchronous=FULL`) storing the same event as its
 //! wire bytes, and beside the floor: those bytes appended to a file and fsynced. The stores
 //! take turns in small rounds, so a noisy neighbour slows all three alike.
 
@@ -54,7 +54,7 @@ impl Durable for RedbOutbox {
     }
 
     fn bytes(&self) -> anyhow::Result<Usage> {
-        Ok(usage(&self.path)?)
+        Ok(usage(&self.path)? + usage(&Outbox::journal_path(&self.path))?)
     }
 }
 
@@ -204,8 +204,10 @@ pub fn run(config: &Config, dir: &Path) -> anyhow::Result<(Section, DiskFootprin
     );
     section.note(
         "One event per committed transaction, each durable (fsynced) before the call returns. \
-         The same event goes to each store: the outbox keeps it as its row (the event without \
-         the kiosk's id, with binary times), SQLite keeps its wire bytes (postcard) in a table \
+         The same event goes to each store: the outbox appends it to its tap journal (a file of \
+         fixed size written in place, synced per tap) and folds the journal into its redb \
+         tree of rows (the event without the kiosk's id, with binary times) each time it \
+         fills, about every 450 taps, inside the timed tap that finds it full; SQLite keeps its wire bytes (postcard) in a table \
          with an integer key, the file gets those bytes with a length prefix. The stores take \
          turns in rounds of \
          50 taps. The x axis is how many events each store already held.",
