@@ -8,8 +8,8 @@
 //!
 //! # Limitations
 //!
-//! - The kiosk is measured headless: the Slint UI does not exist yet, so no figure
-//!   includes rendering.
+//! - The kiosk's screen is drawn into memory by Slint's software renderer; no figure
+//!   includes a real panel's frame buffer or touch input.
 //! - Everything runs on one machine: kiosks, server and baselines share its cores, so
 //!   throughput figures are those of a server that gives some of its CPU to its clients.
 //! - The server is served as plain HTTP on loopback, without TLS.
