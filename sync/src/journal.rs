@@ -19,11 +19,17 @@
 //!
 //! # Limitations
 //!
-//! - A journal whose header cannot be read is renamed aside (`.set-aside-` and the time) and a new one
-//!   made, with a warning. A header is written only when the journal is created or
-//!   emptied, after its records were folded, so a header torn by a crash holds nothing
-//!   unfolded; a header damaged by the disk itself could, and those taps are then only in
-//!   the file set aside, for an admin to look at.
+//! - A journal whose header cannot be read is renamed aside (`.set-aside-` and the time)
+//!   and a new one made, with a warning. A header is written only when the journal is
+//!   created or emptied, after its records were folded, so a header torn by a crash holds
+//!   nothing unfolded; a header damaged by the disk itself could, and those taps are then
+//!   only in the file set aside, for an admin to look at.
+//! - A record damaged in the middle (a whole record of the same epoch after it) ends what
+//!   is read: the taps before it are folded, the file is set aside with an error, and the
+//!   confirmed taps after it are only in that file. Their seqs are given again to new
+//!   taps, so they cannot simply be put back; carrying them over would need the server to
+//!   accept a seq declared lost, as for a halted kiosk's taps.
+//! - A missing journal is made anew; taps it held unfolded are not known to be missing.
 
 use std::fs::{File, OpenOptions};
 use std::io;
@@ -44,6 +50,8 @@ const MAGIC: &[u8; 16] = b"mtime-journal-v1";
 const HEADER_LEN: usize = 28;
 /// A record's length and checksum.
 const RECORD_HEAD: usize = 8;
+/// No event comes near this; a longer length is damage.
+const MAX_PAYLOAD: u32 = 1024;
 
 /// The journal's file, its epoch, and the events it holds that the tree may not.
 pub(crate) struct Journal {
@@ -53,9 +61,13 @@ pub(crate) struct Journal {
     epoch: u64,
     /// Where the next record goes.
     end: u64,
+    /// The file's length: [`SIZE`] unless something outside the journal changed it.
+    length: u64,
     events: Vec<PresenceEvent>,
     /// A write failed: what the file holds past `end` is unknown until it is emptied.
     dirty: bool,
+    /// Where a record was found damaged, with whole ones after it, when opened.
+    damaged_at: Option<u64>,
 }
 
 /// The journal's file beside the store at `store`.
@@ -118,13 +130,14 @@ impl Journal {
     pub(crate) fn open(path: &Path, faults: DiskFaults) -> Result<Self, SyncError> {
         if !path.exists() {
             create(path)?;
+            tracing::info!(journal = %path.display(), "kiosk tap journal made");
         }
         let file =
             OpenOptions::new().read(true).write(true).open(path).map_err(|e| io_error(path, &e))?;
 
         let mut head = [0; HEADER_LEN];
-        let readable = file.metadata().is_ok_and(|m| m.len() == SIZE)
-            && file.read_exact_at(&mut head, 0).is_ok();
+        let length = file.metadata().map_err(|e| io_error(path, &e))?.len();
+        let readable = file.read_exact_at(&mut head, 0).is_ok();
         let Some(epoch) = readable.then(|| epoch_of(&head)).flatten() else {
             drop(file);
             let kept = set_aside(path)?;
@@ -135,6 +148,16 @@ impl Journal {
             );
             return Self::open(path, faults);
         };
+        if length != SIZE {
+            // Cut short or grown by hand or by a file system repair: its records are read
+            // as far as they go, and it is made whole again when next emptied.
+            tracing::warn!(
+                journal = %path.display(),
+                length,
+                expected = SIZE,
+                "kiosk tap journal is not of its size; read as far as it goes"
+            );
+        }
 
         let mut journal = Self {
             path: path.to_owned(),
@@ -142,39 +165,72 @@ impl Journal {
             faults,
             epoch,
             end: RECORDS_AT,
+            length,
             events: Vec::new(),
             dirty: false,
+            damaged_at: None,
         };
         journal.read_records()?;
         Ok(journal)
     }
 
-    /// Reads the records of the current epoch, up to the first that is not whole.
+    /// Reads the records of the current epoch, up to the first that is not whole. A record
+    /// of this epoch found whole past that one means the file was damaged, not torn by a
+    /// crash (a torn record is always the last): noted in [`Self::damaged_at`].
     fn read_records(&mut self) -> Result<(), SyncError> {
-        let mut contents = vec![0; SIZE as usize];
+        let readable = self.length.min(SIZE) as usize;
+        let mut contents = vec![0; readable];
         self.file.read_exact_at(&mut contents, 0).map_err(|e| io_error(&self.path, &e))?;
 
         let mut at = RECORDS_AT as usize;
-        while at + RECORD_HEAD <= contents.len() {
-            let len = u32::from_le_bytes(contents[at..at + 4].try_into().unwrap_or_default());
-            let crc = u32::from_le_bytes(contents[at + 4..at + 8].try_into().unwrap_or_default());
-            let start = at + RECORD_HEAD;
-            let Some(payload) = contents.get(start..start + len as usize) else { break };
-            if len == 0 || checksum(self.epoch, len, payload) != crc {
-                break;
-            }
-            match postcard::from_bytes::<PresenceEvent>(payload) {
-                Ok(event) => self.events.push(event),
-                Err(e) => {
-                    // Whole by its checksum yet unreadable: written by another version.
-                    tracing::warn!(journal = %self.path.display(), "journal record unreadable: {e}");
-                    break;
-                }
-            }
-            at = start + len as usize;
+        while let Some((event, next)) = self.record_at(&contents, at) {
+            self.events.push(event);
+            at = next;
         }
         self.end = at as u64;
+
+        let whole_after =
+            (at + 1..contents.len()).find(|o| self.record_at(&contents, *o).is_some());
+        if let Some(offset) = whole_after {
+            tracing::error!(
+                journal = %self.path.display(),
+                offset = at,
+                next_whole = offset,
+                read = self.events.len(),
+                "kiosk tap journal damaged: a record that is not whole has whole ones after it"
+            );
+            self.damaged_at = Some(at as u64);
+        }
         Ok(())
+    }
+
+    /// The event of the whole record of this epoch at `at`, and where the next begins.
+    fn record_at(&self, contents: &[u8], at: usize) -> Option<(PresenceEvent, usize)> {
+        let head = contents.get(at..at + RECORD_HEAD)?;
+        let len = u32::from_le_bytes(head[..4].try_into().ok()?);
+        let crc = u32::from_le_bytes(head[4..].try_into().ok()?);
+        if len == 0 || len > MAX_PAYLOAD {
+            return None;
+        }
+        let start = at + RECORD_HEAD;
+        let payload = contents.get(start..start + len as usize)?;
+        if checksum(self.epoch, len, payload) != crc {
+            return None;
+        }
+        // Whole by its checksum, so written by this epoch: it must read as an event.
+        let event = postcard::from_bytes::<PresenceEvent>(payload).ok()?;
+        Some((event, start + len as usize))
+    }
+
+    /// Where the journal was found damaged when opened (see [`Self::read_records`]): the
+    /// taps read before that point are whole; those after it are not read.
+    pub(crate) fn damaged_at(&self) -> Option<u64> {
+        self.damaged_at
+    }
+
+    /// Keeps only the first `count` events read: for taps that must not be folded.
+    pub(crate) fn keep_first(&mut self, count: usize) {
+        self.events.truncate(count);
     }
 
     /// The events appended since the journal was last emptied, in order.
@@ -213,6 +269,7 @@ impl Journal {
         let written = self
             .faults
             .check_io()
+            .and_then(|()| self.make_whole())
             .and_then(|()| self.file.write_all_at(&header(epoch), 0))
             .and_then(|()| self.file.sync_data());
         if let Err(e) = written {
@@ -224,6 +281,20 @@ impl Journal {
         self.end = RECORDS_AT;
         self.events.clear();
         self.dirty = false;
+        Ok(())
+    }
+
+    /// Gives a file of another length its size again, written with zeros as when made.
+    fn make_whole(&mut self) -> io::Result<()> {
+        if self.length == SIZE {
+            return Ok(());
+        }
+        if self.length < SIZE {
+            let zeros = vec![0; (SIZE - self.length) as usize];
+            self.file.write_all_at(&zeros, self.length)?;
+        }
+        self.file.set_len(SIZE)?;
+        self.length = SIZE;
         Ok(())
     }
 
@@ -239,8 +310,13 @@ impl Journal {
     }
 }
 
+/// Renames the file at `path` to a name no earlier one took: its time, then a number.
 fn set_aside(path: &Path) -> Result<PathBuf, SyncError> {
-    let kept = with_suffix(path, &format!(".set-aside-{}", chrono::Utc::now().timestamp()));
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let kept = (0..)
+        .map(|n| with_suffix(path, &format!(".set-aside-{stamp}-{n}")))
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_else(|| with_suffix(path, ".set-aside"));
     std::fs::rename(path, &kept).map_err(|e| io_error(path, &e))?;
     Ok(kept)
 }

@@ -79,6 +79,15 @@ const INFLIGHT: &str = "inflight";
 /// Written while the disk is full, to learn when it has room again.
 const PROBE: &str = "disk_probe";
 
+/// What sealing a batch makes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Seal {
+    /// A new batch of up to `max_events` pending events, unless one is in flight.
+    New { max_events: u64 },
+    /// The batch in flight, sealed again.
+    Again,
+}
+
 /// Who this kiosk is, as enrollment made it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
@@ -373,39 +382,65 @@ impl Outbox {
     /// Folds the taps a journal held when the store opened: those of a kiosk stopped, or
     /// killed, before its last fold. A journal whose taps do not follow the store's last
     /// seq belongs to another store (a file restored or copied by hand): it is set aside,
-    /// never folded, and a new one made.
+    /// never folded, and a new one made. A journal found damaged, or whose taps skip a seq,
+    /// has the taps before the damage folded and is then set aside with what follows.
     fn replay_journal(&self) -> Result<(), SyncError> {
         let mut journal = self.lock_journal();
-        let Some(first) = journal.events().first().map(|e| e.seq) else { return Ok(()) };
+        let path = journal::path_beside(&self.path);
+        let read = journal.events().len();
+        let consecutive = journal
+            .events()
+            .windows(2)
+            .position(|pair| pair[1].seq != pair[0].seq + 1)
+            .map_or(read, |i| i + 1);
+        let cut_short = journal.damaged_at().is_some() || consecutive < read;
+        journal.keep_first(consecutive);
 
-        let last_seq = self.state()?.last_seq;
-        let count = journal.events().len() as u64;
-        // Taps the tree holds already (a fold that was not followed by emptying) must be
-        // the very taps the journal holds under those seqs.
-        let overlap = journal.events().iter().filter(|e| e.seq <= last_seq);
-        let ids: Vec<(u64, EventId)> = overlap.map(|e| (e.seq, e.id)).collect();
-        let matches = ids.is_empty() || self.stored_ids(ids[0].0, last_seq)? == ids;
-        if first > last_seq + 1 || first + count - 1 < last_seq || !matches {
-            let path = journal::path_beside(&self.path);
+        if let Some(first) = journal.events().first().map(|e| e.seq) {
+            let last_seq = self.state()?.last_seq;
+            let last = first + consecutive as u64 - 1;
+            // Taps the tree holds already (a fold that was not followed by emptying) must
+            // be the very taps the journal holds under those seqs.
+            let overlap = journal.events().iter().filter(|e| e.seq <= last_seq);
+            let ids: Vec<(u64, EventId)> = overlap.map(|e| (e.seq, e.id)).collect();
+            let matches = ids.is_empty() || self.stored_ids(ids[0].0, last_seq)? == ids;
+            if first > last_seq + 1 || last < last_seq || !matches {
+                let kept = journal.set_aside()?;
+                tracing::error!(
+                    journal = %path.display(),
+                    kept = %kept.display(),
+                    first,
+                    last,
+                    store_last = last_seq,
+                    "kiosk tap journal does not follow the store; set aside, its taps not stored"
+                );
+                *journal = Journal::open(&path, self.options.faults.clone())?;
+                return Ok(());
+            }
+
+            self.commit_journal(&journal)?;
+            if last > last_seq {
+                tracing::info!(
+                    file = %self.path.display(),
+                    events = last - last_seq,
+                    "kiosk tap journal folded"
+                );
+            }
+        }
+
+        if cut_short {
             let kept = journal.set_aside()?;
             tracing::error!(
                 journal = %path.display(),
                 kept = %kept.display(),
-                first,
-                last = first + count - 1,
-                store_last = last_seq,
-                "kiosk tap journal does not follow the store; set aside, its taps not stored"
+                folded = consecutive,
+                "kiosk tap journal damaged: the taps after those folded are only in the file \
+                 set aside, not stored"
             );
             *journal = Journal::open(&path, self.options.faults.clone())?;
             return Ok(());
         }
-
-        let new = (first + count - 1).saturating_sub(last_seq);
-        self.fold_locked(&mut journal)?;
-        if new > 0 {
-            tracing::info!(file = %self.path.display(), events = new, "kiosk tap journal folded");
-        }
-        Ok(())
+        self.fold_locked(&mut journal)
     }
 
     /// The seq and id of each event the tree holds from `first` to `last`.
@@ -427,13 +462,19 @@ impl Outbox {
         self.journal.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// Moves the journal's taps into the tree in one transaction, then empties it. Taps
-    /// already there (a fold that committed but did not empty the journal) are skipped.
+    /// Moves the journal's taps into the tree in one transaction, then empties it.
     fn fold_locked(&self, journal: &mut Journal) -> Result<(), SyncError> {
         if !journal.needs_folding() {
             return Ok(());
         }
 
+        self.commit_journal(journal)?;
+        journal.empty().map_err(|e| self.noted(e))
+    }
+
+    /// Stores the journal's taps in the tree in one transaction. Taps already there (a fold
+    /// that committed but did not empty the journal) are skipped.
+    fn commit_journal(&self, journal: &Journal) -> Result<(), SyncError> {
         let events = journal.events();
         let state = self.run(true, |db| {
             let txn = db.begin_write()?;
@@ -467,8 +508,7 @@ impl Outbox {
             Ok(state)
         })?;
         self.remember(state);
-
-        journal.empty().map_err(|e| self.noted(e))
+        Ok(())
     }
 
     /// Folds the journal into the tree, for a reader of events.
@@ -809,27 +849,46 @@ impl Outbox {
         }
 
         self.fold()?;
-        let state = self.state()?;
-        if state.last_seq == state.acked_through {
-            return Ok(None);
-        }
-        let first = state.acked_through + 1;
-        let last = first.saturating_add(max_events.max(1) as u64 - 1).min(state.last_seq);
-        self.seal_inflight(kiosk, key, first, last, state.last_hash).map(Some)
+        self.seal_inflight(kiosk, key, Seal::New { max_events: max_events.max(1) as u64 })
     }
 
-    /// Seals the stored events `first..=last` after `prev` and keeps them as the batch in
-    /// flight, in one transaction.
+    /// Seals a batch and keeps it as the batch in flight, reading what it seals from and
+    /// after in the same transaction, so that callers at once seal one batch between them
+    /// and none seals from a state a receipt has since moved: two batches from one seq
+    /// would fork. Returns `None` when there is nothing to seal.
     fn seal_inflight(
         &self,
         kiosk: KioskId,
         key: &SigningKey,
-        first: u64,
-        last: u64,
-        prev: BatchHash,
-    ) -> Result<Inflight, SyncError> {
+        seal: Seal,
+    ) -> Result<Option<Inflight>, SyncError> {
         self.run(true, |db| {
             let txn = db.begin_write()?;
+            let (first, last, prev) = {
+                let meta = txn.open_table(META)?;
+                let state: OutboxState = match meta.get(STATE)? {
+                    Some(v) => decode(v.value(), STATE)?,
+                    None => OutboxState::default(),
+                };
+                let sealed: Option<Inflight> =
+                    meta.get(INFLIGHT)?.map(|v| decode(v.value(), INFLIGHT)).transpose()?;
+                match (seal, sealed) {
+                    (Seal::New { .. }, Some(sealed)) => return Ok(Some(sealed)),
+                    (Seal::New { .. }, None) if state.last_seq == state.acked_through => {
+                        return Ok(None);
+                    }
+                    (Seal::New { max_events }, None) => {
+                        let first = state.acked_through + 1;
+                        let last = first.saturating_add(max_events - 1).min(state.last_seq);
+                        (first, last, state.last_hash)
+                    }
+                    (Seal::Again, Some(sealed)) => {
+                        (sealed.first_seq, sealed.last_seq, state.last_hash)
+                    }
+                    (Seal::Again, None) => return Ok(None),
+                }
+            };
+
             let inflight = {
                 let rows = txn.open_table(event_rows::ROWS)?;
                 let mut reader = event_rows::reader_in(&txn)?;
@@ -852,7 +911,7 @@ impl Outbox {
                 inflight
             };
             txn.commit()?;
-            Ok(inflight)
+            Ok(Some(inflight))
         })
     }
 
@@ -861,9 +920,7 @@ impl Outbox {
     /// batch cannot be stored on the server (it refuses the old key), so new bytes for the
     /// same events fork nothing. Does nothing when no batch is in flight.
     pub fn reseal_inflight(&self, kiosk: KioskId, key: &SigningKey) -> Result<(), SyncError> {
-        let Some(old) = self.meta::<Inflight>(INFLIGHT)? else { return Ok(()) };
-        let prev = self.state()?.last_hash;
-        self.seal_inflight(kiosk, key, old.first_seq, old.last_seq, prev).map(|_| ())
+        self.seal_inflight(kiosk, key, Seal::Again).map(|_| ())
     }
 
     /// Accepts a verified receipt for the in-flight batch: its events leave the outbox.
@@ -886,6 +943,17 @@ impl Outbox {
                     Some(v) => decode(v.value(), STATE)?,
                     None => OutboxState::default(),
                 };
+                // The batch checked above must still be the one in flight: a receipt taken
+                // twice at once must not drop the batch sealed after the first.
+                let still: Option<Inflight> =
+                    meta.get(INFLIGHT)?.map(|v| decode(v.value(), INFLIGHT)).transpose()?;
+                if still.is_none_or(|s| s.hash != inflight.hash) {
+                    return Err(SyncError::Protocol(format!(
+                        "batch {}..{} was acknowledged already",
+                        inflight.first_seq, inflight.last_seq
+                    ))
+                    .into());
+                }
                 state.acked_through = inflight.last_seq;
                 state.last_hash = inflight.hash;
                 meta.insert(STATE, encode(&state)?.as_slice())?;
@@ -910,6 +978,43 @@ mod tests {
         outbox.halt().unwrap();
         let status = outbox.status();
         assert!(status.halted && status.report().halted);
+    }
+
+    #[test]
+    fn a_journal_whose_taps_skip_a_seq_is_folded_up_to_the_gap_and_set_aside() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("k.redb");
+        drop(Outbox::open(&path).unwrap());
+        let kiosk = KioskId::random();
+        let journal_path = journal::path_beside(&path);
+        let mut journal = Journal::open(&journal_path, DiskFaults::default()).unwrap();
+        let events: Vec<PresenceEvent> = [1, 2, 4, 5]
+            .into_iter()
+            .map(|seq| PresenceEvent {
+                id: EventId::time_ordered(),
+                kiosk,
+                seq,
+                subject: draft().subject,
+                direction: Direction::In,
+                direction_source: DirectionSource::Explicit,
+                reason: "WORK".parse().unwrap(),
+                time: draft().time,
+                amends: None,
+            })
+            .collect();
+        for event in &events {
+            assert!(journal.append(event).unwrap());
+        }
+        drop(journal);
+
+        let outbox = Outbox::open(&path).unwrap();
+        assert_eq!(outbox.events().unwrap(), events[..2]);
+        let aside = std::fs::read_dir(dir.path())
+            .unwrap()
+            .filter(|e| e.as_ref().unwrap().file_name().to_string_lossy().contains("set-aside"))
+            .count();
+        assert_eq!(aside, 1);
+        assert_eq!(outbox.append(kiosk, draft()).unwrap().seq, 3);
     }
 
     #[test]

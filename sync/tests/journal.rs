@@ -11,6 +11,7 @@ use chrono::Utc;
 
 use mtime_core::event::{Direction, DirectionSource, PresenceEvent, Subject, TimeReading};
 use mtime_core::ids::{BootId, EmployeeId, EventId, KioskId};
+use mtime_core::keys::SigningKey;
 use mtime_sync::outbox::{EventDraft, Outbox};
 
 /// The journal's size, as the outbox makes it.
@@ -221,8 +222,97 @@ fn a_journal_of_another_store_is_set_aside_unfolded() {
         std::fs::read(journal_of(&store(&third))).unwrap()
     };
     std::fs::write(journal_of(&store(&dir)), stale).unwrap();
-    std::thread::sleep(Duration::from_millis(1_100));
     let outbox = Outbox::open(&store(&dir)).unwrap();
     assert_eq!(seqs(&outbox.events().unwrap()), [1, 2, 3]);
     assert_eq!(set_aside_files(&dir).len(), 2);
+}
+
+/// Where each record of the journal `bytes` begins: records follow the header's sector,
+/// each its length (four bytes, little-endian), its checksum (four) and the event.
+fn record_offsets(bytes: &[u8], count: usize) -> Vec<usize> {
+    let mut offsets = Vec::new();
+    let mut at = 512;
+    for _ in 0..count {
+        offsets.push(at);
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        at += 8 + len;
+    }
+    offsets
+}
+
+#[test]
+fn a_record_damaged_mid_journal_stops_the_fold_there_and_keeps_the_rest_aside() {
+    let dir = tempfile::tempdir().unwrap();
+    let kiosk = KioskId::random();
+    let confirmed = {
+        let outbox = Outbox::open(&store(&dir)).unwrap();
+        append(&outbox, kiosk, 1..=10)
+    };
+    let journal = journal_of(&store(&dir));
+    let mut bytes = std::fs::read(&journal).unwrap();
+    let third = record_offsets(&bytes, 10)[2];
+    bytes[third + 20] ^= 0x01;
+    std::fs::write(&journal, &bytes).unwrap();
+
+    let outbox = Outbox::open(&store(&dir)).unwrap();
+    assert_eq!(ids(&outbox.events().unwrap()), confirmed[..2]);
+    // The taps after the damage are not lost from sight: the file is kept as it was.
+    let kept = set_aside_files(&dir);
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    assert_eq!(std::fs::read(dir.path().join(&kept[0])).unwrap(), bytes);
+    assert_eq!(outbox.append(kiosk, tap(3)).unwrap().seq, 3);
+}
+
+#[test]
+fn a_journal_cut_short_or_grown_is_read_as_far_as_it_goes_and_made_whole() {
+    for length in [JOURNAL_SIZE + 1, JOURNAL_SIZE / 2] {
+        let dir = tempfile::tempdir().unwrap();
+        let kiosk = KioskId::random();
+        let confirmed = {
+            let outbox = Outbox::open(&store(&dir)).unwrap();
+            append(&outbox, kiosk, 1..=5)
+        };
+        let journal = journal_of(&store(&dir));
+        let file = std::fs::OpenOptions::new().write(true).open(&journal).unwrap();
+        file.set_len(length).unwrap();
+        drop(file);
+
+        let outbox = Outbox::open(&store(&dir)).unwrap();
+        assert_eq!(ids(&outbox.events().unwrap()), confirmed, "journal of {length} bytes");
+        assert!(set_aside_files(&dir).is_empty());
+        assert_eq!(std::fs::metadata(&journal).unwrap().len(), JOURNAL_SIZE);
+        assert_eq!(outbox.append(kiosk, tap(6)).unwrap().seq, 6);
+        drop(outbox);
+        let outbox = Outbox::open(&store(&dir)).unwrap();
+        assert_eq!(seqs(&outbox.events().unwrap()), [1, 2, 3, 4, 5, 6]);
+    }
+}
+
+#[test]
+fn callers_asking_for_a_batch_at_once_all_get_the_same_one() {
+    let key = SigningKey::generate().unwrap();
+    let kiosk = KioskId::random();
+    for round in 0..20 {
+        let dir = tempfile::tempdir().unwrap();
+        let outbox = Outbox::open(&store(&dir)).unwrap();
+        append(&outbox, kiosk, 1..=40);
+
+        let start = std::sync::Barrier::new(8);
+        let batches: Vec<_> = std::thread::scope(|s| {
+            let callers: Vec<_> = (0..8)
+                .map(|i| {
+                    let (outbox, key, start) = (&outbox, &key, &start);
+                    s.spawn(move || {
+                        start.wait();
+                        outbox.next_batch(kiosk, key, 5 + i).unwrap().unwrap()
+                    })
+                })
+                .collect();
+            callers.into_iter().map(|c| c.join().unwrap()).collect()
+        });
+        for batch in &batches {
+            assert_eq!(batch.hash, batches[0].hash, "round {round}: one batch in flight");
+            assert_eq!(batch.bytes, batches[0].bytes);
+        }
+    }
 }
