@@ -1,6 +1,6 @@
 //! The other signed messages of the kiosk protocol, both ways: receipts, roster requests,
-//! heartbeats (both versions) and their replies, key rotation statements and their replies. The first
-//! byte picks the message; the rest is the message.
+//! heartbeats (both versions) and their replies, key rotation statements and their replies. The
+//! first byte picks the message; the rest is the message.
 
 #![no_main]
 

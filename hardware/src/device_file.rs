@@ -1,6 +1,6 @@
-//! A kiosk's own configuration file: what is about this kiosk's hardware and place on disk, and only
-//! that. How the kiosk behaves (site zone, reasons, repeat window, language, PIN entry)
-//! comes from the server with the roster and changes without a restart.
+//! A kiosk's own configuration file: what is about this kiosk's hardware and place on disk, and
+//! only that. How the kiosk behaves (site zone, reasons, repeat window, language, PIN entry) comes
+//! from the server with the roster and changes without a restart.
 //!
 //! ```toml
 //! data_dir = "/var/lib/mtime-kiosk"

@@ -242,7 +242,10 @@ async fn serve(config: ServeConfig, clock: Arc<dyn Clock>) -> anyhow::Result<()>
         }
         None => {
             if !addr.ip().is_loopback() {
-                tracing::warn!(%addr, "serving plain HTTP beyond loopback; pass --tls-cert and --tls-key");
+                tracing::warn!(
+                    %addr,
+                    "serving plain HTTP beyond loopback; pass --tls-cert and --tls-key",
+                );
             }
             axum_server::from_tcp(listener)?.handle(handle).serve(app).await?;
         }

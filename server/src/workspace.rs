@@ -60,7 +60,11 @@ pub fn init(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<String> {
     };
     let (api_key, record) = ApiKeyRecord::issue(user.id, now, None)?;
     store.create_service_user(&user, Some(&record))?;
-    tracing::info!(user.id = %user.id, key.id = %record.id, "workspace created with an admin service user");
+    tracing::info!(
+        user.id = %user.id,
+        key.id = %record.id,
+        "workspace created with an admin service user",
+    );
     Ok(api_key)
 }
 
@@ -98,6 +102,10 @@ pub fn issue_admin_key(dir: &Path, clock: Arc<dyn Clock>) -> anyhow::Result<Stri
         .ok_or_else(|| anyhow::anyhow!("no service user named admin in {}", dir.display()))?;
     let (api_key, record) = ApiKeyRecord::issue(admin.id, clock.now().wall, None)?;
     store.put_api_key(&record)?;
-    tracing::warn!(user.id = %admin.id, key.id = %record.id, "admin key issued from the command line");
+    tracing::warn!(
+        user.id = %admin.id,
+        key.id = %record.id,
+        "admin key issued from the command line",
+    );
     Ok(api_key)
 }

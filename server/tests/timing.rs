@@ -156,9 +156,9 @@ async fn a_kiosk_booted_at_1970_has_its_taps_dated_from_its_monotonic_clock() {
     assert!(held(&server, "all").await.is_empty());
 }
 
-/// Taps sent before anything tells that boot's time are held; the heartbeat carrying the
-/// boot's first round trip dates and releases them. The wall clock jumped back between the taps (a stale saved
-/// time replaced by another): order follows the monotonic clock.
+/// Taps sent before anything tells that boot's time are held; the heartbeat carrying the boot's
+/// first round trip dates and releases them. The wall clock jumped back between the taps (a stale
+/// saved time replaced by another): order follows the monotonic clock.
 #[tokio::test]
 async fn taps_held_for_want_of_an_anchor_are_released_by_the_next_heartbeat_in_monotonic_order() {
     let server = TestServer::new();

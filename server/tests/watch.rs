@@ -87,7 +87,8 @@ async fn a_correction_that_closes_a_forgotten_check_out_is_announced() {
     let bob = server.employee(site, "E02", "04724972925B14").await;
     let corrections = format!("/api/employees/{bob}/timesheet/corrections");
 
-    // Two check-ins (at 02:00 and 10:00): the first interval lacks its check-out, which closes it, flagged.
+    // Two check-ins (at 02:00 and 10:00): the first interval lacks its check-out, which closes it,
+    // flagged.
     let monday = server
         .ok("POST", &corrections, json!({"direction": "in", "at": "2025-05-11T02:00:00-05:00"}))
         .await;

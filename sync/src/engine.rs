@@ -151,14 +151,26 @@ impl SyncEngine {
                 match self.rotate_key().await {
                     Ok(()) => rotation_due = false,
                     Err(SyncError::Refused { status: 409, message }) => {
-                        tracing::warn!(kiosk.id = %kiosk, %message, "key rotation not wanted; keeping the key");
+                        tracing::warn!(
+                            kiosk.id = %kiosk,
+                            %message,
+                            "key rotation not wanted; keeping the key",
+                        );
                         if let Err(e) = self.key_file.discard_staged() {
-                            tracing::error!(kiosk.id = %kiosk, error = %e, "cannot discard the staged key");
+                            tracing::error!(
+                                kiosk.id = %kiosk,
+                                error = %e,
+                                "cannot discard the staged key",
+                            );
                         }
                         rotation_due = false;
                     }
                     Err(e) => {
-                        tracing::warn!(kiosk.id = %kiosk, error = %e, "key rotation failed; will retry");
+                        tracing::warn!(
+                            kiosk.id = %kiosk,
+                            error = %e,
+                            "key rotation failed; will retry",
+                        );
                         next_rotation = now
                             + chrono::Duration::from_std(heartbeat_every)
                                 .unwrap_or_default()
@@ -205,9 +217,17 @@ impl SyncEngine {
                         // Revoked: nothing this kiosk holds will ever be accepted. Stop,
                         // and say so, so that the kiosk stops confirming taps.
                         if let Err(e) = self.outbox.halt() {
-                            tracing::error!(kiosk.id = %kiosk, error = %e, "cannot record the halt");
+                            tracing::error!(
+                                kiosk.id = %kiosk,
+                                error = %e,
+                                "cannot record the halt",
+                            );
                         }
-                        tracing::error!(kiosk.id = %kiosk, %message, "server refuses this kiosk; uploading stopped");
+                        tracing::error!(
+                            kiosk.id = %kiosk,
+                            %message,
+                            "server refuses this kiosk; uploading stopped",
+                        );
                         self.report(SyncEvent::Halted {
                             reason: format!("kiosk refused: {message}"),
                         });
@@ -215,7 +235,13 @@ impl SyncEngine {
                     Err(e) => {
                         attempts += 1;
                         let pending = self.outbox.pending().unwrap_or(0);
-                        tracing::warn!(kiosk.id = %kiosk, attempts, pending, error = %e, "upload failed; will retry");
+                        tracing::warn!(
+                            kiosk.id = %kiosk,
+                            attempts,
+                            pending,
+                            error = %e,
+                            "upload failed; will retry",
+                        );
                         self.report(SyncEvent::Failed { attempts, pending, error: e.to_string() });
                         next_upload = now + chrono::Duration::from_std(backoff).unwrap_or_default();
                         backoff = (backoff * 2).min(MAX_BACKOFF);
@@ -270,7 +296,13 @@ impl SyncEngine {
                     .map_err(|e| SyncError::Protocol(format!("receipt: {e}")))?;
                 self.outbox.acknowledge(kiosk, &receipt)?;
                 let pending = self.outbox.pending()?;
-                tracing::info!(kiosk.id = %kiosk, batch.first = inflight.first_seq, batch.last = inflight.last_seq, pending, "batch acknowledged");
+                tracing::info!(
+                    kiosk.id = %kiosk,
+                    batch.first = inflight.first_seq,
+                    batch.last = inflight.last_seq,
+                    pending,
+                    "batch acknowledged",
+                );
                 self.report(SyncEvent::Uploaded {
                     first_seq: inflight.first_seq,
                     last_seq: inflight.last_seq,
@@ -280,13 +312,23 @@ impl SyncEngine {
             }
             UploadReply::Fork(message) => {
                 self.outbox.halt()?;
-                tracing::error!(kiosk.id = %kiosk, batch.first = inflight.first_seq, %message, "server reports a fork; uploading stopped");
+                tracing::error!(
+                    kiosk.id = %kiosk,
+                    batch.first = inflight.first_seq,
+                    %message,
+                    "server reports a fork; uploading stopped",
+                );
                 self.report(SyncEvent::Halted { reason: format!("fork: {message}") });
                 Ok(false)
             }
             UploadReply::Gap { expected } => {
                 self.outbox.halt()?;
-                tracing::error!(kiosk.id = %kiosk, batch.first = inflight.first_seq, expected, "server expects another seq; uploading stopped");
+                tracing::error!(
+                    kiosk.id = %kiosk,
+                    batch.first = inflight.first_seq,
+                    expected,
+                    "server expects another seq; uploading stopped",
+                );
                 self.report(SyncEvent::Halted {
                     reason: format!(
                         "sequence gap: server expects seq {expected}, batch starts at {}",
@@ -401,7 +443,12 @@ pub async fn fetch_roster(
         return Err(SyncError::Protocol("roster was made for another kiosk".into()));
     }
     outbox.save_roster_bytes(&bytes)?;
-    tracing::info!(kiosk.id = %identity.kiosk, roster.version = roster.version, employees = roster.employees.len(), "roster updated");
+    tracing::info!(
+        kiosk.id = %identity.kiosk,
+        roster.version = roster.version,
+        employees = roster.employees.len(),
+        "roster updated",
+    );
     Ok(roster)
 }
 

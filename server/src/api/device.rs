@@ -48,7 +48,11 @@ fn anchor(state: &AppState, id: KioskId, beat: &Heartbeat) -> ApiResult<()> {
     for anchor in [TimeAnchor::from_trusted(&beat.sent), sampled].into_iter().flatten() {
         let released = state.store.record_time_anchor(id, &anchor)?;
         if released > 0 {
-            tracing::info!(kiosk.id = %id, released, "held events dated by the kiosk's monotonic clock");
+            tracing::info!(
+                kiosk.id = %id,
+                released,
+                "held events dated by the kiosk's monotonic clock",
+            );
         }
     }
     Ok(())
@@ -257,7 +261,12 @@ pub async fn roster(
     }
 
     let roster = build_roster(&state, &kiosk)?;
-    tracing::info!(kiosk.id = %id, roster.version = roster.version, employees = roster.employees.len(), "roster sent");
+    tracing::info!(
+        kiosk.id = %id,
+        roster.version = roster.version,
+        employees = roster.employees.len(),
+        "roster sent",
+    );
     let sealed = seal::seal(ROSTER, &roster, &state.key).map_err(ApiError::internal)?;
     Ok(signed(sealed))
 }
@@ -325,17 +334,40 @@ pub async fn batches(
             state.metrics.batch(count as u64);
             // Kept as evidence; a kiosk that sends these has a bug worth finding.
             for a in &unapplied {
-                tracing::warn!(kiosk.id = %id, event.id = %a.event, event.amends = %a.target, why = a.why, "amendment applies to nothing");
+                tracing::warn!(
+                    kiosk.id = %id,
+                    event.id = %a.event,
+                    event.amends = %a.target,
+                    why = a.why,
+                    "amendment applies to nothing",
+                );
             }
-            tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, batch.events = count, "batch stored");
+            tracing::info!(
+                kiosk.id = %id,
+                batch.first = first,
+                batch.last = last,
+                batch.events = count,
+                "batch stored",
+            );
             Ok(signed(receipt))
         }
         BatchOutcome::Replay { receipt } => {
-            tracing::info!(kiosk.id = %id, batch.first = first, batch.last = last, "batch resent; stored receipt returned");
+            tracing::info!(
+                kiosk.id = %id,
+                batch.first = first,
+                batch.last = last,
+                "batch resent; stored receipt returned",
+            );
             Ok(signed(receipt))
         }
         BatchOutcome::Fork { stored_through } => {
-            tracing::error!(kiosk.id = %id, batch.first = first, batch.last = last, stored_through, "batch forks the kiosk's history; refused");
+            tracing::error!(
+                kiosk.id = %id,
+                batch.first = first,
+                batch.last = last,
+                stored_through,
+                "batch forks the kiosk's history; refused",
+            );
             Err(ApiError::conflict(
                 "fork",
                 format!(
@@ -345,7 +377,12 @@ pub async fn batches(
             ))
         }
         BatchOutcome::Gap { expected } => {
-            tracing::warn!(kiosk.id = %id, batch.first = first, expected, "batch skips sequence numbers; refused");
+            tracing::warn!(
+                kiosk.id = %id,
+                batch.first = first,
+                expected,
+                "batch skips sequence numbers; refused",
+            );
             Err(ApiError::gap(expected))
         }
         BatchOutcome::Revoked => Err(ApiError::new(

@@ -1062,9 +1062,25 @@ async fn log_request(State(state): State<AppState>, mut request: Request, next: 
     let ms = seconds * 1000.0;
     let key = slot.key_id().map(|k| k.to_string()).unwrap_or_else(|| "-".to_owned());
     if status >= 500 {
-        tracing::error!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, caller.key_id = %key, "request");
+        tracing::error!(
+            http.method = %method,
+            http.route = %route,
+            http.path = %path,
+            http.status = status,
+            ms,
+            caller.key_id = %key,
+            "request",
+        );
     } else {
-        tracing::info!(http.method = %method, http.route = %route, http.path = %path, http.status = status, ms, caller.key_id = %key, "request");
+        tracing::info!(
+            http.method = %method,
+            http.route = %route,
+            http.path = %path,
+            http.status = status,
+            ms,
+            caller.key_id = %key,
+            "request",
+        );
     }
     response
 }

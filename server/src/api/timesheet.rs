@@ -400,10 +400,20 @@ pub(super) fn record_punch(
                     format!("event {held} is not held in quarantine (or was accepted already)"),
                 ));
             }
-            tracing::info!(event.id = %held, replacement = %punch.event, "quarantined event accepted");
+            tracing::info!(
+                event.id = %held,
+                replacement = %punch.event,
+                "quarantined event accepted",
+            );
         }
     }
-    tracing::info!(employee.id = %employee, event.id = %punch.event, direction = %direction, correction, "punch entered through the API");
+    tracing::info!(
+        employee.id = %employee,
+        event.id = %punch.event,
+        direction = %direction,
+        correction,
+        "punch entered through the API",
+    );
 
     let tz = Zones::of(state, &record)?.at(punch.at);
     Ok((

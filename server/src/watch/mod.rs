@@ -1,7 +1,7 @@
-//! Background watchers that turn what was stored into feed entries nobody posts: an
-//! interval closing (it is derived from events, not sent), a kiosk falling silent (it is
-//! the absence of requests) and an employee's week ending (it is the passing of time). Each pass is a plain function, so tests drive them on a
-//! manual clock; [`spawn`] runs them for a serving process.
+//! Background watchers that turn what was stored into feed entries nobody posts: an interval
+//! closing (it is derived from events, not sent), a kiosk falling silent (it is the absence of
+//! requests) and an employee's week ending (it is the passing of time). Each pass is a plain
+//! function, so tests drive them on a manual clock; [`spawn`] runs them for a serving process.
 
 pub mod intervals;
 pub mod silence;

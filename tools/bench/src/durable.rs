@@ -1,7 +1,7 @@
-//! Workload 1: a tap becomes a durable record, one event per committed transaction. The
-//! kiosk's outbox (its tap journal, folded into redb as it fills) beside SQLite (WAL, `synchronous=FULL`) storing the same event as its
-//! wire bytes, and beside the floor: those bytes appended to a file and fsynced. The stores
-//! take turns in small rounds, so a noisy neighbour slows all three alike.
+//! Workload 1: a tap becomes a durable record, one event per committed transaction. The kiosk's
+//! outbox (its tap journal, folded into redb as it fills) beside SQLite (WAL, `synchronous=FULL`)
+//! storing the same event as its wire bytes, and beside the floor: those bytes appended to a file
+//! and fsynced. The stores take turns in small rounds, so a noisy neighbour slows all three alike.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write;
@@ -207,10 +207,10 @@ pub fn run(config: &Config, dir: &Path) -> anyhow::Result<(Section, DiskFootprin
          The same event goes to each store: the outbox appends it to its tap journal (a file of \
          fixed size written in place, synced per tap) and folds the journal into its redb \
          tree of rows (the event without the kiosk's id, with binary times) each time it \
-         fills, about every 450 taps, inside the timed tap that finds it full; SQLite keeps its wire bytes (postcard) in a table \
-         with an integer key, the file gets those bytes with a length prefix. The stores take \
-         turns in rounds of \
-         50 taps. The x axis is how many events each store already held.",
+         fills, about every 450 taps, inside the timed tap that finds it full; SQLite keeps \
+         its wire bytes (postcard) in a table with an integer key, the file gets those bytes \
+         with a length prefix. The stores take turns in rounds of 50 taps. The x axis is how \
+         many events each store already held.",
     );
 
     let mut stored = 0u64;

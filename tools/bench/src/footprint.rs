@@ -61,12 +61,13 @@ pub fn run(
 ) -> anyhow::Result<Section> {
     let mut section = Section::new("6. Footprint", &["what", "measured", "goal"]);
     section.note(
-        "Disk: the space the kiosk's redb outbox file takes (the blocks the file system \
-         allocated, as `du` counts them) over the events it holds, with the file's length \
-         beside it: redb extends the file ahead of use, and the part not yet written takes no \
+        "Disk: the space the kiosk's outbox takes, its redb file and its tap journal of fixed \
+         size (the blocks the file system allocated, as `du` counts them), over the events it \
+         holds, with the files' length beside it: redb extends the file ahead of use, and the part not yet written takes no \
          space. Wire: bytes the kiosk sent during catch-up (HTTP headers, signed batches, \
          heartbeat and roster request) over the events synced. Memory: the kiosk enrolled and \
-         idle for 5 s with its roster and sync loop, headless (`mtime-kiosk run`, this binary as `node-kiosk run`) and then \
+         idle for 5 s with its roster and sync loop, headless (`mtime-kiosk run`, this binary \
+         as `node-kiosk run`) and then \
          with its touch UI (`node-kiosk-ui`: the Slint UI on an 800×480 panel drawn by the \
          software renderer four times a second, as `mtime-kiosk ui` draws on the Pi, into \
          memory instead of the frame buffer).",
