@@ -15,7 +15,8 @@
 //! writes a new random epoch into the header: the records left in the file belong to the
 //! old one and are no longer read. Reading stops at the first record whose checksum fails,
 //! which after a crash can only be the last, unconfirmed one: records are appended one at a
-//! time, each synced before its tap is confirmed.
+//! time, each synced before its tap is confirmed. A whole record of the same epoch further
+//! on tells damage from a torn write (see the limitations).
 //!
 //! # Limitations
 //!
