@@ -328,6 +328,14 @@ fn state_in(db: &Database) -> Step<OutboxState> {
     Ok(meta_in(db, STATE)?.unwrap_or_default())
 }
 
+/// The outbox state in the meta table of a transaction under way.
+fn state_of(meta: &impl ReadableTable<&'static str, &'static [u8]>) -> Step<OutboxState> {
+    match meta.get(STATE)? {
+        Some(v) => Ok(decode(v.value(), STATE)?),
+        None => Ok(OutboxState::default()),
+    }
+}
+
 impl Outbox {
     /// The tap journal's file beside the store at `store`: part of the store, to be
     /// copied, moved and removed with it.
@@ -480,10 +488,7 @@ impl Outbox {
             let txn = db.begin_write()?;
             let state = {
                 let mut meta = txn.open_table(META)?;
-                let mut state: OutboxState = match meta.get(STATE)? {
-                    Some(v) => decode(v.value(), STATE)?,
-                    None => OutboxState::default(),
-                };
+                let mut state = state_of(&meta)?;
                 let new: Vec<&PresenceEvent> =
                     events.iter().filter(|e| e.seq > state.last_seq).collect();
                 if new.is_empty() {
@@ -744,10 +749,7 @@ impl Outbox {
             let txn = db.begin_write()?;
             let (state, stored) = {
                 let mut meta = txn.open_table(META)?;
-                let mut state: OutboxState = match meta.get(STATE)? {
-                    Some(v) => decode(v.value(), STATE)?,
-                    None => OutboxState::default(),
-                };
+                let mut state = state_of(&meta)?;
                 let mut rows = event_rows::Writer::open(&txn)?;
                 let mut stored = Vec::with_capacity(drafts.len());
                 for draft in &drafts {
@@ -805,10 +807,7 @@ impl Outbox {
             let txn = db.begin_write()?;
             let state = {
                 let mut meta = txn.open_table(META)?;
-                let mut state: OutboxState = match meta.get(STATE)? {
-                    Some(v) => decode(v.value(), STATE)?,
-                    None => OutboxState::default(),
-                };
+                let mut state = state_of(&meta)?;
                 state.halted = true;
                 meta.insert(STATE, encode(&state)?.as_slice())?;
                 state
@@ -866,10 +865,7 @@ impl Outbox {
             let txn = db.begin_write()?;
             let (first, last, prev) = {
                 let meta = txn.open_table(META)?;
-                let state: OutboxState = match meta.get(STATE)? {
-                    Some(v) => decode(v.value(), STATE)?,
-                    None => OutboxState::default(),
-                };
+                let state = state_of(&meta)?;
                 let sealed: Option<Inflight> =
                     meta.get(INFLIGHT)?.map(|v| decode(v.value(), INFLIGHT)).transpose()?;
                 match (seal, sealed) {
@@ -939,10 +935,7 @@ impl Outbox {
             let txn = db.begin_write()?;
             let state = {
                 let mut meta = txn.open_table(META)?;
-                let mut state: OutboxState = match meta.get(STATE)? {
-                    Some(v) => decode(v.value(), STATE)?,
-                    None => OutboxState::default(),
-                };
+                let mut state = state_of(&meta)?;
                 // The batch checked above must still be the one in flight: a receipt taken
                 // twice at once must not drop the batch sealed after the first.
                 let still: Option<Inflight> =
