@@ -52,7 +52,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError, RwLock};
 
-use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::batch::{Batch, BatchHash, Receipt};
@@ -71,6 +71,7 @@ use crate::event_rows;
 use crate::journal::{self, Journal};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+type MetaTable<'txn> = redb::Table<'txn, &'static str, &'static [u8]>;
 
 const STATE: &str = "outbox_state";
 const IDENTITY: &str = "identity";
@@ -484,36 +485,45 @@ impl Outbox {
     /// that committed but did not empty the journal) are skipped.
     fn commit_journal(&self, journal: &Journal) -> Result<(), SyncError> {
         let events = journal.events();
-        let state = self.run(true, |db| {
+        self.update_state(|txn, _, state| {
+            let mut rows = event_rows::Writer::open(txn)?;
+            let stored = state.last_seq;
+            for event in events.iter().filter(|e| e.seq > stored) {
+                if event.seq != state.last_seq + 1 {
+                    return Err(SyncError::Storage(format!(
+                        "the tap journal holds seq {} after the store's {}",
+                        event.seq, state.last_seq
+                    ))
+                    .into());
+                }
+                rows.put(event)?;
+                state.last_seq = event.seq;
+            }
+            Ok(())
+        })
+    }
+
+    /// Reads the outbox state in one write transaction, lets `change` alter it (and write
+    /// beside it, in the meta table or others), stores it and commits: nothing another
+    /// caller stored meanwhile is undone. The state stored is kept for the status.
+    fn update_state<T>(
+        &self,
+        change: impl Fn(&WriteTransaction, &mut MetaTable<'_>, &mut OutboxState) -> Step<T>,
+    ) -> Result<T, SyncError> {
+        let (state, value) = self.run(true, |db| {
             let txn = db.begin_write()?;
-            let state = {
+            let (state, value) = {
                 let mut meta = txn.open_table(META)?;
                 let mut state = state_of(&meta)?;
-                let new: Vec<&PresenceEvent> =
-                    events.iter().filter(|e| e.seq > state.last_seq).collect();
-                if new.is_empty() {
-                    return Ok(state);
-                }
-                let mut rows = event_rows::Writer::open(&txn)?;
-                for event in new {
-                    if event.seq != state.last_seq + 1 {
-                        return Err(SyncError::Storage(format!(
-                            "the tap journal holds seq {} after the store's {}",
-                            event.seq, state.last_seq
-                        ))
-                        .into());
-                    }
-                    rows.put(event)?;
-                    state.last_seq = event.seq;
-                }
+                let value = change(&txn, &mut meta, &mut state)?;
                 meta.insert(STATE, encode(&state)?.as_slice())?;
-                state
+                (state, value)
             };
             txn.commit()?;
-            Ok(state)
+            Ok((state, value))
         })?;
         self.remember(state);
-        Ok(())
+        Ok(value)
     }
 
     /// Folds the journal into the tree, for a reader of events.
@@ -745,37 +755,27 @@ impl Outbox {
         let mut journal = self.lock_journal();
         self.fold_locked(&mut journal)?;
 
-        let (state, stored) = self.run(true, |db| {
-            let txn = db.begin_write()?;
-            let (state, stored) = {
-                let mut meta = txn.open_table(META)?;
-                let mut state = state_of(&meta)?;
-                let mut rows = event_rows::Writer::open(&txn)?;
-                let mut stored = Vec::with_capacity(drafts.len());
-                for draft in &drafts {
-                    state.last_seq += 1;
-                    let event = PresenceEvent {
-                        id: EventId::time_ordered(),
-                        kiosk,
-                        seq: state.last_seq,
-                        subject: draft.subject.clone(),
-                        direction: draft.direction,
-                        direction_source: draft.direction_source,
-                        reason: draft.reason.clone(),
-                        time: draft.time,
-                        amends: draft.amends,
-                    };
-                    rows.put(&event)?;
-                    stored.push(event);
-                }
-                meta.insert(STATE, encode(&state)?.as_slice())?;
-                (state, stored)
-            };
-            txn.commit()?;
-            Ok((state, stored))
-        })?;
-        self.remember(state);
-        Ok(stored)
+        self.update_state(|txn, _, state| {
+            let mut rows = event_rows::Writer::open(txn)?;
+            let mut stored = Vec::with_capacity(drafts.len());
+            for draft in &drafts {
+                state.last_seq += 1;
+                let event = PresenceEvent {
+                    id: EventId::time_ordered(),
+                    kiosk,
+                    seq: state.last_seq,
+                    subject: draft.subject.clone(),
+                    direction: draft.direction,
+                    direction_source: draft.direction_source,
+                    reason: draft.reason.clone(),
+                    time: draft.time,
+                    amends: draft.amends,
+                };
+                rows.put(&event)?;
+                stored.push(event);
+            }
+            Ok(stored)
+        })
     }
 
     /// Events stored but not yet acknowledged by a receipt.
@@ -802,21 +802,10 @@ impl Outbox {
 
     /// Stops uploading until an admin acts.
     pub fn halt(&self) -> Result<(), SyncError> {
-        // Read and written in one transaction, so that no seq stored meanwhile is undone.
-        let state = self.run(true, |db| {
-            let txn = db.begin_write()?;
-            let state = {
-                let mut meta = txn.open_table(META)?;
-                let mut state = state_of(&meta)?;
-                state.halted = true;
-                meta.insert(STATE, encode(&state)?.as_slice())?;
-                state
-            };
-            txn.commit()?;
-            Ok(state)
-        })?;
-        self.remember(state);
-        Ok(())
+        self.update_state(|_, _, state| {
+            state.halted = true;
+            Ok(())
+        })
     }
 
     /// Every stored event, in seq order.
@@ -931,33 +920,23 @@ impl Outbox {
             )));
         }
 
-        let state = self.run(true, |db| {
-            let txn = db.begin_write()?;
-            let state = {
-                let mut meta = txn.open_table(META)?;
-                let mut state = state_of(&meta)?;
-                // The batch checked above must still be the one in flight: a receipt taken
-                // twice at once must not drop the batch sealed after the first.
-                let still: Option<Inflight> =
-                    meta.get(INFLIGHT)?.map(|v| decode(v.value(), INFLIGHT)).transpose()?;
-                if still.is_none_or(|s| s.hash != inflight.hash) {
-                    return Err(SyncError::Protocol(format!(
-                        "batch {}..{} was acknowledged already",
-                        inflight.first_seq, inflight.last_seq
-                    ))
-                    .into());
-                }
-                state.acked_through = inflight.last_seq;
-                state.last_hash = inflight.hash;
-                meta.insert(STATE, encode(&state)?.as_slice())?;
-                meta.remove(INFLIGHT)?;
-                state
-            };
-            txn.commit()?;
-            Ok(state)
-        })?;
-        self.remember(state);
-        Ok(())
+        self.update_state(|_, meta, state| {
+            // The batch checked above must still be the one in flight: a receipt taken
+            // twice at once must not drop the batch sealed after the first.
+            let still: Option<Inflight> =
+                meta.get(INFLIGHT)?.map(|v| decode(v.value(), INFLIGHT)).transpose()?;
+            if still.is_none_or(|s| s.hash != inflight.hash) {
+                return Err(SyncError::Protocol(format!(
+                    "batch {}..{} was acknowledged already",
+                    inflight.first_seq, inflight.last_seq
+                ))
+                .into());
+            }
+            state.acked_through = inflight.last_seq;
+            state.last_hash = inflight.hash;
+            meta.remove(INFLIGHT)?;
+            Ok(())
+        })
     }
 }
 
