@@ -1428,6 +1428,16 @@ impl Store for RedbStore {
         Ok(out)
     }
 
+    fn merge_punches(&self) -> Result<usize, StoreError> {
+        if punches::log_is_empty(&self.db.begin_read().map_err(backend)?)? {
+            return Ok(0);
+        }
+        let txn = self.db.begin_write().map_err(backend)?;
+        let merged = punches::merge(&txn)?;
+        txn.commit().map_err(backend)?;
+        Ok(merged)
+    }
+
     fn earliest_change(&self, events: &[EventId]) -> Result<Option<DateTime<Utc>>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let stored = txn.open_table(EVENTS).map_err(backend)?;

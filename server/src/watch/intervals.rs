@@ -16,7 +16,7 @@ use mtime_core::ids::{EmployeeId, EventId};
 
 use crate::model::{IntervalAnnouncement, IntervalKey, feed_kind};
 use crate::state::AppState;
-use crate::store::{OpenLimits, StoreError, employee_intervals, intervals_since};
+use crate::store::{OpenLimits, StoreError, employee_intervals, intervals_since_each};
 
 /// Feed entries read per pass; a pass is one transaction.
 const PASS: usize = 5_000;
@@ -54,6 +54,12 @@ fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
     let from = state.store.interval_watch_cursor()?;
     let entries = state.store.feed_after(from, PASS)?;
     let Some(through) = entries.last().map(|e| e.seq) else {
+        // A quiet feed: the punches logged since the last merge go into the index now,
+        // rather than being scanned by every read until the log fills.
+        let merged = state.store.merge_punches()?;
+        if merged > 0 {
+            tracing::debug!(punches = merged, "merged logged punches into the index");
+        }
         return Ok((0, 0));
     };
 
@@ -68,19 +74,31 @@ fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
         }
     }
 
-    let now = state.now();
+    // The intervals each change can have made: since its earliest change, read together,
+    // or the whole history when the entries do not say what changed.
     let store = state.store.as_ref();
     let limits = OpenLimits::load(store)?;
-    let mut announcements = Vec::new();
+    let mut since = Vec::new();
+    let mut wholly = Vec::new();
     for (employee, events) in changed {
-        let since = match events {
-            Some(events) => store.earliest_change(&events)?,
-            None => None,
-        };
-        let intervals = match since {
-            Some(since) => intervals_since(store, &limits, employee, since)?,
-            None => employee_intervals(store, &limits, employee)?,
-        };
+        match events {
+            Some(events) => match store.earliest_change(&events)? {
+                Some(at) => since.push((employee, at)),
+                None => wholly.push(employee),
+            },
+            None => wholly.push(employee),
+        }
+    }
+    let mut changed_intervals = Vec::with_capacity(since.len() + wholly.len());
+    let read_since = intervals_since_each(store, &limits, &since)?;
+    changed_intervals.extend(since.iter().map(|(employee, _)| *employee).zip(read_since));
+    for employee in wholly {
+        changed_intervals.push((employee, employee_intervals(store, &limits, employee)?));
+    }
+
+    let now = state.now();
+    let mut announcements = Vec::new();
+    for (employee, intervals) in changed_intervals {
         let closed: Vec<_> = intervals.iter().filter(|i| !i.is_open()).collect();
         let keys: Vec<IntervalKey> = closed.iter().map(|i| IntervalKey::of(i)).collect();
         let known = store.announced_among(employee, &keys)?;

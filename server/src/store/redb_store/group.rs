@@ -1,9 +1,10 @@
 //! Group commit: batches that arrive while another is being stored wait, and are then stored
 //! together, in one transaction with one fsync.
 //!
-//! A batch rewrites the B-tree leaves of every employee it names, and each commit writes
-//! them out again: a hundred kiosks syncing at once would pay a hundred commits, rewriting
-//! many of the same leaves. So one caller at a time leads: it takes the batches waiting, its
+//! Each commit pays an fsync and writes out every page it changed (the events', the feed's,
+//! the batches' and the kiosks' tables, the log of punches and, when it is merged, the
+//! employee index): a hundred kiosks syncing at once would pay a hundred commits, rewriting
+//! many of the same pages. So one caller at a time leads: it takes the batches waiting, its
 //! own first, stores them in order in one transaction and commits, hands each caller its
 //! outcome, and passes the lead to the oldest batch still waiting. A caller returns only
 //! after the commit that holds its batch, so a receipt still means stored. If any batch of a

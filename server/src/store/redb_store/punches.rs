@@ -11,9 +11,23 @@
 //! instant stays in the row). A target stored after its amendment (held in quarantine, or an
 //! unknown badge's tap given to the employee later) moves the amendments already filed up to
 //! its own place.
+//!
+//! A new plain punch (one that amends nothing and that nothing filed amends) is not filed in
+//! the index at once but appended to a log in arrival order: the index is keyed by employee,
+//! so a batch naming 400 employees would otherwise rewrite 400 of its leaves in each commit,
+//! while the log's appends share a leaf or two. The log is merged into the index many
+//! batches at a time: when it holds [`MERGE_AT`] rows, before anything that moves or reads
+//! filed rows in a write (an amendment, a target some amendment names), and when the
+//! interval watcher finds the feed quiet ([`merge`]). Every read here consults both, in one
+//! transaction, so what a reader sees does not depend on whether a merge has run: a plain
+//! row is filed at its own instant in either place.
+
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use redb::{ReadTransaction, ReadableTable, TableDefinition, WriteTransaction};
+use redb::{
+    ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+};
 use serde::{Deserialize, Serialize};
 
 use mtime_core::event::{Amendment, Direction, ReasonCode};
@@ -32,11 +46,25 @@ const PUNCHES: TableDefinition<(u128, i64, u32, u128), &[u8]> =
 const AMENDED_BY: TableDefinition<(u128, u128), ()> = TableDefinition::new("amended_by");
 /// event → the sort instant of an amending row filed later than its own instant.
 const RAISED: TableDefinition<u128, (i64, u32)> = TableDefinition::new("raised_punches");
+/// Arrival number → a plain punch not yet in [`PUNCHES`]: the employee and the event
+/// (16 bytes each, big-endian) and then the encoded [`Row`].
+const PUNCH_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("punch_log");
 /// The index before this module: (employee, event) → (). Read once to build the rows.
 const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
 
 /// A sort instant: seconds and nanoseconds since the epoch, as the key orders them.
 type Instant = (i64, u32);
+
+/// Rows in the log at which a write merges it into the index. Each read scans the log once,
+/// so this bounds what a read pays for the rows not merged yet (about a millisecond), while a
+/// merge rewrites each employee's leaf once for all their rows in the log.
+pub(super) const MERGE_AT: u64 = 10_000;
+
+/// A key of [`PUNCHES`]: (employee, sort seconds, sort nanoseconds, event).
+type Key = (u128, i64, u32, u128);
+
+/// Rows as read, each with its key: the encoded [`Row`].
+type Rows = Vec<(Key, Vec<u8>)>;
 
 /// One punch as stored: what pairing and the amendment rule read.
 #[derive(Serialize, Deserialize)]
@@ -82,6 +110,7 @@ pub(super) fn open(txn: &WriteTransaction) -> Result<(), StoreError> {
     txn.open_table(PUNCHES).map_err(backend)?;
     txn.open_table(AMENDED_BY).map_err(backend)?;
     txn.open_table(RAISED).map_err(backend)?;
+    txn.open_table(PUNCH_LOG).map_err(backend)?;
 
     let mut indexed = Vec::new();
     {
@@ -133,6 +162,20 @@ pub(super) fn put(
     let employee = employee.0.as_u128();
     let id = punch.event.0.as_u128();
     let own = instant(punch.at);
+    let row = Row {
+        secs: own.0,
+        nanos: own.1,
+        direction: punch.direction,
+        reason: punch.reason.clone(),
+        origin: punch.origin.clone(),
+        amends,
+    };
+
+    if amends.is_none() && !is_amended(txn, id)? {
+        return append(txn, employee, id, &row);
+    }
+    // The amendment rules read and move filed rows, so every row must be in the index.
+    merge(txn)?;
 
     let mut sort = own;
     if let Some(amendment) = amends {
@@ -146,19 +189,129 @@ pub(super) fn put(
         txn.open_table(RAISED).map_err(backend)?.insert(id, sort).map_err(backend)?;
     }
 
-    let row = Row {
-        secs: own.0,
-        nanos: own.1,
-        direction: punch.direction,
-        reason: punch.reason.clone(),
-        origin: punch.origin.clone(),
-        amends,
-    };
     let mut punches = txn.open_table(PUNCHES).map_err(backend)?;
     punches.insert((employee, sort.0, sort.1, id), encode(&row)?.as_slice()).map_err(backend)?;
     drop(punches);
 
     raise_amenders(txn, employee, id, sort)
+}
+
+/// Whether an amendment filed already names `event`.
+fn is_amended(txn: &WriteTransaction, event: u128) -> Result<bool, StoreError> {
+    let table = txn.open_table(AMENDED_BY).map_err(backend)?;
+    let mut amenders = table.range((event, 0)..=(event, u128::MAX)).map_err(backend)?;
+    Ok(amenders.next().transpose().map_err(backend)?.is_some())
+}
+
+/// Appends a plain punch to the log, and merges the log when it has grown to [`MERGE_AT`].
+fn append(
+    txn: &WriteTransaction,
+    employee: u128,
+    event: u128,
+    row: &Row,
+) -> Result<(), StoreError> {
+    let rows = {
+        let mut log = txn.open_table(PUNCH_LOG).map_err(backend)?;
+        let next = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value() + 1);
+        let mut value = Vec::with_capacity(48);
+        value.extend_from_slice(&employee.to_be_bytes());
+        value.extend_from_slice(&event.to_be_bytes());
+        value.extend_from_slice(&encode(row)?);
+        log.insert(next, value.as_slice()).map_err(backend)?;
+        log.len().map_err(backend)?
+    };
+    if rows >= MERGE_AT {
+        merge(txn)?;
+    }
+    Ok(())
+}
+
+/// Files every row of the log in the index, in key order, and empties the log; returns how
+/// many rows it moved.
+pub(super) fn merge(txn: &WriteTransaction) -> Result<usize, StoreError> {
+    let mut rows: Rows = Vec::new();
+    {
+        let log = txn.open_table(PUNCH_LOG).map_err(backend)?;
+        if log.is_empty().map_err(backend)? {
+            return Ok(0);
+        }
+        for entry in log.iter().map_err(backend)? {
+            let (_, value) = entry.map_err(backend)?;
+            let (employee, event, row) = split_logged(value.value())?;
+            let (secs, nanos) = instant_of(row)?;
+            rows.push(((employee, secs, nanos, event), row.to_vec()));
+        }
+    }
+    // In key order, each insert lands in or next to the leaf the one before it wrote.
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    {
+        let mut punches = txn.open_table(PUNCHES).map_err(backend)?;
+        for (key, row) in &rows {
+            punches.insert(key, row.as_slice()).map_err(backend)?;
+        }
+    }
+    txn.delete_table(PUNCH_LOG).map_err(backend)?;
+    txn.open_table(PUNCH_LOG).map_err(backend)?;
+    Ok(rows.len())
+}
+
+/// Whether the log holds rows not merged yet.
+pub(super) fn log_is_empty(txn: &ReadTransaction) -> Result<bool, StoreError> {
+    let log = txn.open_table(PUNCH_LOG).map_err(backend)?;
+    log.is_empty().map_err(backend)
+}
+
+/// (employee, event, encoded row) of a log entry.
+fn split_logged(value: &[u8]) -> Result<(u128, u128, &[u8]), StoreError> {
+    let corrupt = || StoreError::Corrupt {
+        what: "punch log",
+        detail: format!("an entry of {} bytes is too short", value.len()),
+    };
+    let employee = value.get(..16).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
+    let event = value.get(16..32).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
+    let row = value.get(32..).ok_or_else(corrupt)?;
+    Ok((u128::from_be_bytes(employee), u128::from_be_bytes(event), row))
+}
+
+/// The instant a plain row is filed at: its own.
+fn instant_of(row: &[u8]) -> Result<Instant, StoreError> {
+    let row: Row = decode(row, "punch log row")?;
+    Ok((row.secs, row.nanos))
+}
+
+/// The logged rows of the employees `wanted` picks, each employee's in key order; one scan
+/// of the log. Rows of other employees are not decoded.
+fn logged(
+    txn: &ReadTransaction,
+    wanted: impl Fn(u128) -> bool,
+) -> Result<HashMap<u128, Rows>, StoreError> {
+    let log = txn.open_table(PUNCH_LOG).map_err(backend)?;
+    let mut out: HashMap<u128, Rows> = HashMap::new();
+    for entry in log.iter().map_err(backend)? {
+        let (_, value) = entry.map_err(backend)?;
+        let (employee, event, row) = split_logged(value.value())?;
+        if !wanted(employee) {
+            continue;
+        }
+        let (secs, nanos) = instant_of(row)?;
+        out.entry(employee).or_default().push(((employee, secs, nanos, event), row.to_vec()));
+    }
+    for rows in out.values_mut() {
+        rows.sort_unstable_by_key(|(key, _)| *key);
+    }
+    Ok(out)
+}
+
+/// Every row of `employee`, index and log together, in key order.
+fn rows_of(txn: &ReadTransaction, employee: u128) -> Result<Rows, StoreError> {
+    let mut rows = logged(txn, |e| e == employee)?.remove(&employee).unwrap_or_default();
+    let punches = txn.open_table(PUNCHES).map_err(backend)?;
+    for row in punches.range(range(employee)).map_err(backend)? {
+        let (key, value) = row.map_err(backend)?;
+        rows.push((key.value(), value.value().to_vec()));
+    }
+    rows.sort_unstable_by_key(|(key, _)| *key);
+    Ok(rows)
 }
 
 /// Where `event` is filed among `employee`'s punches, if it is.
@@ -222,23 +375,13 @@ fn raise_amenders(
 
 /// Every punch of `employee`, in sort order.
 pub(super) fn all(txn: &ReadTransaction, employee: u128) -> Result<Vec<Recorded>, StoreError> {
-    let punches = txn.open_table(PUNCHES).map_err(backend)?;
-    let mut out = Vec::new();
-    for row in punches.range(range(employee)).map_err(backend)? {
-        let (key, value) = row.map_err(backend)?;
-        out.push(recorded(key.value().3, value.value())?);
-    }
-    Ok(out)
+    let rows = rows_of(txn, employee)?;
+    rows.iter().map(|(key, row)| recorded(key.3, row)).collect()
 }
 
 /// The ids of every event filed for `employee`, in sort order.
 pub(super) fn ids(txn: &ReadTransaction, employee: u128) -> Result<Vec<u128>, StoreError> {
-    let punches = txn.open_table(PUNCHES).map_err(backend)?;
-    let mut out = Vec::new();
-    for row in punches.range(range(employee)).map_err(backend)? {
-        out.push(row.map_err(backend)?.0.value().3);
-    }
-    Ok(out)
+    Ok(rows_of(txn, employee)?.into_iter().map(|(key, _)| key.3).collect())
 }
 
 /// The last `count` punches of each employee in sort order, each with its sort instant, and
@@ -248,25 +391,43 @@ pub(super) fn latest(
     employees: &[EmployeeId],
     count: usize,
 ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
+    let wanted: HashSet<u128> = employees.iter().map(|e| e.0.as_u128()).collect();
+    let logged = logged(txn, |e| wanted.contains(&e))?;
     let punches = txn.open_table(PUNCHES).map_err(backend)?;
     // In key order, each read starts in or next to the pages the one before it read.
     let mut order: Vec<usize> = (0..employees.len()).collect();
     order.sort_by_key(|&i| employees[i].0.as_u128());
     let mut out = vec![Vec::new(); employees.len()];
     for i in order {
-        let employee = employees[i];
+        let employee = employees[i].0.as_u128();
+        // Newest first: the log's rows of this employee and the index's, as one sequence.
+        let log = logged.get(&employee).map_or(&[][..], Vec::as_slice);
+        let mut unread = log.len();
+        let mut index = punches.range(range(employee)).map_err(backend)?.rev().peekable();
         let mut rows = Vec::with_capacity(count.min(1024));
-        let range = punches.range(range(employee.0.as_u128())).map_err(backend)?;
         let mut oldest = None;
-        for row in range.rev() {
-            let (key, value) = row.map_err(backend)?;
-            let (_, secs, nanos, event) = key.value();
+        loop {
+            let from_index = match (index.peek(), unread.checked_sub(1).map(|i| &log[i])) {
+                (Some(Ok((key, _))), Some((logged, _))) => key.value() > *logged,
+                (Some(_), _) => true,
+                (None, Some(_)) => false,
+                (None, None) => break,
+            };
+            let (key, row) = if from_index {
+                let Some(entry) = index.next() else { break };
+                let (key, value) = entry.map_err(backend)?;
+                (key.value(), value.value().to_vec())
+            } else {
+                unread -= 1;
+                log[unread].clone()
+            };
+            let (_, secs, nanos, event) = key;
             if rows.len() >= count && oldest != Some((secs, nanos)) {
                 break;
             }
             oldest = Some((secs, nanos));
             let sort = date_time((secs, nanos), "punch key")?;
-            rows.push(IndexedPunch { sort, recorded: recorded(event, value.value())? });
+            rows.push(IndexedPunch { sort, recorded: recorded(event, &row)? });
         }
         rows.reverse();
         out[i] = rows;
@@ -539,5 +700,166 @@ mod tests {
         assert_eq!(store.employee_punches(employee).unwrap().len(), 4);
         let txn = store.db.begin_read().unwrap();
         assert!(txn.open_table(EMPLOYEE_EVENTS).is_err());
+    }
+
+    fn logged_rows(store: &RedbStore) -> u64 {
+        let txn = store.db.begin_read().unwrap();
+        txn.open_table(PUNCH_LOG).unwrap().len().unwrap()
+    }
+
+    /// Everything the readers of this module answer for `employees`, at `instants`.
+    fn answers(
+        store: &RedbStore,
+        employees: &[EmployeeId],
+        instants: &[DateTime<Utc>],
+    ) -> Vec<String> {
+        let limits = OpenLimits::load(store).unwrap();
+        let mut out = Vec::new();
+        for employee in employees {
+            out.push(format!("{:?}", store.employee_punches(*employee).unwrap()));
+            let events = store.employee_events(*employee).unwrap();
+            out.push(format!("{:?}", events.iter().map(|e| e.punch.event).collect::<Vec<_>>()));
+        }
+        for count in [1, 2, 3, 7, usize::MAX] {
+            out.push(format!("{:?}", store.latest_punches_of(employees, count).unwrap()));
+        }
+        for at in instants {
+            out.push(format!("{:?}", presence_at(store, &limits, employees, *at).unwrap()));
+            let asked: Vec<_> = employees.iter().map(|e| (*e, *at)).collect();
+            let since = crate::store::intervals_since_each(store, &limits, &asked).unwrap();
+            out.push(format!("{since:?}"));
+        }
+        out
+    }
+
+    #[test]
+    fn punches_not_merged_yet_read_as_they_do_once_merged() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let mut dice = Dice(0x2545_f491_4f6c_dd1d);
+        let mut employees = Vec::new();
+        let mut instants = Vec::new();
+        let mut plain = Vec::new();
+        for _ in 0..12 {
+            let employee = EmployeeId::random();
+            employees.push(employee);
+            for (event, amends) in history(&mut dice, employee) {
+                instants.push(event.punch.at);
+                plain.push(event.clone());
+                file(&store, &event, amends);
+            }
+        }
+        // Plain punches after the last amendment of all: some in the log, some employees'
+        // rows all in the index, the rest split between the two.
+        let start = start_of_histories() + TimeDelta::days(60);
+        for (i, employee) in employees.iter().enumerate().take(8) {
+            for minutes in 0..(i as i64 + 1) {
+                let direction = if minutes % 2 == 0 { Direction::In } else { Direction::Out };
+                let event = EventRecord {
+                    employee: Some(*employee),
+                    punch: Punch {
+                        event: EventId::random(),
+                        at: start + TimeDelta::minutes(minutes * 90),
+                        direction,
+                        reason: reason("WORK"),
+                        origin: PunchOrigin::Api {
+                            author: "hr".into(),
+                            note: None,
+                            correction: false,
+                        },
+                    },
+                    detail: EventDetail::Api,
+                    received_at: start,
+                };
+                instants.push(event.punch.at);
+                file(&store, &event, None);
+            }
+        }
+        let instants: Vec<DateTime<Utc>> = instants.into_iter().step_by(13).collect();
+        let logged = logged_rows(&store);
+        assert!(logged >= 36, "{logged} rows in the log");
+
+        let before = answers(&store, &employees, &instants);
+        assert_eq!(store.merge_punches().unwrap(), logged as usize);
+        assert_eq!(logged_rows(&store), 0);
+        assert_eq!(store.merge_punches().unwrap(), 0);
+        let after = answers(&store, &employees, &instants);
+        assert_eq!(before.len(), after.len());
+        for (before, after) in before.iter().zip(&after) {
+            assert_eq!(before, after);
+        }
+    }
+
+    #[test]
+    fn a_log_that_fills_is_merged_by_the_write_that_fills_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let employees: Vec<EmployeeId> = (0..7).map(|_| EmployeeId::random()).collect();
+        let start = start_of_histories();
+        let kiosk = KioskId::random();
+        let txn = store.db.begin_write().unwrap();
+        for seq in 0..MERGE_AT + 5 {
+            let punch = Punch {
+                event: EventId::time_ordered(),
+                at: start + TimeDelta::seconds(seq as i64 * 7),
+                direction: if seq % 2 == 0 { Direction::In } else { Direction::Out },
+                reason: reason("WORK"),
+                origin: PunchOrigin::Kiosk { kiosk, seq: seq + 1 },
+            };
+            put(&txn, employees[seq as usize % employees.len()], &punch, None).unwrap();
+        }
+        txn.commit().unwrap();
+
+        // The write of the MERGE_AT-th row merged them all; five arrived after.
+        assert_eq!(logged_rows(&store), 5);
+        let txn = store.db.begin_read().unwrap();
+        let merged = txn.open_table(PUNCHES).unwrap().len().unwrap();
+        assert_eq!(merged, MERGE_AT);
+        drop(txn);
+        let read: usize = employees.iter().map(|e| store.employee_punches(*e).unwrap().len()).sum();
+        assert_eq!(read as u64, MERGE_AT + 5);
+    }
+
+    #[test]
+    fn an_amendment_merges_the_log_before_it_is_filed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let limits = OpenLimits::load(&store).unwrap();
+        let employee = EmployeeId::random();
+        let kiosk = KioskId::random();
+        let at = start_of_histories();
+        let record = |seq: u64, minutes: i64, direction| EventRecord {
+            employee: Some(employee),
+            punch: Punch {
+                event: EventId::time_ordered(),
+                at: at + TimeDelta::minutes(minutes),
+                direction,
+                reason: reason("WORK"),
+                origin: PunchOrigin::Kiosk { kiosk, seq },
+            },
+            detail: EventDetail::Api,
+            received_at: at,
+        };
+        let check_in = record(1, 0, Direction::In);
+        let wrong_out = record(2, 5, Direction::Out);
+        file(&store, &check_in, None);
+        file(&store, &wrong_out, None);
+        assert_eq!(logged_rows(&store), 2);
+
+        // Withdrawing the check-out made by mistake, filed at the instant of what it undoes.
+        let undo = record(3, 4, Direction::In);
+        file(&store, &undo, Some(Amendment::Withdraws(wrong_out.punch.event)));
+        assert_eq!(logged_rows(&store), 0);
+        let rows = store.latest_punches_of(&[employee], usize::MAX).unwrap().remove(0);
+        let undo_row = rows.iter().find(|r| r.recorded.punch.event == undo.punch.event).unwrap();
+        assert_eq!(undo_row.sort, wrong_out.punch.at);
+
+        let check_out = record(4, 480, Direction::Out);
+        file(&store, &check_out, None);
+        assert_eq!(logged_rows(&store), 1);
+        let intervals = employee_intervals(&store, &limits, employee).unwrap();
+        assert_eq!(intervals.len(), 1, "{intervals:?}");
+        assert_eq!(intervals[0].start.as_ref().map(|p| p.event), Some(check_in.punch.event));
+        assert_eq!(intervals[0].end.as_ref().map(|p| p.event), Some(check_out.punch.event));
     }
 }
