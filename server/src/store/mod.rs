@@ -499,12 +499,12 @@ pub trait Store: Send + Sync + 'static {
 
     /// The seq of the last feed entry the interval watcher handled (0 before the first).
     fn interval_watch_cursor(&self) -> Result<u64, StoreError>;
-    /// Which of these closed intervals of `employee` the feed has announced.
+    /// Which of these closed intervals (each with its employee) the feed has announced; one
+    /// transaction.
     fn announced_among(
         &self,
-        employee: EmployeeId,
-        keys: &[IntervalKey],
-    ) -> Result<HashSet<IntervalKey>, StoreError>;
+        intervals: &[(EmployeeId, IntervalKey)],
+    ) -> Result<HashSet<(EmployeeId, IntervalKey)>, StoreError>;
     /// Files the punches stored since the last merge in the employee index, in one
     /// transaction, if there are any; returns how many. Reads see the same punches before
     /// and after: this only makes them cheaper (see `redb_store::punches`).

@@ -1414,15 +1414,14 @@ impl Store for RedbStore {
 
     fn announced_among(
         &self,
-        employee: EmployeeId,
-        keys: &[IntervalKey],
-    ) -> Result<HashSet<IntervalKey>, StoreError> {
+        intervals: &[(EmployeeId, IntervalKey)],
+    ) -> Result<HashSet<(EmployeeId, IntervalKey)>, StoreError> {
         let txn = self.db.begin_read().map_err(backend)?;
         let table = txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         let mut out = HashSet::new();
-        for key in keys {
-            if table.get(announced_key(employee, *key)).map_err(backend)?.is_some() {
-                out.insert(*key);
+        for (employee, key) in intervals {
+            if table.get(announced_key(*employee, *key)).map_err(backend)?.is_some() {
+                out.insert((*employee, *key));
             }
         }
         Ok(out)

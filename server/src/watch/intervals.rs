@@ -96,20 +96,21 @@ fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
         changed_intervals.push((employee, employee_intervals(store, &limits, employee)?));
     }
 
-    let now = state.now();
-    let mut announcements = Vec::new();
-    for (employee, intervals) in changed_intervals {
-        let closed: Vec<_> = intervals.iter().filter(|i| !i.is_open()).collect();
-        let keys: Vec<IntervalKey> = closed.iter().map(|i| IntervalKey::of(i)).collect();
-        let known = store.announced_among(employee, &keys)?;
-        for (interval, key) in closed.into_iter().zip(keys) {
-            if known.contains(&key) {
-                continue;
-            }
-            let flagged = !interval.flags.is_empty();
-            announcements.push(IntervalAnnouncement { employee, key, flagged, at: now });
+    // Each closed interval with its key; those the feed has not announced yet are new.
+    let mut closed = Vec::new();
+    for (employee, intervals) in &changed_intervals {
+        for interval in intervals.iter().filter(|i| !i.is_open()) {
+            closed.push(((*employee, IntervalKey::of(interval)), !interval.flags.is_empty()));
         }
     }
+    let asked: Vec<(EmployeeId, IntervalKey)> = closed.iter().map(|(key, _)| *key).collect();
+    let known = store.announced_among(&asked)?;
+    let now = state.now();
+    let announcements: Vec<IntervalAnnouncement> = closed
+        .into_iter()
+        .filter(|(key, _)| !known.contains(key))
+        .map(|((employee, key), flagged)| IntervalAnnouncement { employee, key, flagged, at: now })
+        .collect();
 
     state.store.announce_intervals(from, through, &announcements)?;
     for a in &announcements {

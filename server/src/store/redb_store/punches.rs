@@ -22,7 +22,7 @@
 //! transaction, so what a reader sees does not depend on whether a merge has run: a plain
 //! row is filed at its own instant in either place.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use redb::{
@@ -46,8 +46,9 @@ const PUNCHES: TableDefinition<(u128, i64, u32, u128), &[u8]> =
 const AMENDED_BY: TableDefinition<(u128, u128), ()> = TableDefinition::new("amended_by");
 /// event → the sort instant of an amending row filed later than its own instant.
 const RAISED: TableDefinition<u128, (i64, u32)> = TableDefinition::new("raised_punches");
-/// Arrival number → a plain punch not yet in [`PUNCHES`]: the employee and the event
-/// (16 bytes each, big-endian) and then the encoded [`Row`].
+/// Arrival number → a plain punch not yet in [`PUNCHES`]: its key there (employee, seconds,
+/// nanoseconds, event; big-endian, 44 bytes), so that a scan decodes no row, and then the
+/// encoded [`Row`].
 const PUNCH_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("punch_log");
 /// The index before this module: (employee, event) → (). Read once to build the rows.
 const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
@@ -213,8 +214,10 @@ fn append(
     let rows = {
         let mut log = txn.open_table(PUNCH_LOG).map_err(backend)?;
         let next = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value() + 1);
-        let mut value = Vec::with_capacity(48);
+        let mut value = Vec::with_capacity(LOGGED_KEY + 32);
         value.extend_from_slice(&employee.to_be_bytes());
+        value.extend_from_slice(&row.secs.to_be_bytes());
+        value.extend_from_slice(&row.nanos.to_be_bytes());
         value.extend_from_slice(&event.to_be_bytes());
         value.extend_from_slice(&encode(row)?);
         log.insert(next, value.as_slice()).map_err(backend)?;
@@ -237,9 +240,8 @@ pub(super) fn merge(txn: &WriteTransaction) -> Result<usize, StoreError> {
         }
         for entry in log.iter().map_err(backend)? {
             let (_, value) = entry.map_err(backend)?;
-            let (employee, event, row) = split_logged(value.value())?;
-            let (secs, nanos) = instant_of(row)?;
-            rows.push(((employee, secs, nanos, event), row.to_vec()));
+            let (key, row) = logged_entry(value.value())?;
+            rows.push((key, row.to_vec()));
         }
     }
     // In key order, each insert lands in or next to the leaf the one before it wrote.
@@ -261,40 +263,42 @@ pub(super) fn log_is_empty(txn: &ReadTransaction) -> Result<bool, StoreError> {
     log.is_empty().map_err(backend)
 }
 
-/// (employee, event, encoded row) of a log entry.
-fn split_logged(value: &[u8]) -> Result<(u128, u128, &[u8]), StoreError> {
+/// Bytes of a key at the head of a log entry.
+const LOGGED_KEY: usize = 44;
+
+/// The key and the encoded row of a log entry.
+fn logged_entry(value: &[u8]) -> Result<(Key, &[u8]), StoreError> {
     let corrupt = || StoreError::Corrupt {
         what: "punch log",
         detail: format!("an entry of {} bytes is too short", value.len()),
     };
-    let employee = value.get(..16).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
-    let event = value.get(16..32).and_then(|b| b.try_into().ok()).ok_or_else(corrupt)?;
-    let row = value.get(32..).ok_or_else(corrupt)?;
-    Ok((u128::from_be_bytes(employee), u128::from_be_bytes(event), row))
+    let (key, row) = value.split_at_checked(LOGGED_KEY).ok_or_else(corrupt)?;
+    let (employee, rest) = key.split_at(16);
+    let (secs, rest) = rest.split_at(8);
+    let (nanos, event) = rest.split_at(4);
+    let key = (
+        u128::from_be_bytes(employee.try_into().map_err(|_| corrupt())?),
+        i64::from_be_bytes(secs.try_into().map_err(|_| corrupt())?),
+        u32::from_be_bytes(nanos.try_into().map_err(|_| corrupt())?),
+        u128::from_be_bytes(event.try_into().map_err(|_| corrupt())?),
+    );
+    Ok((key, row))
 }
 
-/// The instant a plain row is filed at: its own.
-fn instant_of(row: &[u8]) -> Result<Instant, StoreError> {
-    let row: Row = decode(row, "punch log row")?;
-    Ok((row.secs, row.nanos))
-}
-
-/// The logged rows of the employees `wanted` picks, each employee's in key order; one scan
-/// of the log. Rows of other employees are not decoded.
+/// The logged rows of `employees`, each employee's in key order; one scan of the log, in
+/// which rows are not decoded.
 fn logged(
     txn: &ReadTransaction,
-    wanted: impl Fn(u128) -> bool,
+    employees: impl IntoIterator<Item = u128>,
 ) -> Result<HashMap<u128, Rows>, StoreError> {
+    let mut out: HashMap<u128, Rows> = employees.into_iter().map(|e| (e, Vec::new())).collect();
     let log = txn.open_table(PUNCH_LOG).map_err(backend)?;
-    let mut out: HashMap<u128, Rows> = HashMap::new();
     for entry in log.iter().map_err(backend)? {
         let (_, value) = entry.map_err(backend)?;
-        let (employee, event, row) = split_logged(value.value())?;
-        if !wanted(employee) {
-            continue;
+        let (key, row) = logged_entry(value.value())?;
+        if let Some(rows) = out.get_mut(&key.0) {
+            rows.push((key, row.to_vec()));
         }
-        let (secs, nanos) = instant_of(row)?;
-        out.entry(employee).or_default().push(((employee, secs, nanos, event), row.to_vec()));
     }
     for rows in out.values_mut() {
         rows.sort_unstable_by_key(|(key, _)| *key);
@@ -304,7 +308,7 @@ fn logged(
 
 /// Every row of `employee`, index and log together, in key order.
 fn rows_of(txn: &ReadTransaction, employee: u128) -> Result<Rows, StoreError> {
-    let mut rows = logged(txn, |e| e == employee)?.remove(&employee).unwrap_or_default();
+    let mut rows = logged(txn, [employee])?.remove(&employee).unwrap_or_default();
     let punches = txn.open_table(PUNCHES).map_err(backend)?;
     for row in punches.range(range(employee)).map_err(backend)? {
         let (key, value) = row.map_err(backend)?;
@@ -391,8 +395,7 @@ pub(super) fn latest(
     employees: &[EmployeeId],
     count: usize,
 ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
-    let wanted: HashSet<u128> = employees.iter().map(|e| e.0.as_u128()).collect();
-    let logged = logged(txn, |e| wanted.contains(&e))?;
+    let logged = logged(txn, employees.iter().map(|e| e.0.as_u128()))?;
     let punches = txn.open_table(PUNCHES).map_err(backend)?;
     // In key order, each read starts in or next to the pages the one before it read.
     let mut order: Vec<usize> = (0..employees.len()).collect();
