@@ -26,12 +26,12 @@
 //!   from the last check-out before each new punch.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time, each paying its fsync: a kiosk that buffered a million events syncs them in
-//!   about 31 s in batches of 500 (the default) and 29 s in batches of 5,000
-//!   (`max_batch_events`; bench/results.md §4). New plain punches are logged in arrival
-//!   order and merged into the employee index 10,000 at a time, so every read of punches
-//!   scans the log once (up to 10,000 small rows, about a millisecond) until the interval
-//!   watcher merges it when the feed is quiet. What would close the scan: the log's rows
-//!   kept in memory by employee beside the table.
+//!   31 to 35 s in batches of 500 (the default) and 28 to 29 s in batches of 5,000
+//!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). New plain punches are
+//!   logged in arrival order and merged into the employee index 10,000 at a time, so every
+//!   read of punches scans the log once (up to 10,000 small rows, about a millisecond) until
+//!   the interval watcher merges it when the feed is quiet. What would close the scan: the
+//!   log's rows kept in memory by employee beside the table.
 //! - A service user may be limited to org units (and every unit below them); the
 //!   [`api::scope::Scope`] of each request decides what it sees and changes. An employee
 //!   belongs to the unit of the version in force on the date read (today for writes and
