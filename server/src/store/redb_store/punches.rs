@@ -291,8 +291,11 @@ fn logged(
     txn: &ReadTransaction,
     employees: impl IntoIterator<Item = u128>,
 ) -> Result<HashMap<u128, Rows>, StoreError> {
-    let mut out: HashMap<u128, Rows> = employees.into_iter().map(|e| (e, Vec::new())).collect();
     let log = txn.open_table(PUNCH_LOG).map_err(backend)?;
+    if log.is_empty().map_err(backend)? {
+        return Ok(HashMap::new());
+    }
+    let mut out: HashMap<u128, Rows> = employees.into_iter().map(|e| (e, Vec::new())).collect();
     for entry in log.iter().map_err(backend)? {
         let (_, value) = entry.map_err(backend)?;
         let (key, row) = logged_entry(value.value())?;
@@ -416,13 +419,14 @@ pub(super) fn latest(
                 (None, Some(_)) => false,
                 (None, None) => break,
             };
-            let (key, row) = if from_index {
+            let from_table;
+            let (key, row): (Key, &[u8]) = if from_index {
                 let Some(entry) = index.next() else { break };
-                let (key, value) = entry.map_err(backend)?;
-                (key.value(), value.value().to_vec())
+                from_table = entry.map_err(backend)?;
+                (from_table.0.value(), from_table.1.value())
             } else {
                 unread -= 1;
-                log[unread].clone()
+                (log[unread].0, &log[unread].1)
             };
             let (_, secs, nanos, event) = key;
             if rows.len() >= count && oldest != Some((secs, nanos)) {
@@ -430,7 +434,7 @@ pub(super) fn latest(
             }
             oldest = Some((secs, nanos));
             let sort = date_time((secs, nanos), "punch key")?;
-            rows.push(IndexedPunch { sort, recorded: recorded(event, &row)? });
+            rows.push(IndexedPunch { sort, recorded: recorded(event, row)? });
         }
         rows.reverse();
         out[i] = rows;
