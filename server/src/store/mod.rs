@@ -166,9 +166,10 @@ pub fn employee_intervals(
     Ok(pairing::pair_with(&punches, |start| limits.of(start)))
 }
 
-/// The punches of one employee that count from some punch at or before `at` on: what pairing
-/// needs to give exactly the intervals of the whole history that reach past `at`, read
-/// backwards from the newest punch instead of from the first.
+/// For each employee asked, the punches that count from some punch at or before their
+/// instant `at` on: what pairing needs to give exactly the intervals of the whole history
+/// that reach past `at`, read backwards from the newest punch instead of from the first;
+/// in the order asked, each round of reads in one transaction.
 ///
 /// Every row that changes the punches after an instant is filed after it (see
 /// [`IndexedPunch`]), and what pairing does after a punch does not depend on what came
@@ -178,16 +179,6 @@ pub fn employee_intervals(
 /// punch on (a leading check-out aside, which the history may pair with an earlier
 /// check-in). Until then the read reaches further back; a history with no such punch is
 /// read whole.
-pub fn punches_reaching(
-    store: &dyn Store,
-    employee: EmployeeId,
-    at: DateTime<Utc>,
-) -> Result<Vec<Punch>, StoreError> {
-    Ok(punches_reaching_each(store, &[(employee, at)])?.pop().unwrap_or_default())
-}
-
-/// [`punches_reaching`] for many employees, each to its own instant, in their order; each
-/// round of reads in one transaction.
 pub fn punches_reaching_each(
     store: &dyn Store,
     asked: &[(EmployeeId, DateTime<Utc>)],
@@ -223,7 +214,7 @@ pub fn punches_reaching_each(
 const PRESENCE_IN_PARALLEL_FROM: usize = 2_000;
 
 /// The interval of each employee that holds `at`, if they were present then: the answer
-/// [`employee_intervals`] gives, from the punches [`punches_reaching`] `at`.
+/// [`employee_intervals`] gives, from the punches [`punches_reaching_each`] `at`.
 ///
 /// A whole workforce is read in parts, one per core (four at most), so that a site's
 /// evacuation list does not wait on one core; each employee is read and paired alone either
@@ -274,20 +265,10 @@ fn presence_of(
         .collect())
 }
 
-/// The intervals of one employee that hold a punch at or after `since`, as the whole history
-/// pairs them: what a change at `since` can have made or unmade.
-pub fn intervals_since(
-    store: &dyn Store,
-    limits: &OpenLimits,
-    employee: EmployeeId,
-    since: DateTime<Utc>,
-) -> Result<Vec<Interval>, StoreError> {
-    Ok(intervals_since_each(store, limits, &[(employee, since)])?.pop().unwrap_or_default())
-}
-
-/// [`intervals_since`] for many employees, each since its own instant, in their order; read
-/// together, so that the rows not yet merged into the index are scanned once per round
-/// rather than once per employee.
+/// For each employee asked, the intervals that hold a punch at or after their `since`, as
+/// the whole history pairs them: what a change at `since` can have made or unmade. Read
+/// together, in the order asked, so that the rows not yet merged into the index are scanned
+/// once per round rather than once per employee.
 pub fn intervals_since_each(
     store: &dyn Store,
     limits: &OpenLimits,

@@ -252,6 +252,7 @@ pub(super) fn merge(txn: &WriteTransaction) -> Result<usize, StoreError> {
             punches.insert(key, row.as_slice()).map_err(backend)?;
         }
     }
+    // Made again at once: readers open the table, and a read transaction cannot create it.
     txn.delete_table(PUNCH_LOG).map_err(backend)?;
     txn.open_table(PUNCH_LOG).map_err(backend)?;
     Ok(rows.len())
@@ -457,7 +458,7 @@ mod tests {
     use super::*;
     use crate::model::EventDetail;
     use crate::store::redb_store::{RedbStore, index_event, write_new_event};
-    use crate::store::{OpenLimits, Store, employee_intervals, intervals_since, presence_at};
+    use crate::store::{OpenLimits, Store, employee_intervals, intervals_since_each, presence_at};
 
     /// A small deterministic generator, so a failing history can be made again by its seed.
     struct Dice(u64);
@@ -607,7 +608,8 @@ mod tests {
                 let reaching =
                     |i: &&Interval| [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= at);
                 let expected: Vec<Interval> = whole.iter().filter(reaching).cloned().collect();
-                let since = intervals_since(&store, &limits, employee, at).unwrap();
+                let since =
+                    intervals_since_each(&store, &limits, &[(employee, at)]).unwrap().remove(0);
                 assert_eq!(since, expected, "employee {employee} since {at}");
             }
         }
@@ -733,7 +735,7 @@ mod tests {
         for at in instants {
             out.push(format!("{:?}", presence_at(store, &limits, employees, *at).unwrap()));
             let asked: Vec<_> = employees.iter().map(|e| (*e, *at)).collect();
-            let since = crate::store::intervals_since_each(store, &limits, &asked).unwrap();
+            let since = intervals_since_each(store, &limits, &asked).unwrap();
             out.push(format!("{since:?}"));
         }
         out
