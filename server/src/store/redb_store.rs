@@ -1,6 +1,7 @@
 //! The embedded store: one redb file, nothing to install.
 
 mod employee_cache;
+mod feed;
 mod group;
 mod punches;
 
@@ -37,6 +38,7 @@ use crate::model::{
     KioskOutbox, KioskRecord, OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord,
     ServiceUser, WebhookRecord, feed_kind,
 };
+use feed::FeedAppends;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("service_users");
@@ -280,50 +282,6 @@ impl RedbStore {
     }
 }
 
-/// Appends to the feed in the transaction that makes the change, so the feed holds exactly
-/// what was stored.
-fn append_feed(
-    txn: &WriteTransaction,
-    at: DateTime<Utc>,
-    kind: &str,
-    employee: Option<EmployeeId>,
-    kiosk: Option<KioskId>,
-    event: Option<mtime_core::ids::EventId>,
-) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(META).map_err(backend)?;
-    let seq = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value()) + 1;
-    meta.insert(FEED_SEQ, seq).map_err(backend)?;
-    let entry =
-        FeedEntry { seq, at, kind: kind.to_owned(), employee, kiosk, event, week_start: None };
-    let mut feed = txn.open_table(FEED).map_err(backend)?;
-    feed.insert(seq, encode(&entry)?.as_slice()).map_err(backend)?;
-    Ok(())
-}
-
-/// Appends `week.closed` for one employee's week.
-fn append_week_closed(
-    txn: &WriteTransaction,
-    at: DateTime<Utc>,
-    employee: EmployeeId,
-    week_start: NaiveDate,
-) -> Result<(), StoreError> {
-    let mut meta = txn.open_table(META).map_err(backend)?;
-    let seq = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value()) + 1;
-    meta.insert(FEED_SEQ, seq).map_err(backend)?;
-    let entry = FeedEntry {
-        seq,
-        at,
-        kind: feed_kind::WEEK_CLOSED.to_owned(),
-        employee: Some(employee),
-        kiosk: None,
-        event: None,
-        week_start: Some(week_start),
-    };
-    let mut feed = txn.open_table(FEED).map_err(backend)?;
-    feed.insert(seq, encode(&entry)?.as_slice()).map_err(backend)?;
-    Ok(())
-}
-
 /// Writes a new event; refuses an id already stored.
 fn write_new_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
     let id = event.punch.event.0.as_u128();
@@ -338,9 +296,15 @@ fn write_new_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), St
     Ok(())
 }
 
-fn insert_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
+/// Writes a new event carrying `amends` (already in [`EVENT_AMENDMENTS`]) and indexes it.
+fn insert_event(
+    txn: &WriteTransaction,
+    feed: &mut FeedAppends,
+    event: &EventRecord,
+    amends: Option<Amendment>,
+) -> Result<(), StoreError> {
     write_new_event(txn, event)?;
-    index_event(txn, event, event.received_at)
+    index_event(txn, feed, event, event.received_at, amends)
 }
 
 /// What the events of one batch look up again and again, read once per batch: none of it
@@ -396,6 +360,7 @@ impl BatchLookups {
 /// carries is kept either way: a held amendment applies once the event is released.
 fn store_kiosk_event(
     txn: &WriteTransaction,
+    feed: &mut FeedAppends,
     lookups: &mut BatchLookups,
     kiosk: &KioskRecord,
     event: &EventRecord,
@@ -408,7 +373,7 @@ fn store_kiosk_event(
             .map_err(backend)?;
     }
     let EventDetail::Kiosk { time, .. } = &event.detail else {
-        return insert_event(txn, event);
+        return insert_event(txn, feed, event, amends);
     };
     // A signed kiosk may still carry what no roster of this server could have told it.
     let known_employee = match event.employee {
@@ -437,19 +402,19 @@ fn store_kiosk_event(
             held.insert(event.punch.event.0.as_u128(), encode(&record)?.as_slice())
                 .map_err(backend)?;
             drop(held);
-            append_feed(
-                txn,
+            feed.push(
                 event.received_at,
                 feed_kind::PRESENCE_QUARANTINED,
                 event.employee,
                 Some(kiosk.id),
                 Some(event.punch.event),
-            )
+            );
+            Ok(())
         }
         Established::AsRead(at) | Established::Corrected(at) => {
             let mut placed = event.clone();
             placed.punch.at = at;
-            insert_event(txn, &placed)
+            insert_event(txn, feed, &placed, amends)
         }
     }
 }
@@ -504,15 +469,16 @@ fn amendment_of(txn: &WriteTransaction, event: u128) -> Result<Option<Amendment>
     found.map(|v| decode(v.value(), "amendment")).transpose()
 }
 
-/// Puts a stored event in its employee's index (or the review queue for an unknown badge)
-/// and announces it in the feed.
+/// Puts a stored event carrying `amends` in its employee's index (or the review queue for
+/// an unknown badge) and announces it in `feed`.
 fn index_event(
     txn: &WriteTransaction,
+    feed: &mut FeedAppends,
     event: &EventRecord,
     at: DateTime<Utc>,
+    amends: Option<Amendment>,
 ) -> Result<(), StoreError> {
     let id = event.punch.event.0.as_u128();
-    let amends = amendment_of(txn, id)?;
 
     match event.employee {
         Some(employee) => punches::put(txn, employee, &event.punch, amends)?,
@@ -533,7 +499,8 @@ fn index_event(
         (PunchOrigin::Api { correction: true, .. }, _) => (feed_kind::PRESENCE_CORRECTED, None),
         (PunchOrigin::Api { .. }, _) => (feed_kind::PRESENCE_ENTERED, None),
     };
-    append_feed(txn, at, kind, event.employee, kiosk, Some(event.punch.event))
+    feed.push(at, kind, event.employee, kiosk, Some(event.punch.event));
+    Ok(())
 }
 
 /// Stores one verified batch in `txn`, or says why not; nothing is written unless it is
@@ -578,10 +545,12 @@ fn apply_batch(
         let amendments: HashMap<EventId, Amendment> =
             batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
         let mut lookups = BatchLookups::default();
+        let mut feed = FeedAppends::new();
         for event in events {
             let amends = amendments.get(&event.punch.event).copied();
-            store_kiosk_event(txn, &mut lookups, &kiosk, event, amends)?;
+            store_kiosk_event(txn, &mut feed, &mut lookups, &kiosk, event, amends)?;
         }
+        feed.write(txn)?;
         let mut unapplied = Vec::new();
         for event in events {
             let Some(amendment) = amendments.get(&event.punch.event) else { continue };
@@ -1035,7 +1004,7 @@ impl Store for RedbStore {
             let was_revoked = kiosk.revoked_at.is_some();
             change(&mut kiosk);
             if let (false, Some(at)) = (was_revoked, kiosk.revoked_at) {
-                append_feed(&txn, at, feed_kind::KIOSK_REVOKED, None, Some(id), None)?;
+                feed::append(&txn, at, feed_kind::KIOSK_REVOKED, None, Some(id), None)?;
             }
 
             let new_code = kiosk.enrollment.as_ref().map(|e| e.code_hash);
@@ -1114,7 +1083,7 @@ impl Store for RedbStore {
                     kiosks
                         .insert(kiosk_id, kiosk_record::encode(&kiosk)?.as_slice())
                         .map_err(backend)?;
-                    append_feed(&txn, now, feed_kind::KIOSK_ENROLLED, None, Some(kiosk.id), None)?;
+                    feed::append(&txn, now, feed_kind::KIOSK_ENROLLED, None, Some(kiosk.id), None)?;
                     EnrollOutcome::Enrolled(Box::new(kiosk))
                 }
             }
@@ -1179,6 +1148,7 @@ impl Store for RedbStore {
 
             let now = anchor.true_time;
             let mut released = 0;
+            let mut feed = FeedAppends::new();
             for mut event in waiting {
                 let EventDetail::Kiosk { time, .. } = &event.detail else { continue };
                 let established =
@@ -1191,9 +1161,10 @@ impl Store for RedbStore {
                     .map_err(backend)?
                     .insert(id, encode(&event)?.as_slice())
                     .map_err(backend)?;
-                index_event(&txn, &event, now)?;
+                index_event(&txn, &mut feed, &event, now, amendment_of(&txn, id)?)?;
                 released += 1;
             }
+            feed.write(&txn)?;
             released
         };
         txn.commit().map_err(backend)?;
@@ -1221,6 +1192,7 @@ impl Store for RedbStore {
     ) -> Result<usize, StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let mut announced = 0;
+        let mut feed = FeedAppends::new();
         for (employee, week) in closed {
             let key = employee.0.as_u128();
             let mut table = txn.open_table(WEEKS_CLOSED).map_err(backend)?;
@@ -1230,9 +1202,10 @@ impl Store for RedbStore {
             }
             table.insert(key, week.num_days_from_ce()).map_err(backend)?;
             drop(table);
-            append_week_closed(&txn, at, *employee, *week)?;
+            feed.push_week_closed(at, *employee, *week);
             announced += 1;
         }
+        feed.write(&txn)?;
         txn.commit().map_err(backend)?;
         Ok(announced)
     }
@@ -1278,7 +1251,10 @@ impl Store for RedbStore {
             });
             held.insert(event.0.as_u128(), encode(&record)?.as_slice()).map_err(backend)?;
             drop(held);
-            insert_event(&txn, replacement)?;
+            let mut feed = FeedAppends::new();
+            let amends = amendment_of(&txn, replacement.punch.event.0.as_u128())?;
+            insert_event(&txn, &mut feed, replacement, amends)?;
+            feed.write(&txn)?;
             record
         };
         txn.commit().map_err(backend)?;
@@ -1287,7 +1263,9 @@ impl Store for RedbStore {
 
     fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
-        insert_event(&txn, event)?;
+        let mut feed = FeedAppends::new();
+        insert_event(&txn, &mut feed, event, amendment_of(&txn, event.punch.event.0.as_u128())?)?;
+        feed.write(&txn)?;
         txn.commit().map_err(backend)
     }
 
@@ -1349,6 +1327,7 @@ impl Store for RedbStore {
                 ids.push(row.map_err(backend)?.0.value());
             }
             let mut moved = 0;
+            let mut feed = FeedAppends::new();
             for id in ids {
                 let bytes = txn
                     .open_table(EVENTS)
@@ -1379,16 +1358,16 @@ impl Store for RedbStore {
                     PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
                     PunchOrigin::Api { .. } => None,
                 };
-                append_feed(
-                    &txn,
+                feed.push(
                     now,
                     feed_kind::PRESENCE_ASSIGNED,
                     Some(employee),
                     kiosk,
                     Some(event.punch.event),
-                )?;
+                );
                 moved += 1;
             }
+            feed.write(&txn)?;
             moved
         };
         txn.commit().map_err(backend)?;
@@ -1477,28 +1456,23 @@ impl Store for RedbStore {
             }
             meta.insert(INTERVAL_WATCH, through).map_err(backend)?;
         }
+        let mut feed = FeedAppends::new();
+        let mut announced = txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         for a in announcements {
             let key = announced_key(a.employee, a.key);
-            let mut table = txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
-            if table.insert(key, ()).map_err(backend)?.is_some() {
+            if announced.insert(key, ()).map_err(backend)?.is_some() {
                 continue;
             }
-            drop(table);
 
             // The event that names the interval: its check-in, or its check-out without one.
             let event = a.key.start.or(a.key.end);
-            append_feed(&txn, a.at, feed_kind::INTERVAL_CLOSED, Some(a.employee), None, event)?;
+            feed.push(a.at, feed_kind::INTERVAL_CLOSED, Some(a.employee), None, event);
             if a.flagged {
-                append_feed(
-                    &txn,
-                    a.at,
-                    feed_kind::INTERVAL_FLAGGED,
-                    Some(a.employee),
-                    None,
-                    event,
-                )?;
+                feed.push(a.at, feed_kind::INTERVAL_FLAGGED, Some(a.employee), None, event);
             }
         }
+        drop(announced);
+        feed.write(&txn)?;
         txn.commit().map_err(backend)
     }
 
@@ -1527,7 +1501,7 @@ impl Store for RedbStore {
                 kiosks
                     .insert(id.0.as_u128(), kiosk_record::encode(&kiosk)?.as_slice())
                     .map_err(backend)?;
-                append_feed(&txn, at, feed_kind::KIOSK_KEY_ROTATED, None, Some(id), None)?;
+                feed::append(&txn, at, feed_kind::KIOSK_KEY_ROTATED, None, Some(id), None)?;
                 KeyRotationOutcome::Rotated(Box::new(kiosk))
             }
         };
@@ -1566,7 +1540,7 @@ impl Store for RedbStore {
             return Ok(false);
         }
         let kind = if silent { feed_kind::KIOSK_SILENT } else { feed_kind::KIOSK_RESUMED };
-        append_feed(&txn, at, kind, None, Some(id), None)?;
+        feed::append(&txn, at, kind, None, Some(id), None)?;
         txn.commit().map_err(backend)?;
         Ok(true)
     }
@@ -1599,7 +1573,7 @@ impl Store for RedbStore {
             filling.into_iter().chain(halted).collect::<Vec<_>>()
         };
         for kind in &announced {
-            append_feed(&txn, at, kind, None, Some(id), None)?;
+            feed::append(&txn, at, kind, None, Some(id), None)?;
         }
         txn.commit().map_err(backend)?;
         Ok(announced)

@@ -457,7 +457,7 @@ mod tests {
 
     use super::*;
     use crate::model::EventDetail;
-    use crate::store::redb_store::{RedbStore, index_event, write_new_event};
+    use crate::store::redb_store::{FeedAppends, RedbStore, insert_event};
     use crate::store::{OpenLimits, Store, employee_intervals, intervals_since_each, presence_at};
 
     /// A small deterministic generator, so a failing history can be made again by its seed.
@@ -485,8 +485,9 @@ mod tests {
             let id = event.punch.event.0.as_u128();
             table.insert(id, encode(&amendment).unwrap().as_slice()).unwrap();
         }
-        write_new_event(&txn, event).unwrap();
-        index_event(&txn, event, event.received_at).unwrap();
+        let mut feed = FeedAppends::new();
+        insert_event(&txn, &mut feed, event, amends).unwrap();
+        feed.write(&txn).unwrap();
         txn.commit().unwrap();
     }
 
