@@ -32,26 +32,75 @@ pub fn daily(
     to: NaiveDate,
     counts: impl Fn(&Interval) -> bool,
 ) -> BTreeMap<NaiveDate, Duration> {
-    let mut totals = BTreeMap::new();
-    let (Some(range_start), Some(after_end)) = (Some(day_start(from, zone)), to.succ_opt()) else {
-        return totals;
-    };
-    let range_end = day_start(after_end, zone);
+    daily_across(intervals, &[(from, zone)], from, to, counts)
+}
 
-    for interval in intervals.iter().filter(|i| counts(i)) {
-        let (Some(start), Some(end)) = (&interval.start, &interval.end) else { continue };
-        let (mut at, end) = (start.at.max(range_start), end.at.min(range_end));
-        while at < end {
-            let date = at.with_timezone(&zone).date_naive();
-            let next_day = date.succ_opt().map_or(end, |d| day_start(d, zone));
-            let until = next_day.min(end);
-            if let Ok(span) = (until - at).to_std() {
-                *totals.entry(date).or_insert(Duration::ZERO) += span;
-            }
-            at = until;
+/// [`daily`] for an employee whose site, and so whose zone, changed: `zones` holds each
+/// zone with the local date from which it applies, oldest first (the first also applies
+/// before its date).
+///
+/// A zone takes over at the start of its first day in that zone, so every instant belongs
+/// to exactly one zone and is counted once: moving east shortens the old zone's last day,
+/// moving west lets a date occur in both zones, and its two parts are added together.
+pub fn daily_across(
+    intervals: &[Interval],
+    zones: &[(NaiveDate, Tz)],
+    from: NaiveDate,
+    to: NaiveDate,
+    counts: impl Fn(&Interval) -> bool,
+) -> BTreeMap<NaiveDate, Duration> {
+    let mut totals = BTreeMap::new();
+    let Some(after_end) = to.succ_opt() else { return totals };
+
+    let takes_over = takeovers(zones);
+    for (i, (_, zone)) in zones.iter().enumerate() {
+        let zone_ends = takes_over.get(i + 1).copied().unwrap_or(DateTime::<Utc>::MAX_UTC);
+        let window_start = day_start(from, *zone).max(takes_over[i]);
+        let window_end = day_start(after_end, *zone).min(zone_ends);
+        for interval in intervals.iter().filter(|i| counts(i)) {
+            let (Some(start), Some(end)) = (&interval.start, &interval.end) else { continue };
+            let (at, end) = (start.at.max(window_start), end.at.min(window_end));
+            add_local_days(&mut totals, *zone, at, end);
         }
     }
     totals
+}
+
+/// The zone in force at `instant`, of `zones` as [`daily_across`] reads them.
+pub fn zone_at(zones: &[(NaiveDate, Tz)], instant: DateTime<Utc>) -> Tz {
+    let takes_over = takeovers(zones);
+    let in_force = takes_over.iter().rposition(|starts| *starts <= instant);
+    in_force.map_or(chrono_tz::UTC, |i| zones[i].1)
+}
+
+/// When each of `zones` takes over: at the start of its first day in that zone, never
+/// before the zone it follows (so that a later zone far to the east leaves its predecessor
+/// an empty span rather than a reversed one); the first, from the beginning of time.
+fn takeovers(zones: &[(NaiveDate, Tz)]) -> Vec<DateTime<Utc>> {
+    let mut takes_over: Vec<DateTime<Utc>> = Vec::with_capacity(zones.len());
+    for (i, (first_day, zone)) in zones.iter().enumerate() {
+        let starts = if i == 0 { DateTime::<Utc>::MIN_UTC } else { day_start(*first_day, *zone) };
+        takes_over.push(takes_over.last().map_or(starts, |last| starts.max(*last)));
+    }
+    takes_over
+}
+
+/// Adds `at..end` to `totals`, split at `zone`'s local midnights.
+fn add_local_days(
+    totals: &mut BTreeMap<NaiveDate, Duration>,
+    zone: Tz,
+    mut at: DateTime<Utc>,
+    end: DateTime<Utc>,
+) {
+    while at < end {
+        let date = at.with_timezone(&zone).date_naive();
+        let next_day = date.succ_opt().map_or(end, |d| day_start(d, zone));
+        let until = next_day.min(end);
+        if let Ok(span) = (until - at).to_std() {
+            *totals.entry(date).or_insert(Duration::ZERO) += span;
+        }
+        at = until;
+    }
 }
 
 #[cfg(test)]
@@ -73,6 +122,10 @@ mod tests {
 
     fn date(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    fn hours(n: u64) -> Duration {
+        Duration::from_secs(n * 3600)
     }
 
     #[test]
@@ -155,6 +208,108 @@ mod tests {
             day_start(date("2025-10-05"), adelaide).to_rfc3339(),
             "2025-10-04T14:30:00+00:00"
         );
+    }
+
+    /// Worked time over a move from Chicago (-06:00 in November) to Kolkata (+05:30) or
+    /// back, the new site in force from 2026-11-10.
+    fn across_a_move(from: Tz, to: Tz, shift: [&str; 2]) -> BTreeMap<NaiveDate, Duration> {
+        let intervals = pair(
+            &[punch(shift[0], Direction::In), punch(shift[1], Direction::Out)],
+            PairingRules::default(),
+        );
+        let zones = [(date("2026-01-01"), from), (date("2026-11-10"), to)];
+        daily_across(&intervals, &zones, date("2026-11-01"), date("2026-11-30"), |_| true)
+    }
+
+    #[test]
+    fn a_shift_over_a_move_east_is_counted_once() {
+        use chrono_tz::{America::Chicago, Asia::Kolkata};
+        // 02:00Z to 14:00Z on the 10th: in Kolkata, which took over at 18:30Z on the 9th.
+        let totals = across_a_move(
+            Chicago,
+            Kolkata,
+            ["2026-11-09T20:00:00-06:00", "2026-11-10T08:00:00-06:00"],
+        );
+        assert_eq!(totals.into_iter().collect::<Vec<_>>(), [(date("2026-11-10"), hours(12))]);
+
+        // 12:00 to 20:00 Chicago time on the 9th: Kolkata takes over at 12:30.
+        let totals = across_a_move(
+            Chicago,
+            Kolkata,
+            ["2026-11-09T12:00:00-06:00", "2026-11-09T20:00:00-06:00"],
+        );
+        let expected = [
+            (date("2026-11-09"), Duration::from_secs(1800)),
+            (date("2026-11-10"), Duration::from_secs(7 * 3600 + 1800)),
+        ];
+        assert_eq!(totals.into_iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_shift_over_a_move_west_is_counted_whole_and_its_date_added_up() {
+        use chrono_tz::{America::Chicago, Asia::Kolkata};
+        // 14:30Z on the 9th to 02:30Z on the 10th: Kolkata's, which hands over to Chicago
+        // only at 06:00Z on the 10th.
+        let totals = across_a_move(
+            Kolkata,
+            Chicago,
+            ["2026-11-09T20:00:00+05:30", "2026-11-10T08:00:00+05:30"],
+        );
+        let expected = [(date("2026-11-09"), hours(4)), (date("2026-11-10"), hours(8))];
+        assert_eq!(totals.into_iter().collect::<Vec<_>>(), expected);
+
+        // 05:30Z to 13:30Z on the 10th: half an hour of Kolkata's 10th (11:00 to 11:30),
+        // then seven and a half of Chicago's (00:00 to 07:30), one date.
+        let totals = across_a_move(
+            Kolkata,
+            Chicago,
+            ["2026-11-10T11:00:00+05:30", "2026-11-10T19:00:00+05:30"],
+        );
+        assert_eq!(totals.into_iter().collect::<Vec<_>>(), [(date("2026-11-10"), hours(8))]);
+
+        // 22:00 to 06:00 Chicago time from the 10th: wholly Chicago's, cut at its midnight.
+        let totals = across_a_move(
+            Kolkata,
+            Chicago,
+            ["2026-11-10T22:00:00-06:00", "2026-11-11T06:00:00-06:00"],
+        );
+        let expected = [(date("2026-11-10"), hours(2)), (date("2026-11-11"), hours(6))];
+        assert_eq!(totals.into_iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn a_zone_that_takes_over_before_its_predecessor_leaves_it_nothing() {
+        use chrono_tz::Pacific::{Kiritimati, Pago_Pago};
+        // Pago Pago (-11:00) from the 10th would start at 11:00Z on the 10th; Kiritimati
+        // (+14:00) from the 11th at 10:00Z on the 10th, an hour earlier. UTC keeps 08:00Z
+        // to 11:00Z, then Kiritimati's 11th begins (at 01:00 there).
+        let intervals = pair(
+            &[
+                punch("2026-11-10T08:00:00Z", Direction::In),
+                punch("2026-11-10T16:00:00Z", Direction::Out),
+            ],
+            PairingRules::default(),
+        );
+        let zones = [
+            (date("2026-01-01"), chrono_tz::UTC),
+            (date("2026-11-10"), Pago_Pago),
+            (date("2026-11-11"), Kiritimati),
+        ];
+        let totals =
+            daily_across(&intervals, &zones, date("2026-11-01"), date("2026-11-30"), |_| true);
+        let expected = [(date("2026-11-10"), hours(3)), (date("2026-11-11"), hours(5))];
+        assert_eq!(totals.into_iter().collect::<Vec<_>>(), expected);
+    }
+
+    #[test]
+    fn the_zone_at_an_instant_follows_the_same_takeovers() {
+        use chrono_tz::{America::Chicago, Asia::Kolkata};
+        let zones = [(date("2026-01-01"), Chicago), (date("2026-11-10"), Kolkata)];
+        let at = |s: &str| zone_at(&zones, s.parse().unwrap());
+        assert_eq!(at("2020-01-01T00:00:00Z"), Chicago, "the first zone applies before its day");
+        assert_eq!(at("2026-11-09T18:29:59Z"), Chicago);
+        assert_eq!(at("2026-11-09T18:30:00Z"), Kolkata, "midnight of the 10th in Kolkata");
+        assert_eq!(zone_at(&[], "2026-11-09T18:30:00Z".parse().unwrap()), chrono_tz::UTC);
     }
 
     #[test]

@@ -162,3 +162,95 @@ async fn a_week_that_ends_is_announced_in_the_feed_once() {
         .collect();
     assert_eq!(closed, vec![(json!(id), json!("2025-04-28")), (json!(id), json!("2025-05-05"))]);
 }
+
+/// A shift across an employee's move to a site in another zone counts once in the daily
+/// totals and in the week: east (Chicago to Kolkata) its hours used to be counted twice,
+/// west (back) some were lost.
+#[tokio::test]
+async fn a_shift_across_a_move_to_another_zone_counts_once_in_days_and_weeks() {
+    let server = TestServer::new();
+    let chicago = server.site().await;
+    let kolkata = server
+        .ok(
+            "POST",
+            "/api/org-units",
+            json!({"name": "Pune", "time_zone": "Asia/Kolkata",
+                "effective_from": "2025-01-01", "retroactive": true}),
+        )
+        .await;
+    let terms = json!({"code": "FT", "name": "Full time", "effective_from": "2025-01-01",
+        "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 600, "week_start": "monday"}});
+    server.ok("POST", "/api/settings/employment-terms", terms).await;
+
+    for (number, from, to, shift) in [
+        // 01:00Z to 13:00Z on the 6th: all of it after Kolkata's 6th began (18:30Z on the 5th).
+        (
+            "E31",
+            chicago,
+            kolkata["id"].clone(),
+            ["2025-05-05T20:00:00-05:00", "2025-05-06T08:00:00-05:00"],
+        ),
+        // 14:30Z on the 5th to 02:30Z on the 6th: all of it before Chicago's 6th began (05:00Z).
+        (
+            "E32",
+            serde_json::from_value(kolkata["id"].clone()).unwrap(),
+            json!(chicago),
+            ["2025-05-05T20:00:00+05:30", "2025-05-06T08:00:00+05:30"],
+        ),
+    ] {
+        let body = json!({"number": number, "name": "Moved", "org_unit_id": from,
+            "employment_terms": "FT", "effective_from": "2025-01-01", "retroactive": true});
+        let employee = server.ok("POST", "/api/employees", body).await;
+        let id = employee["id"].as_str().unwrap().to_owned();
+        server
+            .ok(
+                "POST",
+                &format!("/api/employees/{id}/versions"),
+                json!({"effective_from": "2025-05-06", "retroactive": true, "org_unit_id": to}),
+            )
+            .await;
+        let corrections = format!("/api/employees/{id}/timesheet/corrections");
+        server.ok("POST", &corrections, json!({"direction": "in", "at": shift[0]})).await;
+        server.ok("POST", &corrections, json!({"direction": "out", "at": shift[1]})).await;
+    }
+
+    let (status, page) =
+        server.call("GET", "/api/reports/daily-totals?from=2025-05-01&to=2025-05-10", None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let days: Vec<(String, String, u64)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["number"].as_str().unwrap().to_owned(),
+                r["date"].as_str().unwrap().to_owned(),
+                r["worked_seconds"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let day = |n: &str, d: &str, h: u64| (n.to_owned(), d.to_owned(), h * 3600);
+    assert_eq!(
+        days,
+        [day("E31", "2025-05-06", 12), day("E32", "2025-05-05", 4), day("E32", "2025-05-06", 8),]
+    );
+
+    let (status, page) = server
+        .call("GET", "/api/reports/weekly-overtime?from=2025-05-05&to=2025-05-05", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let weeks: Vec<(String, u64, u64)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["number"].as_str().unwrap().to_owned(),
+                r["worked_seconds"].as_u64().unwrap() / 3600,
+                r["overtime_seconds"].as_u64().unwrap() / 3600,
+            )
+        })
+        .collect();
+    assert_eq!(weeks, [("E31".to_owned(), 12, 2), ("E32".to_owned(), 12, 2)]);
+}

@@ -1,6 +1,8 @@
 //! Timesheet presence: reading an employee's intervals, and clocking or correcting
 //! through the API. Intervals are derived from events on every read, never stored.
 
+use std::collections::BTreeMap;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use mtime_core::event::{Amendment, Direction};
 use mtime_core::ids::{EmployeeId, EventId, KioskId};
 use mtime_core::pairing::{Flag, Interval, Punch, PunchOrigin};
+use mtime_core::totals;
 
 use super::auth::Caller;
 use super::error::{ApiError, ApiResult};
@@ -165,36 +168,21 @@ impl Zones {
     }
 
     /// The zone at an instant: that of the newest version begun by then, each version's
-    /// first day read in its own zone.
+    /// first day read in its own zone ([`totals::zone_at`]).
     pub fn at(&self, instant: DateTime<Utc>) -> Tz {
-        let found = self
-            .0
-            .iter()
-            .rev()
-            .find(|(from, tz)| *from <= instant.with_timezone(tz).date_naive())
-            .or(self.0.first());
-        found.map_or(chrono_tz::UTC, |(_, tz)| *tz)
+        totals::zone_at(&self.0, instant)
     }
 
-    /// The stretches of `from..=to` that each lie in one zone.
-    pub fn segments(
+    /// Time present per local day from `from` to `to`, each instant counted in the zone
+    /// of its site then ([`totals::daily_across`]).
+    pub fn daily(
         &self,
+        intervals: &[Interval],
         from: chrono::NaiveDate,
         to: chrono::NaiveDate,
-    ) -> Vec<(chrono::NaiveDate, chrono::NaiveDate, Tz)> {
-        let mut out = Vec::new();
-        let mut start = from;
-        while start <= to {
-            let tz = self.on(start);
-            let next_change = self.0.iter().map(|(d, _)| *d).filter(|d| *d > start).min();
-            let end = next_change.and_then(|d| d.pred_opt()).map_or(to, |d| d.min(to));
-            out.push((start, end, tz));
-            match end.succ_opt() {
-                Some(next) => start = next,
-                None => break,
-            }
-        }
-        out
+        counts: impl Fn(&Interval) -> bool,
+    ) -> BTreeMap<chrono::NaiveDate, std::time::Duration> {
+        totals::daily_across(intervals, &self.0, from, to, counts)
     }
 }
 

@@ -12,7 +12,6 @@ use serde::{Deserialize, Serialize};
 
 use mtime_core::ids::{EmployeeId, OrgUnitId};
 use mtime_core::pairing::Interval;
-use mtime_core::totals;
 
 use super::error::{ApiError, ApiResult};
 use super::extract::QueryParams;
@@ -313,11 +312,7 @@ fn total_rows(state: &AppState, scope: &Scope, query: &TotalsQuery) -> ApiResult
         let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
         let counts = |i: &Interval| working.contains(i.reason.as_str());
         // Days are cut at midnight in the zone of the site the employee belonged to then.
-        let days = zones
-            .segments(query.from, query.to)
-            .into_iter()
-            .flat_map(|(from, to, tz)| totals::daily(&intervals, tz, from, to, counts));
-        for (date, worked) in days {
+        for (date, worked) in zones.daily(&intervals, query.from, query.to, counts) {
             rows.push(DailyTotal {
                 employee_id: record.id,
                 number: record.number.clone(),

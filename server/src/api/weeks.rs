@@ -152,11 +152,7 @@ pub fn employee_weeks(
         let intervals = norm.round(&intervals, |at| zones.at(at));
         let week_end = week_start + TimeDelta::days(6);
         // Days are cut at midnight in the zone of the site the employee belonged to then.
-        let days: BTreeMap<NaiveDate, std::time::Duration> = zones
-            .segments(week_start, week_end)
-            .into_iter()
-            .flat_map(|(from, to, tz)| totals::daily(&intervals, tz, from, to, counts))
-            .collect();
+        let days = zones.daily(&intervals, week_start, week_end, counts);
         let week_flags: BTreeMap<NaiveDate, BTreeSet<Flag>> =
             flags.range(week_start..=week_end).map(|(d, f)| (*d, f.clone())).collect();
         let Some(count) = norm.count(&days, &week_flags).into_iter().next() else {
