@@ -124,6 +124,45 @@ async fn a_correction_that_closes_a_forgotten_check_out_is_announced() {
     assert_eq!(kinds, vec![("interval.closed".to_owned(), monday_id.clone())]);
 }
 
+/// A check-in entered late inside a closed interval takes its check-out: the interval it
+/// leaves without one is announced closed and flagged, though none of its punches is late.
+#[tokio::test]
+async fn a_late_check_in_that_breaks_a_closed_interval_announces_it_flagged() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let cy = server.employee(site, "E03", "04724972925B15").await;
+    let corrections = format!("/api/employees/{cy}/timesheet/corrections");
+
+    let morning = server
+        .ok("POST", &corrections, json!({"direction": "in", "at": "2025-05-11T02:00:00-05:00"}))
+        .await;
+    server
+        .ok("POST", &corrections, json!({"direction": "out", "at": "2025-05-11T10:00:00-05:00"}))
+        .await;
+    assert_eq!(intervals::catch_up(&server.state).unwrap(), 1);
+
+    let mark = last_seq(&server).await;
+    let noon = server
+        .ok("POST", &corrections, json!({"direction": "in", "at": "2025-05-11T06:00:00-05:00"}))
+        .await;
+    assert_eq!(intervals::catch_up(&server.state).unwrap(), 2);
+    let kinds: Vec<(String, Value)> = feed(&server, mark)
+        .await
+        .into_iter()
+        .filter(|e| e.0.starts_with("interval."))
+        .map(|e| (e.0, e.2))
+        .collect();
+    let (morning, noon) = (&morning["punch"]["event_id"], &noon["punch"]["event_id"]);
+    assert_eq!(
+        kinds,
+        vec![
+            ("interval.closed".to_owned(), morning.clone()),
+            ("interval.flagged".to_owned(), morning.clone()),
+            ("interval.closed".to_owned(), noon.clone()),
+        ]
+    );
+}
+
 #[tokio::test]
 async fn a_kiosk_that_falls_silent_and_returns_is_announced_once_each_way() {
     let server = TestServer::new();

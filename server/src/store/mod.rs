@@ -265,8 +265,10 @@ fn presence_of(
         .collect())
 }
 
-/// For each employee asked, the intervals that hold a punch at or after their `since`, as
-/// the whole history pairs them: what a change at `since` can have made or unmade. Read
+/// For each employee asked, the intervals that hold a punch at or after their `since`, and
+/// the one begun by the last punch before it if that is a check-in (its end is whatever
+/// comes next, so a punch arriving after it can leave it without one), as the whole history
+/// pairs them: what a change at `since` can have made or unmade. Read
 /// together, in the order asked, so that the rows not yet merged into the index are scanned
 /// once per round rather than once per employee.
 pub fn intervals_since_each(
@@ -289,10 +291,24 @@ pub fn intervals_since_each(
         .zip(asked)
         .map(|(punches, (_, since))| {
             let mut intervals = pairing::pair_with(punches, |start| limits.of(start));
-            intervals.retain(|i| [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= *since));
+            let reopened = last_check_in_before(punches, *since);
+            intervals.retain(|i| {
+                let reaches = [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= *since);
+                reaches || i.start.as_ref().is_some_and(|p| Some(p.event) == reopened)
+            });
             intervals
         })
         .collect())
+}
+
+/// The last of `punches` before `since`, in the order pairing reads them, if it is a
+/// check-in.
+pub(crate) fn last_check_in_before(punches: &[Punch], since: DateTime<Utc>) -> Option<EventId> {
+    let last = punches
+        .iter()
+        .filter(|p| p.at < since)
+        .max_by_key(|p| (p.at, p.direction == Direction::In, p.event))?;
+    (last.direction == Direction::In).then_some(last.event)
 }
 
 /// The result of a key rotation.

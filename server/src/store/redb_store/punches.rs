@@ -458,7 +458,10 @@ mod tests {
     use super::*;
     use crate::model::EventDetail;
     use crate::store::redb_store::{FeedAppends, RedbStore, insert_event};
-    use crate::store::{OpenLimits, Store, employee_intervals, intervals_since_each, presence_at};
+    use crate::store::{
+        OpenLimits, Store, employee_intervals, intervals_since_each, last_check_in_before,
+        presence_at,
+    };
 
     /// A small deterministic generator, so a failing history can be made again by its seed.
     struct Dice(u64);
@@ -591,6 +594,8 @@ mod tests {
             }
 
             let whole = employee_intervals(&store, &limits, employee).unwrap();
+            let paired: Vec<Punch> =
+                whole.iter().flat_map(|i| [&i.start, &i.end]).flatten().cloned().collect();
             let mut instants: Vec<DateTime<Utc>> = taps.iter().map(|(e, _)| e.punch.at).collect();
             instants.extend(instants.clone().iter().map(|t| *t - TimeDelta::seconds(1)));
             instants.extend(instants.clone().iter().map(|t| *t + TimeDelta::seconds(1)));
@@ -605,9 +610,13 @@ mod tests {
                     absent += 1;
                 }
 
-                // What the interval watcher re-pairs after a change at `at`.
-                let reaching =
-                    |i: &&Interval| [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= at);
+                // What the interval watcher re-pairs after a change at `at`: what reaches
+                // it, and what the last check-in before it began.
+                let reopened = last_check_in_before(&paired, at);
+                let reaching = |i: &&Interval| {
+                    [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= at)
+                        || i.start.as_ref().is_some_and(|p| Some(p.event) == reopened)
+                };
                 let expected: Vec<Interval> = whole.iter().filter(reaching).cloned().collect();
                 let since =
                     intervals_since_each(&store, &limits, &[(employee, at)]).unwrap().remove(0);
