@@ -23,6 +23,15 @@ pub fn day_start(date: NaiveDate, zone: Tz) -> DateTime<Utc> {
     date.and_time(NaiveTime::MIN).and_utc()
 }
 
+/// Seconds from `start` to `end`, each counted at the whole second it falls in.
+///
+/// Taps carry fractions of a second; counting each instant at its whole second makes the
+/// parts of an interval (its days, its weeks) add up to exactly the interval's own
+/// seconds, where truncating each part's length would lose up to a second in each.
+pub fn whole_seconds(start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+    end.timestamp() - start.timestamp()
+}
+
 /// Time present per local day from `from` to `to` (both included), counting only intervals
 /// with both ends and for which `counts` is true. Days without presence are absent.
 pub fn daily(
@@ -96,8 +105,8 @@ fn add_local_days(
         let date = at.with_timezone(&zone).date_naive();
         let next_day = date.succ_opt().map_or(end, |d| day_start(d, zone));
         let until = next_day.min(end);
-        if let Ok(span) = (until - at).to_std() {
-            *totals.entry(date).or_insert(Duration::ZERO) += span;
+        if let Ok(seconds) = u64::try_from(whole_seconds(at, until)) {
+            *totals.entry(date).or_insert(Duration::ZERO) += Duration::from_secs(seconds);
         }
         at = until;
     }
@@ -310,6 +319,33 @@ mod tests {
         assert_eq!(at("2026-11-09T18:29:59Z"), Chicago);
         assert_eq!(at("2026-11-09T18:30:00Z"), Kolkata, "midnight of the 10th in Kolkata");
         assert_eq!(zone_at(&[], "2026-11-09T18:30:00Z".parse().unwrap()), chrono_tz::UTC);
+    }
+
+    #[test]
+    fn the_days_of_an_interval_add_up_to_its_whole_seconds() {
+        let chicago = chrono_tz::America::Chicago;
+        let shifts = [
+            ("2025-05-12T08:00:00.700-05:00", "2025-05-12T16:30:00.200-05:00"),
+            ("2025-05-12T22:00:00.900-05:00", "2025-05-13T06:00:00.100-05:00"),
+            ("2025-05-13T12:00:00.250-05:00", "2025-05-13T12:00:00.750-05:00"),
+        ];
+        let mut punches = Vec::new();
+        for (start, end) in shifts {
+            punches.push(punch(start, Direction::In));
+            punches.push(punch(end, Direction::Out));
+        }
+        let intervals = pair(&punches, PairingRules::default());
+        let each: Vec<i64> = intervals
+            .iter()
+            .map(|i| whole_seconds(i.start.as_ref().unwrap().at, i.end.as_ref().unwrap().at))
+            .collect();
+        assert_eq!(each, [30_600, 28_800, 0]);
+
+        let totals = daily(&intervals, chicago, date("2025-05-12"), date("2025-05-13"), |_| true);
+        let days: Vec<u64> = totals.values().map(Duration::as_secs).collect();
+        // 08:00:00 to 16:30:00 and 22:00:00 to midnight; midnight to 06:00:00.
+        assert_eq!(days, [30_600 + 7_200, 21_600]);
+        assert_eq!(days.iter().sum::<u64>(), each.iter().sum::<i64>() as u64);
     }
 
     #[test]

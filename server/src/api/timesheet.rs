@@ -82,7 +82,8 @@ pub struct IntervalView {
     pub reason: String,
     /// What an admin should look at.
     pub flags: Vec<Flag>,
-    /// Whole seconds between start and end, when both exist.
+    /// Seconds between start and end, when both exist, each counted at its whole second
+    /// (so that the durations of a day's intervals add up to its total).
     pub duration_seconds: Option<i64>,
     /// The check-in.
     pub start_punch: Option<PunchView>,
@@ -134,7 +135,7 @@ pub fn interval_view(employee: EmployeeId, interval: &Interval, zones: &Zones) -
         open: interval.is_open(),
         reason: interval.reason.to_string(),
         flags: interval.flags.clone(),
-        duration_seconds: start.zip(end).map(|(s, e)| (e - s).num_seconds()),
+        duration_seconds: start.zip(end).map(|(s, e)| totals::whole_seconds(s, e)),
         start_punch: interval.start.as_ref().map(|p| punch_view(p, zones.at(p.at))),
         end_punch: interval.end.as_ref().map(|p| punch_view(p, zones.at(p.at))),
         corrections,

@@ -79,7 +79,8 @@ pub struct DailyTotal {
     pub number: String,
     /// The local day in the employee's site zone.
     pub date: NaiveDate,
-    /// Seconds present with a reason that counts as work, intervals split at local midnight.
+    /// Seconds present with a reason that counts as work, intervals split at local midnight,
+    /// each instant counted at its whole second.
     pub worked_seconds: u64,
 }
 
