@@ -39,6 +39,7 @@ use crate::model::{
     ServiceUser, WebhookRecord, feed_kind,
 };
 use feed::FeedAppends;
+use punches::Filing;
 
 const META: TableDefinition<&str, u64> = TableDefinition::new("meta");
 const USERS: TableDefinition<u128, &[u8]> = TableDefinition::new("service_users");
@@ -300,11 +301,12 @@ fn write_new_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), St
 fn insert_event(
     txn: &WriteTransaction,
     feed: &mut FeedAppends,
+    filing: &mut Filing,
     event: &EventRecord,
     amends: Option<Amendment>,
 ) -> Result<(), StoreError> {
     write_new_event(txn, event)?;
-    index_event(txn, feed, event, event.received_at, amends)
+    index_event(txn, feed, filing, event, event.received_at, amends)
 }
 
 /// What the events of one batch look up again and again, read once per batch: none of it
@@ -361,6 +363,7 @@ impl BatchLookups {
 fn store_kiosk_event(
     txn: &WriteTransaction,
     feed: &mut FeedAppends,
+    filing: &mut Filing,
     lookups: &mut BatchLookups,
     kiosk: &KioskRecord,
     event: &EventRecord,
@@ -373,7 +376,7 @@ fn store_kiosk_event(
             .map_err(backend)?;
     }
     let EventDetail::Kiosk { time, .. } = &event.detail else {
-        return insert_event(txn, feed, event, amends);
+        return insert_event(txn, feed, filing, event, amends);
     };
     // A signed kiosk may still carry what no roster of this server could have told it.
     let known_employee = match event.employee {
@@ -414,7 +417,7 @@ fn store_kiosk_event(
         Established::AsRead(at) | Established::Corrected(at) => {
             let mut placed = event.clone();
             placed.punch.at = at;
-            insert_event(txn, feed, &placed, amends)
+            insert_event(txn, feed, filing, &placed, amends)
         }
     }
 }
@@ -474,6 +477,7 @@ fn amendment_of(txn: &WriteTransaction, event: u128) -> Result<Option<Amendment>
 fn index_event(
     txn: &WriteTransaction,
     feed: &mut FeedAppends,
+    filing: &mut Filing,
     event: &EventRecord,
     at: DateTime<Utc>,
     amends: Option<Amendment>,
@@ -481,7 +485,7 @@ fn index_event(
     let id = event.punch.event.0.as_u128();
 
     match event.employee {
-        Some(employee) => punches::put(txn, employee, &event.punch, amends)?,
+        Some(employee) => filing.put(employee, &event.punch, amends)?,
         None => {
             let mut review = txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
             review.insert(id, ()).map_err(backend)?;
@@ -546,10 +550,12 @@ fn apply_batch(
             batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
         let mut lookups = BatchLookups::default();
         let mut feed = FeedAppends::new();
+        let mut filing = Filing::new(txn);
         for event in events {
             let amends = amendments.get(&event.punch.event).copied();
-            store_kiosk_event(txn, &mut feed, &mut lookups, &kiosk, event, amends)?;
+            store_kiosk_event(txn, &mut feed, &mut filing, &mut lookups, &kiosk, event, amends)?;
         }
+        drop(filing);
         feed.write(txn)?;
         let mut unapplied = Vec::new();
         for event in events {
@@ -1149,6 +1155,7 @@ impl Store for RedbStore {
             let now = anchor.true_time;
             let mut released = 0;
             let mut feed = FeedAppends::new();
+            let mut filing = Filing::new(&txn);
             for mut event in waiting {
                 let EventDetail::Kiosk { time, .. } = &event.detail else { continue };
                 let established =
@@ -1161,9 +1168,11 @@ impl Store for RedbStore {
                     .map_err(backend)?
                     .insert(id, encode(&event)?.as_slice())
                     .map_err(backend)?;
-                index_event(&txn, &mut feed, &event, now, amendment_of(&txn, id)?)?;
+                let amends = amendment_of(&txn, id)?;
+                index_event(&txn, &mut feed, &mut filing, &event, now, amends)?;
                 released += 1;
             }
+            drop(filing);
             feed.write(&txn)?;
             released
         };
@@ -1253,7 +1262,7 @@ impl Store for RedbStore {
             drop(held);
             let mut feed = FeedAppends::new();
             let amends = amendment_of(&txn, replacement.punch.event.0.as_u128())?;
-            insert_event(&txn, &mut feed, replacement, amends)?;
+            insert_event(&txn, &mut feed, &mut Filing::new(&txn), replacement, amends)?;
             feed.write(&txn)?;
             record
         };
@@ -1264,7 +1273,8 @@ impl Store for RedbStore {
     fn insert_event(&self, event: &EventRecord) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         let mut feed = FeedAppends::new();
-        insert_event(&txn, &mut feed, event, amendment_of(&txn, event.punch.event.0.as_u128())?)?;
+        let amends = amendment_of(&txn, event.punch.event.0.as_u128())?;
+        insert_event(&txn, &mut feed, &mut Filing::new(&txn), event, amends)?;
         feed.write(&txn)?;
         txn.commit().map_err(backend)
     }
@@ -1353,7 +1363,8 @@ impl Store for RedbStore {
                     .map_err(backend)?
                     .remove(id)
                     .map_err(backend)?;
-                punches::put(&txn, employee, &event.punch, amendment_of(&txn, id)?)?;
+                let amends = amendment_of(&txn, id)?;
+                Filing::new(&txn).put(employee, &event.punch, amends)?;
                 let kiosk = match event.punch.origin {
                     PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
                     PunchOrigin::Api { .. } => None,

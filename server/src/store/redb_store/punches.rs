@@ -26,7 +26,7 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use redb::{
-    ReadTransaction, ReadableTable, ReadableTableMetadata, TableDefinition, WriteTransaction,
+    ReadTransaction, ReadableTable, ReadableTableMetadata, Table, TableDefinition, WriteTransaction,
 };
 use serde::{Deserialize, Serialize};
 
@@ -146,40 +146,124 @@ pub(super) fn open(txn: &WriteTransaction) -> Result<(), StoreError> {
         (Some(_), PunchOrigin::Kiosk { seq, .. }) => (1, *seq),
         (Some(_), PunchOrigin::Api { .. }) => (1, u64::MAX),
     });
+    let mut filing = Filing::new(txn);
     for (employee, punch, amends) in &events {
-        put(txn, *employee, punch, *amends)?;
+        filing.put(*employee, punch, *amends)?;
     }
     tracing::warn!(punches = events.len(), "built the employee punch index of an older store");
     Ok(())
 }
 
-/// Files one punch of `employee`.
-pub(super) fn put(
-    txn: &WriteTransaction,
-    employee: EmployeeId,
-    punch: &Punch,
-    amends: Option<Amendment>,
-) -> Result<(), StoreError> {
-    let employee = employee.0.as_u128();
-    let id = punch.event.0.as_u128();
-    let own = instant(punch.at);
-    let row = Row {
-        secs: own.0,
-        nanos: own.1,
-        direction: punch.direction,
-        reason: punch.reason.clone(),
-        origin: punch.origin.clone(),
-        amends,
-    };
+/// Files the punches of one write transaction. Between plain punches it keeps the log and
+/// the table of who amends what open: a batch of 500 punches opens them once, not 500 times.
+pub(super) struct Filing<'t> {
+    txn: &'t WriteTransaction,
+    appending: Option<Appending<'t>>,
+}
 
-    if amends.is_none() && !is_amended(txn, id)? {
-        return append(txn, employee, id, &row);
+/// The tables a plain punch is appended through, and where the log stands.
+struct Appending<'t> {
+    log: Table<'t, u64, &'static [u8]>,
+    amended_by: Table<'t, (u128, u128), ()>,
+    /// The arrival number of the next row.
+    next: u64,
+    /// Rows in the log.
+    rows: u64,
+}
+
+impl<'t> Filing<'t> {
+    pub(super) fn new(txn: &'t WriteTransaction) -> Self {
+        Self { txn, appending: None }
     }
-    // The amendment rules read and move filed rows, so every row must be in the index.
-    merge(txn)?;
 
+    /// Files one punch of `employee`.
+    pub(super) fn put(
+        &mut self,
+        employee: EmployeeId,
+        punch: &Punch,
+        amends: Option<Amendment>,
+    ) -> Result<(), StoreError> {
+        let employee = employee.0.as_u128();
+        let id = punch.event.0.as_u128();
+        let own = instant(punch.at);
+        let row = Row {
+            secs: own.0,
+            nanos: own.1,
+            direction: punch.direction,
+            reason: punch.reason.clone(),
+            origin: punch.origin.clone(),
+            amends,
+        };
+
+        if amends.is_none() {
+            let appending = self.appending()?;
+            if !appending.names(id)? {
+                appending.append(employee, id, &row)?;
+                if appending.rows >= MERGE_AT {
+                    self.merge()?;
+                }
+                return Ok(());
+            }
+        }
+
+        // The amendment rules read and move filed rows, so every row must be in the index.
+        self.merge()?;
+        file(self.txn, employee, id, own, &row)
+    }
+
+    /// Merges the log into the index, its tables closed first: a merge makes the log anew.
+    fn merge(&mut self) -> Result<(), StoreError> {
+        self.appending = None;
+        merge(self.txn).map(drop)
+    }
+
+    fn appending(&mut self) -> Result<&mut Appending<'t>, StoreError> {
+        if self.appending.is_none() {
+            let log = self.txn.open_table(PUNCH_LOG).map_err(backend)?;
+            let next = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value() + 1);
+            let rows = log.len().map_err(backend)?;
+            let amended_by = self.txn.open_table(AMENDED_BY).map_err(backend)?;
+            self.appending = Some(Appending { log, amended_by, next, rows });
+        }
+        self.appending.as_mut().ok_or_else(|| StoreError::Backend("the punch log is shut".into()))
+    }
+}
+
+impl Appending<'_> {
+    /// Whether an amendment filed already names `event`.
+    fn names(&self, event: u128) -> Result<bool, StoreError> {
+        let mut amenders =
+            self.amended_by.range((event, 0)..=(event, u128::MAX)).map_err(backend)?;
+        Ok(amenders.next().transpose().map_err(backend)?.is_some())
+    }
+
+    /// Appends a plain punch to the log.
+    fn append(&mut self, employee: u128, event: u128, row: &Row) -> Result<(), StoreError> {
+        let mut value = Vec::with_capacity(LOGGED_KEY + 32);
+        value.extend_from_slice(&employee.to_be_bytes());
+        value.extend_from_slice(&row.secs.to_be_bytes());
+        value.extend_from_slice(&row.nanos.to_be_bytes());
+        value.extend_from_slice(&event.to_be_bytes());
+        value.extend_from_slice(&encode(row)?);
+        self.log.insert(self.next, value.as_slice()).map_err(backend)?;
+        self.next += 1;
+        self.rows += 1;
+        Ok(())
+    }
+}
+
+/// Files a punch in the index at once: an amending one no earlier than its target, or one
+/// that amendments filed already name, which moves them up to it. Every row must be in the
+/// index already.
+fn file(
+    txn: &WriteTransaction,
+    employee: u128,
+    id: u128,
+    own: Instant,
+    row: &Row,
+) -> Result<(), StoreError> {
     let mut sort = own;
-    if let Some(amendment) = amends {
+    if let Some(amendment) = row.amends {
         let target = amendment.target().0.as_u128();
         txn.open_table(AMENDED_BY).map_err(backend)?.insert((target, id), ()).map_err(backend)?;
         if let Some(filed) = filed_at(txn, employee, target)? {
@@ -191,42 +275,10 @@ pub(super) fn put(
     }
 
     let mut punches = txn.open_table(PUNCHES).map_err(backend)?;
-    punches.insert((employee, sort.0, sort.1, id), encode(&row)?.as_slice()).map_err(backend)?;
+    punches.insert((employee, sort.0, sort.1, id), encode(row)?.as_slice()).map_err(backend)?;
     drop(punches);
 
     raise_amenders(txn, employee, id, sort)
-}
-
-/// Whether an amendment filed already names `event`.
-fn is_amended(txn: &WriteTransaction, event: u128) -> Result<bool, StoreError> {
-    let table = txn.open_table(AMENDED_BY).map_err(backend)?;
-    let mut amenders = table.range((event, 0)..=(event, u128::MAX)).map_err(backend)?;
-    Ok(amenders.next().transpose().map_err(backend)?.is_some())
-}
-
-/// Appends a plain punch to the log, and merges the log when it has grown to [`MERGE_AT`].
-fn append(
-    txn: &WriteTransaction,
-    employee: u128,
-    event: u128,
-    row: &Row,
-) -> Result<(), StoreError> {
-    let rows = {
-        let mut log = txn.open_table(PUNCH_LOG).map_err(backend)?;
-        let next = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value() + 1);
-        let mut value = Vec::with_capacity(LOGGED_KEY + 32);
-        value.extend_from_slice(&employee.to_be_bytes());
-        value.extend_from_slice(&row.secs.to_be_bytes());
-        value.extend_from_slice(&row.nanos.to_be_bytes());
-        value.extend_from_slice(&event.to_be_bytes());
-        value.extend_from_slice(&encode(row)?);
-        log.insert(next, value.as_slice()).map_err(backend)?;
-        log.len().map_err(backend)?
-    };
-    if rows >= MERGE_AT {
-        merge(txn)?;
-    }
-    Ok(())
 }
 
 /// Files every row of the log in the index, in key order, and empties the log; returns how
@@ -489,7 +541,9 @@ mod tests {
             table.insert(id, encode(&amendment).unwrap().as_slice()).unwrap();
         }
         let mut feed = FeedAppends::new();
-        insert_event(&txn, &mut feed, event, amends).unwrap();
+        let mut filing = Filing::new(&txn);
+        insert_event(&txn, &mut feed, &mut filing, event, amends).unwrap();
+        drop(filing);
         feed.write(&txn).unwrap();
         txn.commit().unwrap();
     }
@@ -817,6 +871,7 @@ mod tests {
         let start = start_of_histories();
         let kiosk = KioskId::random();
         let txn = store.db.begin_write().unwrap();
+        let mut filing = Filing::new(&txn);
         for seq in 0..MERGE_AT + 5 {
             let punch = Punch {
                 event: EventId::time_ordered(),
@@ -825,8 +880,9 @@ mod tests {
                 reason: reason("WORK"),
                 origin: PunchOrigin::Kiosk { kiosk, seq: seq + 1 },
             };
-            put(&txn, employees[seq as usize % employees.len()], &punch, None).unwrap();
+            filing.put(employees[seq as usize % employees.len()], &punch, None).unwrap();
         }
+        drop(filing);
         txn.commit().unwrap();
 
         // The write of the MERGE_AT-th row merged them all; five arrived after.
