@@ -175,6 +175,32 @@ async fn a_gap_is_answered_with_the_expected_seq_and_a_fork_is_refused() {
     assert_eq!(snapshot(&server, kiosk, employee), stored, "nothing stored by refused batches");
 }
 
+/// A batch that carries an event id stored already cannot be stored however often it is
+/// sent: the kiosk is told its history conflicts, as for a fork, so that it stops and says so.
+#[tokio::test]
+async fn a_batch_repeating_a_stored_event_id_is_refused_as_a_fork() {
+    let server = TestServer::new();
+    let (_, employee, kiosk, key, _) = server.enrolled().await;
+    let path = format!("/api/kiosk/{kiosk}/batches");
+    let first_events = events(&server, kiosk, employee, 1..=2);
+    let first = batch(kiosk, BatchHash::GENESIS, first_events.clone(), &key);
+    assert_eq!(server.post_bytes(&path, first.bytes.clone()).await.0, StatusCode::OK);
+    let stored = snapshot(&server, kiosk, employee);
+
+    let mut repeating = events(&server, kiosk, employee, 3..=4);
+    repeating[1].id = first_events[0].id;
+    let second = batch(kiosk, first.hash, repeating, &key);
+    for _ in 0..2 {
+        let (status, body) = server.post_bytes(&path, second.bytes.clone()).await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(error_code(&body), "fork");
+        let v: Value = serde_json::from_slice(&body).unwrap();
+        let message = v["error"]["message"].as_str().unwrap();
+        assert!(message.contains(&first_events[0].id.to_string()), "{message}");
+    }
+    assert_eq!(snapshot(&server, kiosk, employee), stored, "nothing stored by the refusal");
+}
+
 #[tokio::test]
 async fn wrong_key_unknown_kiosk_and_revoked_kiosk_are_refused() {
     let server = TestServer::new();

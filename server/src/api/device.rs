@@ -30,7 +30,7 @@ use super::extract::{JsonBody, PathParams};
 use crate::model::{EventDetail, EventRecord, HeartbeatInfo, KioskRecord, feed_kind};
 use crate::secret::enrollment_code_hash;
 use crate::state::AppState;
-use crate::store::{BatchOutcome, EnrollOutcome, KeyRotationOutcome};
+use crate::store::{BatchOutcome, EnrollOutcome, KeyRotationOutcome, StoreError};
 
 fn signed(bytes: Vec<u8>) -> Response {
     ([(header::CONTENT_TYPE, "application/octet-stream")], bytes).into_response()
@@ -325,10 +325,32 @@ pub async fn batches(
     let outcome =
         tokio::task::spawn_blocking(move || store.store_batch(&stored, &events, &receipt))
             .await
-            .map_err(ApiError::internal)??;
+            .map_err(ApiError::internal)?;
 
     let (first, last, count) =
         (batch.batch.first_seq(), batch.batch.last_seq(), batch.batch.events.len());
+    let outcome = match outcome {
+        Ok(outcome) => outcome,
+        // An event id stored already: the kiosk's history disagrees with the server's, and
+        // sending the batch again cannot change that, so it is told to stop as for a fork.
+        Err(StoreError::Conflict(message)) => {
+            tracing::error!(
+                kiosk.id = %id,
+                batch.first = first,
+                batch.last = last,
+                %message,
+                "batch repeats an event stored already; refused",
+            );
+            return Err(ApiError::conflict(
+                "fork",
+                format!(
+                    "batch {first}..{last} conflicts with what is stored: {message}; \
+                     nothing was stored"
+                ),
+            ));
+        }
+        Err(other) => return Err(other.into()),
+    };
     match outcome {
         BatchOutcome::Stored { receipt, unapplied } => {
             state.metrics.batch(count as u64);
