@@ -32,6 +32,12 @@ async fn feed(server: &TestServer, after: u64) -> Vec<(String, Value, Value, Val
         .collect()
 }
 
+/// The interval announcements after `after`, as (kind, event naming the interval).
+async fn announced(server: &TestServer, after: u64) -> Vec<(String, Value)> {
+    let entries = feed(server, after).await.into_iter();
+    entries.filter(|e| e.0.starts_with("interval.")).map(|e| (e.0, e.2)).collect()
+}
+
 async fn last_seq(server: &TestServer) -> u64 {
     let (_, page) = server.call("GET", "/api/events?limit=1000", None).await;
     page["items"].as_array().unwrap().last().map_or(0, |e| e["seq"].as_u64().unwrap())
@@ -70,14 +76,10 @@ async fn closed_and_flagged_intervals_are_announced_once() {
     server.clock.advance(Duration::from_secs(17 * 3600));
     server.ok("POST", &format!("{timesheet}/clock-out"), json!({})).await;
     assert_eq!(intervals::catch_up(&server.state).unwrap(), 1);
-    let entries = feed(&server, mark).await;
-    let kinds: Vec<(&str, &Value)> = entries
-        .iter()
-        .filter(|e| e.0.starts_with("interval."))
-        .map(|e| (e.0.as_str(), &e.2))
-        .collect();
+    let kinds = announced(&server, mark).await;
     let long = &long_in["punch"]["event_id"];
-    assert_eq!(kinds, vec![("interval.closed", long), ("interval.flagged", long)]);
+    let expected = [("interval.closed", long), ("interval.flagged", long)];
+    assert_eq!(kinds, expected.map(|(kind, event)| (kind.to_owned(), event.clone())));
 }
 
 #[tokio::test]
@@ -115,12 +117,7 @@ async fn a_correction_that_closes_a_forgotten_check_out_is_announced() {
         .ok("POST", &corrections, json!({"direction": "out", "at": "2025-05-11T06:00:00-05:00"}))
         .await;
     assert_eq!(intervals::catch_up(&server.state).unwrap(), 1);
-    let kinds: Vec<(String, Value)> = feed(&server, mark)
-        .await
-        .into_iter()
-        .filter(|e| e.0.starts_with("interval."))
-        .map(|e| (e.0, e.2))
-        .collect();
+    let kinds = announced(&server, mark).await;
     assert_eq!(kinds, vec![("interval.closed".to_owned(), monday_id.clone())]);
 }
 
@@ -146,12 +143,7 @@ async fn a_late_check_in_that_breaks_a_closed_interval_announces_it_flagged() {
         .ok("POST", &corrections, json!({"direction": "in", "at": "2025-05-11T06:00:00-05:00"}))
         .await;
     assert_eq!(intervals::catch_up(&server.state).unwrap(), 2);
-    let kinds: Vec<(String, Value)> = feed(&server, mark)
-        .await
-        .into_iter()
-        .filter(|e| e.0.starts_with("interval."))
-        .map(|e| (e.0, e.2))
-        .collect();
+    let kinds = announced(&server, mark).await;
     let (morning, noon) = (&morning["punch"]["event_id"], &noon["punch"]["event_id"]);
     assert_eq!(
         kinds,
