@@ -156,19 +156,77 @@ impl WeeklyNorm {
         for (date, day_flags) in flags {
             weeks.entry(self.week_of(*date)).or_default().1.extend(day_flags.iter().copied());
         }
-
-        let norm = self.norm();
-        weeks
-            .into_iter()
-            .map(|(week_start, (worked, flags))| WeekCount {
-                week_start,
-                worked,
-                regular: worked.min(norm),
-                overtime: worked.saturating_sub(norm),
-                flags,
-            })
-            .collect()
+        weeks.into_iter().map(|(start, (worked, flags))| self.week(start, worked, flags)).collect()
     }
+
+    /// One week that began on `week_start`, `worked` split by the norm.
+    pub fn week(
+        &self,
+        week_start: NaiveDate,
+        worked: Duration,
+        flags: BTreeSet<Flag>,
+    ) -> WeekCount {
+        let norm = self.norm();
+        WeekCount {
+            week_start,
+            worked,
+            regular: worked.min(norm),
+            overtime: worked.saturating_sub(norm),
+            flags,
+        }
+    }
+}
+
+/// The weeks of one employee's calendar, each as (first day, last day), from the norm in
+/// force on each day that has one (`norms`, in date order). No day lies in two weeks, so
+/// no hour is counted twice when the day weeks start on changes:
+///
+/// - a day that starts a week by its own norm starts one;
+/// - any other day continues the week before it, if the day before had a norm, or if it
+///   lies within seven days of that week's start; otherwise it begins the week its norm
+///   puts it in, though never before the seventh day after the last week's start nor on a
+///   day the last week holds;
+/// - a week ends the day before the next begins, or after seven days (or its last day with
+///   a norm, if later) when none follows at once.
+///
+/// So a change of the day weeks start on leaves the week in progress to run until the new
+/// norm starts one: such a week lasts from one to thirteen days (longer only if the day
+/// changes again before that).
+pub fn calendar<'a>(
+    norms: impl IntoIterator<Item = (NaiveDate, &'a WeeklyNorm)>,
+) -> Vec<(NaiveDate, NaiveDate)> {
+    // Each week's start and the last day with a norm given to it.
+    let mut weeks: Vec<(NaiveDate, NaiveDate)> = Vec::new();
+    let mut day_before: Option<NaiveDate> = None;
+    for (day, norm) in norms {
+        let own = norm.week_of(day);
+        let continues = day_before.and_then(|d| d.succ_opt()) == Some(day);
+        day_before = Some(day);
+        let start = match weeks.last() {
+            _ if own == day => day,
+            Some(&(last, _)) if continues || day <= last + TimeDelta::days(6) => last,
+            Some(&(last, last_day)) => {
+                own.max(last + TimeDelta::days(7)).max(last_day + TimeDelta::days(1))
+            }
+            None => own,
+        };
+        match weeks.last_mut() {
+            Some(week) if week.0 == start => week.1 = day,
+            _ => weeks.push((start, day)),
+        }
+    }
+
+    let next_starts: Vec<Option<NaiveDate>> =
+        weeks.iter().skip(1).map(|(start, _)| Some(*start)).chain([None]).collect();
+    weeks
+        .iter()
+        .zip(next_starts)
+        .map(|(&(start, last_day), next)| {
+            let full = (start + TimeDelta::days(6)).max(last_day);
+            let end = next.and_then(|n| n.pred_opt()).map_or(full, |before| before.min(full));
+            (start, end)
+        })
+        .collect()
 }
 
 #[cfg(test)]
@@ -314,6 +372,117 @@ mod tests {
         assert_eq!(norm.round(&intervals, |_| kathmandu), intervals);
         norm.punch_rounding_minutes = 61;
         assert!(norm.validate().is_err());
+    }
+
+    fn norm(week_start: WeekStart) -> WeeklyNorm {
+        WeeklyNorm { weekly_norm_minutes: 600, week_start, punch_rounding_minutes: 0 }
+    }
+
+    /// The calendar of September 2026 (the 7th a Monday) under `first` until `change`, and
+    /// under `then` from it.
+    fn september(first: WeekStart, change: &str, then: WeekStart) -> Vec<(String, String)> {
+        let (first, then) = (norm(first), norm(then));
+        let days = date("2026-09-01").iter_days().take_while(|d| *d <= date("2026-09-30"));
+        let norms: Vec<(NaiveDate, &WeeklyNorm)> =
+            days.map(|d| (d, if d < date(change) { &first } else { &then })).collect();
+        let weeks = calendar(norms);
+        weeks.into_iter().map(|(from, to)| (from.to_string(), to.to_string())).collect()
+    }
+
+    fn spans(weeks: &[(&str, &str)]) -> Vec<(String, String)> {
+        weeks.iter().map(|(from, to)| ((*from).to_owned(), (*to).to_owned())).collect()
+    }
+
+    #[test]
+    fn a_calendar_without_changes_is_whole_weeks() {
+        use WeekStart::Monday;
+        let weeks = september(Monday, "2026-12-01", Monday);
+        let expected = [
+            ("2026-08-31", "2026-09-06"),
+            ("2026-09-07", "2026-09-13"),
+            ("2026-09-14", "2026-09-20"),
+            ("2026-09-21", "2026-09-27"),
+            ("2026-09-28", "2026-10-04"),
+        ];
+        assert_eq!(weeks, spans(&expected));
+    }
+
+    #[test]
+    fn a_change_of_start_day_lets_the_week_in_progress_run_until_the_new_one_starts() {
+        use WeekStart::{Monday, Sunday, Tuesday};
+        // From Wednesday the 9th weeks start on Sunday: the week of Monday the 7th runs to
+        // Saturday the 12th.
+        let weeks = september(Monday, "2026-09-09", Sunday);
+        let expected = [
+            ("2026-08-31", "2026-09-06"),
+            ("2026-09-07", "2026-09-12"),
+            ("2026-09-13", "2026-09-19"),
+            ("2026-09-20", "2026-09-26"),
+            ("2026-09-27", "2026-10-03"),
+        ];
+        assert_eq!(weeks, spans(&expected));
+
+        // From Monday the 7th weeks start on Tuesday: the week of Monday the 31st runs
+        // eight days, to the 7th.
+        let weeks = september(Monday, "2026-09-07", Tuesday);
+        assert_eq!(
+            weeks[..2],
+            spans(&[("2026-08-31", "2026-09-07"), ("2026-09-08", "2026-09-14")])
+        );
+    }
+
+    #[test]
+    fn no_day_lies_in_two_weeks_however_the_norms_change() {
+        let starts = [
+            WeekStart::Monday,
+            WeekStart::Tuesday,
+            WeekStart::Wednesday,
+            WeekStart::Thursday,
+            WeekStart::Friday,
+            WeekStart::Saturday,
+            WeekStart::Sunday,
+        ];
+        let norms: Vec<WeeklyNorm> = starts.iter().map(|s| norm(*s)).collect();
+        let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+        let mut dice = |sides: u64| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state % sides
+        };
+        for _ in 0..300 {
+            // Runs of days with one norm, some days without any between them.
+            let mut days: Vec<(NaiveDate, &WeeklyNorm)> = Vec::new();
+            let mut day = date("2026-01-01") + TimeDelta::days(dice(7) as i64);
+            for _ in 0..1 + dice(6) {
+                let norm = &norms[dice(7) as usize];
+                for _ in 0..1 + dice(20) {
+                    days.push((day, norm));
+                    day += TimeDelta::days(1);
+                }
+                day += TimeDelta::days(dice(3) as i64 * dice(9) as i64);
+            }
+
+            let weeks = calendar(days.iter().copied());
+            for pair in weeks.windows(2) {
+                assert!(pair[0].1 < pair[1].0, "{pair:?} overlap in {days:?}");
+            }
+            for (from, to) in &weeks {
+                // Longer than seven days only over a change of the day weeks start on.
+                let length = (*to - *from).num_days() + 1;
+                let mut starts = days.iter().filter(|(d, _)| from <= d && d <= to);
+                let first = starts.next().map(|(_, n)| n.week_start);
+                let changed = starts.any(|(_, n)| Some(n.week_start) != first);
+                assert!(length >= 1 && (length <= 7 || changed), "{from}..{to} in {days:?}");
+            }
+            for (day, norm) in &days {
+                let holding = weeks.iter().filter(|(from, to)| from <= day && day <= to).count();
+                assert_eq!(holding, 1, "{day} in {weeks:?}");
+                if norm.week_of(*day) == *day {
+                    assert!(weeks.iter().any(|(from, _)| from == day), "{day} starts a week");
+                }
+            }
+        }
     }
 
     #[test]

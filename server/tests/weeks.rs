@@ -254,3 +254,65 @@ async fn a_shift_across_a_move_to_another_zone_counts_once_in_days_and_weeks() {
         .collect();
     assert_eq!(weeks, [("E31".to_owned(), 12, 2), ("E32".to_owned(), 12, 2)]);
 }
+
+/// A change of the day weeks start on lets the week in progress run until the new day: no
+/// day counts in two weeks (they used to overlap, counting days twice).
+#[tokio::test]
+async fn a_change_of_week_start_counts_every_day_in_one_week() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let terms = json!({"code": "WS", "name": "Shifts", "effective_from": "2025-01-01",
+        "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 600, "week_start": "monday"}});
+    server.ok("POST", "/api/settings/employment-terms", terms).await;
+    // From Wednesday 2025-04-23, weeks start on Sunday.
+    let version = json!({"effective_from": "2025-04-23", "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 900, "week_start": "sunday"}});
+    server.ok("POST", "/api/settings/employment-terms/WS/versions", version).await;
+    let body = json!({"number": "E41", "name": "Dee", "org_unit_id": site,
+        "employment_terms": "WS", "effective_from": "2025-01-01", "retroactive": true});
+    let dee = server.ok("POST", "/api/employees", body).await;
+    let corrections =
+        format!("/api/employees/{}/timesheet/corrections", dee["id"].as_str().unwrap());
+
+    // Four hours every day from Monday 2025-04-14 to Saturday 2025-05-10: 27 days, 108 h.
+    let mut day: chrono::NaiveDate = "2025-04-14".parse().unwrap();
+    while day <= "2025-05-10".parse().unwrap() {
+        for (direction, time) in [("in", "01:00"), ("out", "05:00")] {
+            let at = format!("{day}T{time}:00-05:00");
+            server.ok("POST", &corrections, json!({"direction": direction, "at": at})).await;
+        }
+        day = day.succ_opt().unwrap();
+    }
+
+    let (status, page) = server
+        .call("GET", "/api/reports/weekly-overtime?from=2025-04-14&to=2025-05-10", None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let weeks: Vec<(String, String, u64, u64)> = page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["week_start"].as_str().unwrap().to_owned(),
+                r["week_end"].as_str().unwrap().to_owned(),
+                r["worked_seconds"].as_u64().unwrap() / 3600,
+                r["overtime_seconds"].as_u64().unwrap() / 3600,
+            )
+        })
+        .collect();
+    let week = |from: &str, to: &str, worked, overtime| (from.into(), to.into(), worked, overtime);
+    assert_eq!(
+        weeks,
+        [
+            week("2025-04-14", "2025-04-20", 28, 18),
+            // Monday's week runs to Saturday, by the norm it began under (10 h).
+            week("2025-04-21", "2025-04-26", 24, 14),
+            week("2025-04-27", "2025-05-03", 28, 13),
+            week("2025-05-04", "2025-05-10", 28, 13),
+        ]
+    );
+    let worked: u64 = weeks.iter().map(|w| w.2).sum();
+    assert_eq!(worked, 108);
+}

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use mtime_core::ids::{EmployeeId, OrgUnitId};
 use mtime_core::pairing::{Flag, Interval};
 use mtime_core::totals;
-use mtime_core::weeks::WeeklyNorm;
+use mtime_core::weeks::{self, WeeklyNorm};
 
 use super::error::ApiResult;
 use super::extract::QueryParams;
@@ -50,6 +50,9 @@ pub struct WeekRow {
     pub employment_terms: String,
     /// The week's first local day.
     pub week_start: NaiveDate,
+    /// The week's last local day: six days after its first, unless the day weeks start on
+    /// changed in it (the week then runs until the new day).
+    pub week_end: NaiveDate,
     /// The norm that applied, in minutes.
     pub weekly_norm_minutes: u32,
     /// Time worked in the week (reasons that count as work).
@@ -124,7 +127,9 @@ impl WeekContext {
 }
 
 /// One employee's weeks that hold a local day from `from` to `to`, counted whole by the
-/// norm of the terms in force on each week's days; weeks without terms are left out.
+/// norm of the terms in force on each week's first day with terms; weeks without terms are
+/// left out. Where the day weeks start on changes, the week in progress runs until the new
+/// norm starts one ([`weeks::calendar`]), so no day is counted in two weeks.
 pub fn employee_weeks(
     state: &AppState,
     context: &WeekContext,
@@ -133,14 +138,18 @@ pub fn employee_weeks(
     from: NaiveDate,
     to: NaiveDate,
 ) -> ApiResult<Vec<WeekRow>> {
-    // Whole weeks: up to six days either side of the period.
-    let (wide_from, wide_to) = (from - TimeDelta::days(6), to + TimeDelta::days(6));
+    // Whole weeks: far enough either side of the period for the longest a change makes.
+    let (wide_from, wide_to) = (from - TimeDelta::days(27), to + TimeDelta::days(27));
     let norms = norms(record, &context.terms, wide_from, wide_to);
-    let mut weeks: BTreeMap<NaiveDate, (String, WeeklyNorm)> = BTreeMap::new();
-    for (day, (code, norm)) in norms.range(from..=to) {
-        weeks.entry(norm.week_of(*day)).or_insert_with(|| (code.clone(), *norm));
-    }
-    if weeks.is_empty() {
+    let calendar = weeks::calendar(norms.iter().map(|(day, (_, norm))| (*day, norm)));
+    let held: Vec<(NaiveDate, NaiveDate)> = calendar
+        .into_iter()
+        .filter(|(start, end)| {
+            let (first, last) = ((*start).max(from), (*end).min(to));
+            first <= last && norms.range(first..=last).next().is_some()
+        })
+        .collect();
+    if held.is_empty() {
         return Ok(Vec::new());
     }
 
@@ -148,22 +157,26 @@ pub fn employee_weeks(
     let counts = |i: &Interval| context.working.contains(i.reason.as_str());
     let flags = flags_by_day(&intervals, zones);
     let mut rows = Vec::new();
-    for (week_start, (code, norm)) in weeks {
-        let intervals = norm.round(&intervals, |at| zones.at(at));
-        let week_end = week_start + TimeDelta::days(6);
-        // Days are cut at midnight in the zone of the site the employee belonged to then.
-        let days = zones.daily(&intervals, week_start, week_end, counts);
-        let week_flags: BTreeMap<NaiveDate, BTreeSet<Flag>> =
-            flags.range(week_start..=week_end).map(|(d, f)| (*d, f.clone())).collect();
-        let Some(count) = norm.count(&days, &week_flags).into_iter().next() else {
+    for (week_start, week_end) in held {
+        let Some((_, (code, norm))) = norms.range(week_start..=week_end).next() else {
             continue;
         };
+        let intervals = norm.round(&intervals, |at| zones.at(at));
+        // Days are cut at midnight in the zone of the site the employee belonged to then.
+        let days = zones.daily(&intervals, week_start, week_end, counts);
+        let week_flags: BTreeSet<Flag> =
+            flags.range(week_start..=week_end).flat_map(|(_, f)| f.iter().copied()).collect();
+        if days.is_empty() && week_flags.is_empty() {
+            continue;
+        }
+        let count = norm.week(week_start, days.values().sum(), week_flags);
         let ends = week_end.succ_opt().map(|d| totals::day_start(d, zones.on(week_end)));
         rows.push(WeekRow {
             employee_id: record.id,
             number: record.number.clone(),
-            employment_terms: code,
+            employment_terms: code.clone(),
             week_start,
+            week_end,
             weekly_norm_minutes: norm.weekly_norm_minutes,
             worked_seconds: count.worked.as_secs(),
             regular_seconds: count.regular.as_secs(),

@@ -21,7 +21,9 @@ pub fn check(state: &AppState) -> Result<usize, ApiError> {
     for record in state.store.employees()?.iter() {
         let zones = Zones::among(&units, record)?;
         let Some(first) = record.versions.first().map(|v| v.effective_from) else { continue };
-        let from = announced.get(&record.id).map_or(first, |week| *week + TimeDelta::days(7));
+        // From the day after the start of the last week announced: the weeks that hold a
+        // day from then on include every one after it, however long a change made it.
+        let from = announced.get(&record.id).map_or(first, |week| *week + TimeDelta::days(1));
         let today = now.with_timezone(&zones.at(now)).date_naive();
         if from > today {
             continue;

@@ -86,6 +86,7 @@ mod tests {
             number: number.into(),
             employment_terms: "FT40".into(),
             week_start: week.parse().unwrap(),
+            week_end: week.parse::<chrono::NaiveDate>().unwrap() + chrono::TimeDelta::days(6),
             weekly_norm_minutes: 2400,
             worked_seconds: (regular + overtime) * 60,
             regular_seconds: regular * 60,
