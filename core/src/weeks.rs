@@ -6,7 +6,7 @@
 //! each day was worked in, and take their worked time from [`crate::totals::daily`], so a
 //! night shift counts on the days (and weeks) it covers and DST nights count as lived.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use chrono::{DateTime, Datelike, NaiveDate, Offset, TimeDelta, TimeZone, Utc, Weekday};
@@ -142,23 +142,6 @@ impl WeeklyNorm {
         date - TimeDelta::days(i64::from(back))
     }
 
-    /// Counts every week that holds worked time or a flag, from worked time per local day
-    /// (as [`crate::totals::daily`] gives it) and the flags of intervals per local day.
-    pub fn count(
-        &self,
-        days: &BTreeMap<NaiveDate, Duration>,
-        flags: &BTreeMap<NaiveDate, BTreeSet<Flag>>,
-    ) -> Vec<WeekCount> {
-        let mut weeks: BTreeMap<NaiveDate, (Duration, BTreeSet<Flag>)> = BTreeMap::new();
-        for (date, worked) in days {
-            weeks.entry(self.week_of(*date)).or_default().0 += *worked;
-        }
-        for (date, day_flags) in flags {
-            weeks.entry(self.week_of(*date)).or_default().1.extend(day_flags.iter().copied());
-        }
-        weeks.into_iter().map(|(start, (worked, flags))| self.week(start, worked, flags)).collect()
-    }
-
     /// One week that began on `week_start`, `worked` split by the norm.
     pub fn week(
         &self,
@@ -231,6 +214,8 @@ pub fn calendar<'a>(
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use chrono::{DateTime, TimeZone, Utc};
 
     use super::*;
@@ -254,6 +239,30 @@ mod tests {
     }
 
     const MINUTE: Duration = Duration::from_secs(60);
+
+    /// Every week of `norm`'s calendar that holds worked time or a flag, as the weekly
+    /// report counts them.
+    fn count(
+        norm: &WeeklyNorm,
+        days: &BTreeMap<NaiveDate, Duration>,
+        flags: &BTreeMap<NaiveDate, BTreeSet<Flag>>,
+    ) -> Vec<WeekCount> {
+        let dates = days.keys().chain(flags.keys());
+        let (Some(first), Some(last)) = (dates.clone().min(), dates.max()) else {
+            return Vec::new();
+        };
+        let span = first.iter_days().take_while(|d| d <= last).map(|d| (d, norm));
+        let mut weeks = Vec::new();
+        for (start, end) in calendar(span.collect::<Vec<_>>()) {
+            let worked = days.range(start..=end).map(|(_, d)| *d).sum();
+            let held: BTreeSet<Flag> =
+                flags.range(start..=end).flat_map(|(_, f)| f.iter().copied()).collect();
+            if days.range(start..=end).next().is_some() || !held.is_empty() {
+                weeks.push(norm.week(start, worked, held));
+            }
+        }
+        weeks
+    }
 
     #[test]
     fn a_week_starts_on_its_configured_day() {
@@ -295,7 +304,7 @@ mod tests {
             week_start: WeekStart::Monday,
             punch_rounding_minutes: 0,
         };
-        let weeks = norm.count(&days, &BTreeMap::new());
+        let weeks = count(&norm, &days, &BTreeMap::new());
         assert_eq!(weeks.len(), 1);
         assert_eq!(weeks[0].week_start, date("2025-05-12"));
         assert_eq!(weeks[0].worked, 2665 * MINUTE);
@@ -319,7 +328,7 @@ mod tests {
             week_start: WeekStart::Monday,
             punch_rounding_minutes: 0,
         };
-        let weeks = norm.count(&days, &BTreeMap::new());
+        let weeks = count(&norm, &days, &BTreeMap::new());
         let shape: Vec<(NaiveDate, u64, u64)> = weeks
             .iter()
             .map(|w| (w.week_start, w.regular.as_secs() / 60, w.overtime.as_secs() / 60))
@@ -342,7 +351,7 @@ mod tests {
             week_start: WeekStart::Monday,
             punch_rounding_minutes: 0,
         };
-        let weeks = norm.count(&days, &BTreeMap::new());
+        let weeks = count(&norm, &days, &BTreeMap::new());
         assert_eq!(weeks.len(), 1);
         assert_eq!(weeks[0].worked, 9 * 60 * MINUTE);
         assert_eq!(weeks[0].overtime, 60 * MINUTE);
@@ -494,7 +503,7 @@ mod tests {
         };
         let flags = BTreeMap::from([(date("2025-05-14"), BTreeSet::from([Flag::OverLong]))]);
         let days = BTreeMap::from([(date("2025-05-20"), 30 * MINUTE)]);
-        let weeks = norm.count(&days, &flags);
+        let weeks = count(&norm, &days, &flags);
         assert_eq!(weeks.len(), 2);
         assert_eq!(weeks[0].flags, BTreeSet::from([Flag::OverLong]));
         assert_eq!(weeks[0].worked, Duration::ZERO);
