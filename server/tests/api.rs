@@ -306,6 +306,8 @@ async fn the_presence_report_lists_who_is_in() {
     server.ok("POST", &format!("/api/employees/{ann}/timesheet/clock-in"), json!({})).await;
     server.ok("POST", &format!("/api/employees/{bob}/timesheet/clock-in"), json!({})).await;
     server.clock.advance(Duration::from_secs(3600));
+    // Read once before the clock-out, so that the report after it shows the change at once.
+    assert_eq!(server.present(None).await, [ann.to_string(), bob.to_string()]);
     server.ok("POST", &format!("/api/employees/{bob}/timesheet/clock-out"), json!({})).await;
 
     let (_, now) = server.call("GET", "/api/reports/presence", None).await;

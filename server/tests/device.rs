@@ -83,10 +83,14 @@ async fn a_batch_is_stored_once_and_a_resend_gets_the_same_receipt() {
     let server = TestServer::new();
     let (_, employee, kiosk, key, answer) = server.enrolled().await;
     let path = format!("/api/kiosk/{kiosk}/batches");
-    let sealed = batch(kiosk, BatchHash::GENESIS, events(&server, kiosk, employee, 1..=4), &key);
+    let taps = events(&server, kiosk, employee, 1..=4);
+    let during = (taps[0].time.wall + TimeDelta::minutes(30)).to_rfc3339();
+    assert!(server.present(Some(&during)).await.is_empty());
+    let sealed = batch(kiosk, BatchHash::GENESIS, taps, &key);
 
     let (status, receipt_bytes) = server.post_bytes(&path, sealed.bytes.clone()).await;
     assert_eq!(status, StatusCode::OK);
+    assert_eq!(server.present(Some(&during)).await, [employee.to_string()], "in at once");
     let receipt: Receipt = seal::open(RECEIPT, &receipt_bytes, &answer.server_public_key).unwrap();
     assert!(receipt.covers(kiosk, sealed.hash, 4));
     assert_eq!(receipt.stored_through, 4);
@@ -421,8 +425,10 @@ async fn an_unknown_badge_is_kept_for_review() {
             serde_json::json!({"effective_from": today, "badges": ["04E87577DE9811", "DEADBEEF"]}),
         )
         .await;
+    assert!(server.present(None).await.is_empty(), "not theirs yet");
     let moved = server.ok("POST", "/api/reports/unknown-badges/assign", assign).await;
     assert_eq!(moved["assigned"], 1);
+    assert_eq!(server.present(None).await, [employee.to_string()], "their check-in counts");
     let (_, review) = server.call("GET", "/api/reports/unknown-badges", None).await;
     assert_eq!(review["items"], serde_json::json!([]));
     assert_eq!(server.store().employee_events(employee).unwrap().len(), 1);

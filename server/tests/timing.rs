@@ -191,6 +191,8 @@ async fn taps_held_for_want_of_an_anchor_are_released_by_the_next_heartbeat_in_m
     // A heartbeat alone, with no round trip measured yet, tells nothing.
     heartbeat(&server, &k, reading(saved + TimeDelta::seconds(990), boot, 990, false), None).await;
     assert_eq!(held(&server, "open").await.len(), 2);
+    let during = Some("2025-05-11T18:47:00Z");
+    assert!(server.present(during).await.is_empty());
     heartbeat(
         &server,
         &k,
@@ -201,6 +203,7 @@ async fn taps_held_for_want_of_an_anchor_are_released_by_the_next_heartbeat_in_m
     let placed: Vec<String> = trail(&server, &k).await.into_iter().map(|(at, _)| at).collect();
     assert_eq!(placed, ["2025-05-11T18:45:00+00:00", "2025-05-11T18:50:00+00:00"]);
     assert!(held(&server, "open").await.is_empty());
+    assert_eq!(server.present(during).await, [k.employee.to_string()], "released, counted at once");
     let path = format!(
         "/api/employees/{}/timesheet/presence?from=2025-05-11T00:00:00Z&to=2025-05-12T00:00:00Z",
         k.employee
@@ -251,6 +254,8 @@ async fn implausible_times_are_held_with_the_reason_and_accepted_by_an_admin() {
     );
     assert_eq!(waiting[0]["kiosk_wall"], json!(now + TimeDelta::seconds(3500)));
     assert!(trail(&server, &k).await.is_empty());
+    let after_it = Some("2025-05-11T14:00:00-05:00");
+    assert!(server.present(after_it).await.is_empty());
 
     let accept = format!("/api/reports/quarantine/{}/accept", ids[0]);
     let body = json!({"at": "2025-05-11T13:58:20-05:00", "note": "door camera"});
@@ -259,6 +264,7 @@ async fn implausible_times_are_held_with_the_reason_and_accepted_by_an_admin() {
     assert_eq!(created["punch"]["author"], "admin");
     assert_eq!(created["direction"], "in");
     assert_eq!(trail(&server, &k).await.len(), 1, "the correction; the held tap stays out");
+    assert_eq!(server.present(after_it).await, [k.employee.to_string()]);
     let (status, again) = server.call("POST", &accept, Some(body)).await;
     assert_eq!(status, StatusCode::CONFLICT, "{again}");
 

@@ -179,9 +179,14 @@ pub fn employee_intervals(
 /// punch on (a leading check-out aside, which the history may pair with an earlier
 /// check-in). Until then the read reaches further back; a history with no such punch is
 /// read whole.
+///
+/// With `keep`, what is read is kept for the next reader (presence: most employees punch
+/// nothing between two reports); without, read as kept if it is, but not kept (the interval
+/// watcher reads those who just punched, whom the next punch would forget again).
 pub fn punches_reaching_each(
     store: &dyn Store,
     asked: &[(EmployeeId, DateTime<Utc>)],
+    keep: bool,
 ) -> Result<Vec<Vec<Punch>>, StoreError> {
     let mut found: Vec<Option<Vec<Punch>>> = vec![None; asked.len()];
     // Two rows answer for most: the check-in before the instant and the check-out after it.
@@ -192,7 +197,11 @@ pub fn punches_reaching_each(
             return Ok(found.into_iter().flatten().collect());
         }
         let ids: Vec<EmployeeId> = waiting.iter().map(|&i| asked[i].0).collect();
-        let read = store.latest_punches_of(&ids, count)?;
+        let read = if keep {
+            store.latest_punches_kept(&ids, count)?
+        } else {
+            store.latest_punches_of(&ids, count)?
+        };
 
         for (i, rows) in waiting.into_iter().zip(read) {
             let whole = rows.len() < count;
@@ -255,7 +264,7 @@ fn presence_of(
     at: DateTime<Utc>,
 ) -> Result<Vec<Option<Interval>>, StoreError> {
     let asked: Vec<(EmployeeId, DateTime<Utc>)> = employees.iter().map(|e| (*e, at)).collect();
-    let punches = punches_reaching_each(store, &asked)?;
+    let punches = punches_reaching_each(store, &asked, true)?;
     Ok(punches
         .iter()
         .map(|punches| {
@@ -285,7 +294,7 @@ pub fn intervals_since_each(
             (*employee, before.unwrap_or(*since))
         })
         .collect();
-    let reaching = punches_reaching_each(store, &before)?;
+    let reaching = punches_reaching_each(store, &before, false)?;
     Ok(reaching
         .iter()
         .zip(asked)
@@ -476,6 +485,13 @@ pub trait Store: Send + Sync + 'static {
     /// filed at the instant of the oldest of them (so that they hold every punch filed from
     /// that instant on); one transaction.
     fn latest_punches_of(
+        &self,
+        ids: &[EmployeeId],
+        count: usize,
+    ) -> Result<Vec<Vec<IndexedPunch>>, StoreError>;
+    /// [`Store::latest_punches_of`], keeping what it reads in memory for the next reader
+    /// until a write files a punch of the employee.
+    fn latest_punches_kept(
         &self,
         ids: &[EmployeeId],
         count: usize,

@@ -3,6 +3,7 @@
 mod employee_cache;
 mod feed;
 mod group;
+mod punch_cache;
 mod punches;
 
 use std::collections::{HashMap, HashSet};
@@ -111,6 +112,7 @@ pub struct RedbStore {
     db: Database,
     commits: group::Commits,
     employees: employee_cache::EmployeeCache,
+    kept: punch_cache::PunchCache,
 }
 
 fn backend(e: impl std::fmt::Display) -> StoreError {
@@ -167,6 +169,45 @@ fn bump_roster_version(txn: &WriteTransaction) -> Result<(), StoreError> {
 }
 
 impl RedbStore {
+    /// Commits a write transaction, then forgets the punches kept of every employee it filed
+    /// punches of: every write of the store commits through here.
+    fn commit(&self, txn: WriteTransaction) -> Result<(), StoreError> {
+        let committed = txn.commit().map_err(backend);
+        self.kept.committed();
+        committed
+    }
+
+    /// The newest `count` punches of each employee: those kept where they are, the rest
+    /// read from the store, and kept too with `keep` (see [`punch_cache`]).
+    fn latest_punches(
+        &self,
+        ids: &[EmployeeId],
+        count: usize,
+        keep: bool,
+    ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
+        let employees: Vec<u128> = ids.iter().map(|e| e.0.as_u128()).collect();
+        let mut lookup = self.kept.lookup(&employees, count);
+        let missed: Vec<EmployeeId> =
+            ids.iter().zip(&lookup.found).filter(|(_, f)| f.is_none()).map(|(e, _)| *e).collect();
+        if missed.is_empty() {
+            return Ok(lookup.found.into_iter().flatten().collect());
+        }
+
+        // The snapshot begins after the lookup took its stamps: a commit the snapshot does not
+        // hold forgets after it, so it either changes a stamp or removes what is kept.
+        let read = punches::latest(&self.db.begin_read().map_err(backend)?, &missed, count)?;
+        if keep {
+            self.kept.keep(&employees, count, &lookup, &read);
+        }
+
+        let mut read = read.into_iter();
+        Ok(lookup
+            .found
+            .iter_mut()
+            .map(|f| f.take().or_else(|| read.next()).unwrap_or_default())
+            .collect())
+    }
+
     /// Opens or creates the store at `path`.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let db = open_repairing(path, "database", |b| b.create(path)).map_err(|e| match e {
@@ -203,7 +244,8 @@ impl RedbStore {
         txn.open_table(EVENTS).map_err(backend)?;
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
-        punches::open(&txn)?;
+        let kept = punch_cache::PunchCache::default();
+        punches::open(&txn, &kept)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(TIME_ANCHORS).map_err(backend)?;
         txn.open_table(WEEKS_CLOSED).map_err(backend)?;
@@ -213,7 +255,8 @@ impl RedbStore {
         txn.open_table(WEBHOOKS).map_err(backend)?;
         txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
-        Ok(Self { db, commits: group::Commits::default(), employees: Default::default() })
+        kept.committed();
+        Ok(Self { db, commits: group::Commits::default(), employees: Default::default(), kept })
     }
 
     fn get<K, T>(
@@ -267,7 +310,7 @@ impl RedbStore {
             }
             rows.insert(code, encode(record)?.as_slice()).map_err(backend)?;
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn events_by_id(&self, ids: Vec<u128>) -> Result<Vec<EventRecord>, StoreError> {
@@ -511,6 +554,7 @@ fn index_event(
 /// stored. The caller commits, alone or with other batches (see [`group`]).
 fn apply_batch(
     txn: &WriteTransaction,
+    kept: &punch_cache::PunchCache,
     batch: &SealedBatch,
     events: &[EventRecord],
     receipt: &[u8],
@@ -550,7 +594,7 @@ fn apply_batch(
             batch.batch.events.iter().filter_map(|e| e.amends.map(|a| (e.id, a))).collect();
         let mut lookups = BatchLookups::default();
         let mut feed = FeedAppends::new();
-        let mut filing = Filing::new(txn);
+        let mut filing = Filing::new(txn, kept);
         for event in events {
             let amends = amendments.get(&event.punch.event).copied();
             store_kiosk_event(txn, &mut feed, &mut filing, &mut lookups, &kiosk, event, amends)?;
@@ -616,7 +660,7 @@ impl Store for RedbStore {
             let mut meta = txn.open_table(META).map_err(backend)?;
             meta.insert(INITIALIZED, 1).map_err(backend)?;
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn service_users(&self) -> Result<Vec<ServiceUser>, StoreError> {
@@ -636,7 +680,7 @@ impl Store for RedbStore {
             let mut keys = txn.open_table(API_KEYS).map_err(backend)?;
             keys.insert(key.hash.as_slice(), encode(key)?.as_slice()).map_err(backend)?;
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn api_keys(&self) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -666,7 +710,7 @@ impl Store for RedbStore {
                 keys.insert(hash.as_slice(), encode(&key)?.as_slice()).map_err(backend)?;
             }
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn insert_user(&self, user: &InteractiveUser) -> Result<(), StoreError> {
@@ -688,7 +732,7 @@ impl Store for RedbStore {
             users.insert(id, encode(user)?.as_slice()).map_err(backend)?;
             emails.insert(email.as_str(), id).map_err(backend)?;
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn update_user(
@@ -722,7 +766,7 @@ impl Store for RedbStore {
             users.insert(key, encode(&user)?.as_slice()).map_err(backend)?;
             user
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(updated)
     }
 
@@ -745,7 +789,7 @@ impl Store for RedbStore {
             units.insert(id, encode(unit)?.as_slice()).map_err(backend)?;
         }
         bump_roster_version(&txn)?;
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn org_unit(&self, id: OrgUnitId) -> Result<Option<OrgUnitRecord>, StoreError> {
@@ -824,7 +868,7 @@ impl Store for RedbStore {
             employees.insert(id, encode(employee)?.as_slice()).map_err(backend)?;
         }
         bump_roster_version(&txn)?;
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn employee(&self, id: EmployeeId) -> Result<Option<EmployeeRecord>, StoreError> {
@@ -899,7 +943,7 @@ impl Store for RedbStore {
             updated
         };
         bump_roster_version(&txn)?;
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(updated)
     }
 
@@ -929,7 +973,7 @@ impl Store for RedbStore {
             reasons.insert(reason.code.as_str(), encode(reason)?.as_slice()).map_err(backend)?;
         }
         bump_roster_version(&txn)?;
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn reasons(&self) -> Result<Vec<ReasonRecord>, StoreError> {
@@ -968,7 +1012,7 @@ impl Store for RedbStore {
             }
             rows.insert(terms.code.as_str(), encode(terms)?.as_slice()).map_err(backend)?;
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn employment_terms(&self) -> Result<Vec<EmploymentTermsRecord>, StoreError> {
@@ -989,7 +1033,7 @@ impl Store for RedbStore {
                     .map_err(backend)?;
             }
         }
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn update_kiosk(
@@ -1028,7 +1072,7 @@ impl Store for RedbStore {
                 .map_err(backend)?;
             kiosk
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(updated)
     }
 
@@ -1094,7 +1138,7 @@ impl Store for RedbStore {
                 }
             }
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(outcome)
     }
 
@@ -1104,7 +1148,7 @@ impl Store for RedbStore {
         events: &[EventRecord],
         receipt: &[u8],
     ) -> Result<BatchOutcome, StoreError> {
-        self.commits.store(&self.db, batch, events, receipt)
+        self.commits.store(&self.db, &self.kept, batch, events, receipt)
     }
 
     fn record_time_anchor(
@@ -1155,7 +1199,7 @@ impl Store for RedbStore {
             let now = anchor.true_time;
             let mut released = 0;
             let mut feed = FeedAppends::new();
-            let mut filing = Filing::new(&txn);
+            let mut filing = Filing::new(&txn, &self.kept);
             for mut event in waiting {
                 let EventDetail::Kiosk { time, .. } = &event.detail else { continue };
                 let established =
@@ -1176,7 +1220,7 @@ impl Store for RedbStore {
             feed.write(&txn)?;
             released
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(released)
     }
 
@@ -1215,7 +1259,7 @@ impl Store for RedbStore {
             announced += 1;
         }
         feed.write(&txn)?;
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(announced)
     }
 
@@ -1262,11 +1306,11 @@ impl Store for RedbStore {
             drop(held);
             let mut feed = FeedAppends::new();
             let amends = amendment_of(&txn, replacement.punch.event.0.as_u128())?;
-            insert_event(&txn, &mut feed, &mut Filing::new(&txn), replacement, amends)?;
+            insert_event(&txn, &mut feed, &mut Filing::new(&txn, &self.kept), replacement, amends)?;
             feed.write(&txn)?;
             record
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(Some(resolved))
     }
 
@@ -1274,9 +1318,9 @@ impl Store for RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let mut feed = FeedAppends::new();
         let amends = amendment_of(&txn, event.punch.event.0.as_u128())?;
-        insert_event(&txn, &mut feed, &mut Filing::new(&txn), event, amends)?;
+        insert_event(&txn, &mut feed, &mut Filing::new(&txn, &self.kept), event, amends)?;
         feed.write(&txn)?;
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn amendments(&self, ids: &[EventId]) -> Result<HashMap<EventId, Amendment>, StoreError> {
@@ -1306,7 +1350,15 @@ impl Store for RedbStore {
         ids: &[EmployeeId],
         count: usize,
     ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
-        punches::latest(&self.db.begin_read().map_err(backend)?, ids, count)
+        self.latest_punches(ids, count, false)
+    }
+
+    fn latest_punches_kept(
+        &self,
+        ids: &[EmployeeId],
+        count: usize,
+    ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
+        self.latest_punches(ids, count, true)
     }
 
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError> {
@@ -1364,7 +1416,7 @@ impl Store for RedbStore {
                     .remove(id)
                     .map_err(backend)?;
                 let amends = amendment_of(&txn, id)?;
-                Filing::new(&txn).put(employee, &event.punch, amends)?;
+                Filing::new(&txn, &self.kept).put(employee, &event.punch, amends)?;
                 let kiosk = match event.punch.origin {
                     PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
                     PunchOrigin::Api { .. } => None,
@@ -1381,7 +1433,7 @@ impl Store for RedbStore {
             feed.write(&txn)?;
             moved
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(moved)
     }
 
@@ -1423,7 +1475,7 @@ impl Store for RedbStore {
         }
         let txn = self.db.begin_write().map_err(backend)?;
         let merged = punches::merge(&txn)?;
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(merged)
     }
 
@@ -1484,7 +1536,7 @@ impl Store for RedbStore {
         }
         drop(announced);
         feed.write(&txn)?;
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn rotate_kiosk_key(
@@ -1516,7 +1568,7 @@ impl Store for RedbStore {
                 KeyRotationOutcome::Rotated(Box::new(kiosk))
             }
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(outcome)
     }
 
@@ -1552,7 +1604,7 @@ impl Store for RedbStore {
         }
         let kind = if silent { feed_kind::KIOSK_SILENT } else { feed_kind::KIOSK_RESUMED };
         feed::append(&txn, at, kind, None, Some(id), None)?;
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(true)
     }
 
@@ -1586,7 +1638,7 @@ impl Store for RedbStore {
         for kind in &announced {
             feed::append(&txn, at, kind, None, Some(id), None)?;
         }
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(announced)
     }
 
@@ -1608,7 +1660,7 @@ impl Store for RedbStore {
             hooks.insert(id, encode(&stored)?.as_slice()).map_err(backend)?;
             stored
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(stored)
     }
 
@@ -1631,7 +1683,7 @@ impl Store for RedbStore {
             let mut log = txn.open_table(DELIVERIES).map_err(backend)?;
             log.retain_in((key, 0)..=(key, u64::MAX), |_, _| false).map_err(backend)?;
         }
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(true)
     }
 
@@ -1648,7 +1700,7 @@ impl Store for RedbStore {
             hook.cursor = seq;
             hooks.insert(id.0.as_u128(), encode(&hook)?.as_slice()).map_err(backend)?;
         }
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(true)
     }
 
@@ -1683,7 +1735,7 @@ impl Store for RedbStore {
             }
             logged
         };
-        txn.commit().map_err(backend)?;
+        self.commit(txn)?;
         Ok(Some(logged))
     }
 
@@ -1710,7 +1762,7 @@ impl Store for RedbStore {
     fn touch_roster(&self) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(backend)?;
         bump_roster_version(&txn)?;
-        txn.commit().map_err(backend)
+        self.commit(txn)
     }
 
     fn roster_version(&self) -> Result<u64, StoreError> {

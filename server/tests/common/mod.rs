@@ -112,6 +112,18 @@ impl TestServer {
         (status, value)
     }
 
+    /// The ids of everyone the presence report lists as in at `at` (RFC 3339; now if none).
+    pub async fn present(&self, at: Option<&str>) -> Vec<String> {
+        let path = match at {
+            Some(at) => format!("/api/reports/presence?at={}", at.replace('+', "%2B")),
+            None => "/api/reports/presence".to_owned(),
+        };
+        let (status, report) = self.call("GET", &path, None).await;
+        assert_eq!(status, StatusCode::OK, "{report}");
+        let present = report["present"].as_array().unwrap().iter();
+        present.map(|p| p["employee_id"].as_str().unwrap().to_owned()).collect()
+    }
+
     pub async fn ok(&self, method: &str, path: &str, body: Value) -> Value {
         let (status, value) = self.call(method, path, Some(body)).await;
         assert!(status.is_success(), "{method} {path}: {status} {value}");

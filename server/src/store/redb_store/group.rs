@@ -18,6 +18,7 @@ use redb::Database;
 
 use mtime_core::batch::SealedBatch;
 
+use super::punch_cache::PunchCache;
 use super::{apply_batch, backend};
 use crate::model::EventRecord;
 use crate::store::{BatchOutcome, StoreError};
@@ -75,6 +76,7 @@ impl Commits {
     pub(super) fn store(
         &self,
         db: &Database,
+        kept: &PunchCache,
         batch: &SealedBatch,
         events: &[EventRecord],
         receipt: &[u8],
@@ -92,7 +94,7 @@ impl Commits {
             !std::mem::replace(&mut queue.leading, true)
         };
         if lead_now {
-            self.lead(db)?;
+            self.lead(db, kept)?;
         }
 
         let mut turn = slot.turn.lock().map_err(poisoned)?;
@@ -101,7 +103,7 @@ impl Commits {
                 Turn::Done(result) => return result,
                 Turn::Lead => {
                     drop(turn);
-                    self.lead(db)?;
+                    self.lead(db, kept)?;
                     turn = slot.turn.lock().map_err(poisoned)?;
                 }
                 Turn::Waiting => turn = slot.changed.wait(turn).map_err(poisoned)?,
@@ -114,7 +116,7 @@ impl Commits {
     }
 
     /// Stores one group, the leader's own batch first in it, and passes the lead on.
-    fn lead(&self, db: &Database) -> Result<(), StoreError> {
+    fn lead(&self, db: &Database, kept: &PunchCache) -> Result<(), StoreError> {
         let mut group = Vec::new();
         {
             let mut queue = self.lock()?;
@@ -128,7 +130,7 @@ impl Commits {
             }
         }
 
-        let results = store_group(db, &group);
+        let results = store_group(db, kept, &group);
         if group.len() > 1 {
             tracing::debug!(batches = group.len(), "batches stored in one commit");
         }
@@ -146,25 +148,35 @@ impl Commits {
 }
 
 /// Stores `group` in one transaction; should any batch fail, each alone.
-fn store_group(db: &Database, group: &[Request]) -> Vec<Result<BatchOutcome, StoreError>> {
+fn store_group(
+    db: &Database,
+    kept: &PunchCache,
+    group: &[Request],
+) -> Vec<Result<BatchOutcome, StoreError>> {
     if group.len() > 1
-        && let Ok(outcomes) = store_together(db, group)
+        && let Ok(outcomes) = store_together(db, kept, group)
     {
         return outcomes.into_iter().map(Ok).collect();
     }
     let alone = |request: &Request| {
-        let outcome = store_together(db, std::slice::from_ref(request))?.pop();
+        let outcome = store_together(db, kept, std::slice::from_ref(request))?.pop();
         outcome.ok_or_else(|| StoreError::Backend("a batch stored alone gave no outcome".into()))
     };
     group.iter().map(alone).collect()
 }
 
-fn store_together(db: &Database, group: &[Request]) -> Result<Vec<BatchOutcome>, StoreError> {
+fn store_together(
+    db: &Database,
+    kept: &PunchCache,
+    group: &[Request],
+) -> Result<Vec<BatchOutcome>, StoreError> {
     let txn = db.begin_write().map_err(backend)?;
     let mut outcomes = Vec::with_capacity(group.len());
     for request in group {
-        outcomes.push(apply_batch(&txn, &request.batch, &request.events, &request.receipt)?);
+        outcomes.push(apply_batch(&txn, kept, &request.batch, &request.events, &request.receipt)?);
     }
-    txn.commit().map_err(backend)?;
+    let committed = txn.commit().map_err(backend);
+    kept.committed();
+    committed?;
     Ok(outcomes)
 }

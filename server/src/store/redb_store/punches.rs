@@ -34,6 +34,7 @@ use mtime_core::event::{Amendment, Direction, ReasonCode};
 use mtime_core::ids::{EmployeeId, EventId};
 use mtime_core::pairing::{Punch, PunchOrigin, Recorded};
 
+use super::punch_cache::PunchCache;
 use super::{EVENT_AMENDMENTS, EVENTS, backend, decode, encode};
 use crate::model::EventRecord;
 use crate::store::{IndexedPunch, StoreError};
@@ -107,7 +108,7 @@ fn recorded(event: u128, row: &[u8]) -> Result<Recorded, StoreError> {
 
 /// Creates the tables, and on a store written before them, builds the rows from the events
 /// and drops the old index.
-pub(super) fn open(txn: &WriteTransaction) -> Result<(), StoreError> {
+pub(super) fn open(txn: &WriteTransaction, kept: &PunchCache) -> Result<(), StoreError> {
     txn.open_table(PUNCHES).map_err(backend)?;
     txn.open_table(AMENDED_BY).map_err(backend)?;
     txn.open_table(RAISED).map_err(backend)?;
@@ -146,7 +147,7 @@ pub(super) fn open(txn: &WriteTransaction) -> Result<(), StoreError> {
         (Some(_), PunchOrigin::Kiosk { seq, .. }) => (1, *seq),
         (Some(_), PunchOrigin::Api { .. }) => (1, u64::MAX),
     });
-    let mut filing = Filing::new(txn);
+    let mut filing = Filing::new(txn, kept);
     for (employee, punch, amends) in &events {
         filing.put(*employee, punch, *amends)?;
     }
@@ -156,9 +157,14 @@ pub(super) fn open(txn: &WriteTransaction) -> Result<(), StoreError> {
 
 /// Files the punches of one write transaction. Between plain punches it keeps the log and
 /// the table of who amends what open: a batch of 500 punches opens them once, not 500 times.
+///
+/// The employees it filed punches of are named to the [`PunchCache`] when it is dropped,
+/// which is before the transaction commits: the commit then forgets what was kept of them.
 pub(super) struct Filing<'t> {
     txn: &'t WriteTransaction,
     appending: Option<Appending<'t>>,
+    kept: &'t PunchCache,
+    touched: Vec<u128>,
 }
 
 /// The tables a plain punch is appended through, and where the log stands.
@@ -172,8 +178,8 @@ struct Appending<'t> {
 }
 
 impl<'t> Filing<'t> {
-    pub(super) fn new(txn: &'t WriteTransaction) -> Self {
-        Self { txn, appending: None }
+    pub(super) fn new(txn: &'t WriteTransaction, kept: &'t PunchCache) -> Self {
+        Self { txn, appending: None, kept, touched: Vec::new() }
     }
 
     /// Files one punch of `employee`.
@@ -184,6 +190,7 @@ impl<'t> Filing<'t> {
         amends: Option<Amendment>,
     ) -> Result<(), StoreError> {
         let employee = employee.0.as_u128();
+        self.touched.push(employee);
         let id = punch.event.0.as_u128();
         let own = instant(punch.at);
         let row = Row {
@@ -226,6 +233,12 @@ impl<'t> Filing<'t> {
             self.appending = Some(Appending { log, amended_by, next, rows });
         }
         self.appending.as_mut().ok_or_else(|| StoreError::Backend("the punch log is shut".into()))
+    }
+}
+
+impl Drop for Filing<'_> {
+    fn drop(&mut self) {
+        self.kept.touched(&self.touched);
     }
 }
 
@@ -541,11 +554,11 @@ mod tests {
             table.insert(id, encode(&amendment).unwrap().as_slice()).unwrap();
         }
         let mut feed = FeedAppends::new();
-        let mut filing = Filing::new(&txn);
+        let mut filing = Filing::new(&txn, &store.kept);
         insert_event(&txn, &mut feed, &mut filing, event, amends).unwrap();
         drop(filing);
         feed.write(&txn).unwrap();
-        txn.commit().unwrap();
+        store.commit(txn).unwrap();
     }
 
     /// One employee's taps at one kiosk over a few weeks, some of them amending an earlier
@@ -609,6 +622,32 @@ mod tests {
             taps.swap(i, j);
         }
         taps
+    }
+
+    #[test]
+    fn the_newest_punches_kept_between_reads_follow_every_punch_filed() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let mut dice = Dice(0x2545_f491_4f6c_dd1d);
+        let everyone: Vec<EmployeeId> = (0..4).map(|_| EmployeeId::random()).collect();
+        let mut taps: Vec<_> = everyone.iter().flat_map(|e| history(&mut dice, *e)).collect();
+        // Interleaved, so that most reads find the rows of some employees kept.
+        taps.sort_by_key(|(event, _)| event.received_at);
+
+        let mut kept_reads = 0;
+        for (event, amends) in &taps {
+            file(&store, event, *amends);
+            for count in [2, 8] {
+                let before = store
+                    .kept
+                    .lookup(&everyone.iter().map(|e| e.0.as_u128()).collect::<Vec<_>>(), count);
+                kept_reads += before.found.iter().flatten().count();
+                let read = store.latest_punches_kept(&everyone, count).unwrap();
+                let fresh = latest(&store.db.begin_read().unwrap(), &everyone, count).unwrap();
+                assert_eq!(read, fresh, "after {:?}", event.punch);
+            }
+        }
+        assert!(kept_reads > taps.len(), "only {kept_reads} reads were kept");
     }
 
     #[test]
@@ -871,7 +910,7 @@ mod tests {
         let start = start_of_histories();
         let kiosk = KioskId::random();
         let txn = store.db.begin_write().unwrap();
-        let mut filing = Filing::new(&txn);
+        let mut filing = Filing::new(&txn, &store.kept);
         for seq in 0..MERGE_AT + 5 {
             let punch = Punch {
                 event: EventId::time_ordered(),
@@ -883,7 +922,7 @@ mod tests {
             filing.put(employees[seq as usize % employees.len()], &punch, None).unwrap();
         }
         drop(filing);
-        txn.commit().unwrap();
+        store.commit(txn).unwrap();
 
         // The write of the MERGE_AT-th row merged them all; five arrived after.
         assert_eq!(logged_rows(&store), 5);
