@@ -121,13 +121,36 @@ impl Interval {
         }
     }
 
-    /// Whether the employee was present at `at`.
+    /// Whether the employee counts as present at `at`: within the interval, and, while it is
+    /// open, no longer after its check-in than `max_open` (see [`still_in`]).
+    pub fn present_at(&self, at: DateTime<Utc>, max_open: Duration) -> bool {
+        let open_too_long = match (&self.start, &self.end) {
+            (Some(start), None) => !still_in(start.at, at, max_open),
+            _ => false,
+        };
+        self.contains(at) && !open_too_long
+    }
+
+    /// Whether the interval spans `at`: an open one from its check-in on, however long.
     pub fn contains(&self, at: DateTime<Utc>) -> bool {
         let Some(start) = &self.start else { return false };
         match &self.end {
             Some(end) => start.at <= at && at < end.at,
             None => self.is_open() && start.at <= at,
         }
+    }
+}
+
+/// Whether someone checked in at `since`, with no check-out yet, still counts as in at `at`:
+/// not once the interval has been open longer than `max_open`, the most an interval may stay
+/// open where it began. Past it the check-out was forgotten; the next punch flags the interval
+/// (`MissingCheckOut` or `OverLong`), and until then no evacuation list or kiosk screen
+/// should count them on site.
+pub fn still_in(since: DateTime<Utc>, at: DateTime<Utc>, max_open: Duration) -> bool {
+    match (at - since).to_std() {
+        Ok(open) => open <= max_open,
+        // A check-in after `at` (a clock ahead) has not been open long.
+        Err(_) => true,
     }
 }
 
@@ -429,6 +452,25 @@ mod tests {
         let intervals = pair(&[punch(1, 9, 0, Direction::Out)], PairingRules::default());
         assert_eq!(shape(&intervals), vec![(None, Some(1), vec![Flag::MissingCheckIn])]);
         assert!(!intervals[0].is_open());
+    }
+
+    #[test]
+    fn an_open_interval_counts_as_present_until_its_maximum_and_not_after() {
+        let rules = PairingRules { max_open: Duration::from_secs(3 * 3600) };
+        let intervals = pair(&[punch(1, 8, 0, Direction::In)], rules);
+        let open = &intervals[0];
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2025, 5, 12, h, m, 0).unwrap();
+
+        assert!(open.present_at(at(8, 0), rules.max_open));
+        assert!(open.present_at(at(11, 0), rules.max_open), "three hours exactly");
+        assert!(!open.present_at(at(11, 1), rules.max_open), "a forgotten check-out");
+        assert!(open.contains(at(11, 1)), "the interval itself still spans it");
+        assert!(!open.present_at(at(7, 59), rules.max_open));
+
+        // A closed interval counts over its whole length, however long.
+        let closed = pair(&[punch(1, 8, 0, Direction::In), punch(2, 23, 0, Direction::Out)], rules);
+        assert!(closed[0].present_at(at(22, 0), rules.max_open));
+        assert!(still_in(at(9, 0), at(8, 0), rules.max_open), "a check-in ahead of the clock");
     }
 
     #[test]

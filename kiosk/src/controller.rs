@@ -598,7 +598,8 @@ impl Controller {
     /// check-out and left off.
     pub fn present(&self) -> Vec<Present> {
         let now = self.effective(&self.reading()).wall;
-        let max_open = chrono::Duration::hours(i64::from(self.roster.config.max_open_hours));
+        let max_open =
+            std::time::Duration::from_secs(u64::from(self.roster.config.max_open_hours) * 3600);
         let mut present: Vec<Present> = self
             .roster
             .employees
@@ -615,10 +616,12 @@ impl Controller {
                     (None, Some(s)) => s,
                     (None, None) => return None,
                 };
-                (direction == Direction::In && now - since <= max_open).then(|| Present {
-                    number: employee.number.clone(),
-                    name: employee.name.clone(),
-                    since: since.with_timezone(&self.zone).fixed_offset(),
+                (direction == Direction::In && pairing::still_in(since, now, max_open)).then(|| {
+                    Present {
+                        number: employee.number.clone(),
+                        name: employee.name.clone(),
+                        since: since.with_timezone(&self.zone).fixed_offset(),
+                    }
                 })
             })
             .collect();

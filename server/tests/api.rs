@@ -319,6 +319,13 @@ async fn the_presence_report_lists_who_is_in() {
     let (_, earlier) =
         server.call("GET", "/api/reports/presence?at=2025-05-11T12:30:00-05:00", None).await;
     assert_eq!(earlier["present"].as_array().unwrap().len(), 2);
+
+    // Ann never checks out: sixteen hours on (the most an interval may stay open) she still
+    // counts, a minute later her check-out was forgotten and she is no longer on site.
+    assert_eq!(server.present(Some("2025-05-12T04:00:00-05:00")).await, [ann.to_string()]);
+    assert!(server.present(Some("2025-05-12T04:01:00-05:00")).await.is_empty());
+    server.clock.advance(Duration::from_secs(20 * 3600));
+    assert!(server.present(None).await.is_empty());
 }
 
 #[tokio::test]
