@@ -27,9 +27,9 @@
 //!   from the last check-out before each new punch.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time, each paying its fsync: a kiosk that buffered a million events syncs them in
-//!   23 to 27 s in batches of 500 (the default) and 20 to 23 s in batches of 5,000
+//!   22 to 27 s in batches of 500 (the default) and 20 to 23 s in batches of 5,000
 //!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). Ingest from many kiosks
-//!   reaches 50,000 to 65,000 events/s on two cores, a third of the CPU going to the interval
+//!   reaches 46,000 to 65,000 events/s on two cores, a third of the CPU going to the interval
 //!   watcher's reading punches back (the first item). New plain punches are
 //!   logged in arrival order and merged into the employee index 10,000 at a time, so every
 //!   read of punches scans the log once (up to 10,000 small rows, about a millisecond) until
