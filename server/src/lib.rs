@@ -21,9 +21,9 @@
 //!   them backwards from the newest and stops at the first punch at or before the instant
 //!   asked, so presence now costs a few rows per employee (kept in memory between reports
 //!   until the employee punches again, at most 100,000 rows), while presence at a past
-//!   instant reads every punch after it. The interval watcher re-pairs a changed employee from the
-//!   last punch before the earliest change, so while it trails a long catch-up it reads again
-//!   the rows stored since. What would close both: intervals kept per employee, re-paired
+//!   instant reads every punch after it. The interval watcher re-pairs a changed employee
+//!   from the last punch before the earliest change, so while it trails a long catch-up it
+//!   reads again the rows stored since. What would close both: intervals kept per employee, re-paired
 //!   from the last check-out before each new punch.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time, each paying its fsync: a kiosk that buffered a million events syncs them in
