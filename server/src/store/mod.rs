@@ -180,9 +180,10 @@ pub fn employee_intervals(
 /// check-in). Until then the read reaches further back; a history with no such punch is
 /// read whole.
 ///
-/// With `keep`, what is read is kept for the next reader (presence: most employees punch
-/// nothing between two reports); without, read as kept if it is, but not kept (the interval
-/// watcher reads those who just punched, whom the next punch would forget again).
+/// With `keep`, the rows are taken as kept and what is read is kept for the next reader
+/// (presence: most employees punch nothing between two reports); without, read from the store
+/// alone (the interval watcher reads those who just punched, whom their next punch would
+/// forget again).
 pub fn punches_reaching_each(
     store: &dyn Store,
     asked: &[(EmployeeId, DateTime<Utc>)],

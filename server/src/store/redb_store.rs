@@ -177,13 +177,12 @@ impl RedbStore {
         committed
     }
 
-    /// The newest `count` punches of each employee: those kept where they are, the rest
-    /// read from the store, and kept too with `keep` (see [`punch_cache`]).
-    fn latest_punches(
+    /// The newest `count` punches of each employee: those kept where they are, the rest read
+    /// from the store and kept (see [`punch_cache`]).
+    fn latest_punches_keeping(
         &self,
         ids: &[EmployeeId],
         count: usize,
-        keep: bool,
     ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
         let employees: Vec<u128> = ids.iter().map(|e| e.0.as_u128()).collect();
         let mut lookup = self.kept.lookup(&employees, count);
@@ -196,9 +195,7 @@ impl RedbStore {
         // The snapshot begins after the lookup took its stamps: a commit the snapshot does not
         // hold forgets after it, so it either changes a stamp or removes what is kept.
         let read = punches::latest(&self.db.begin_read().map_err(backend)?, &missed, count)?;
-        if keep {
-            self.kept.keep(&employees, count, &lookup, &read);
-        }
+        self.kept.keep(&employees, count, &lookup, &read);
 
         let mut read = read.into_iter();
         Ok(lookup
@@ -1350,7 +1347,7 @@ impl Store for RedbStore {
         ids: &[EmployeeId],
         count: usize,
     ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
-        self.latest_punches(ids, count, false)
+        punches::latest(&self.db.begin_read().map_err(backend)?, ids, count)
     }
 
     fn latest_punches_kept(
@@ -1358,7 +1355,7 @@ impl Store for RedbStore {
         ids: &[EmployeeId],
         count: usize,
     ) -> Result<Vec<Vec<IndexedPunch>>, StoreError> {
-        self.latest_punches(ids, count, true)
+        self.latest_punches_keeping(ids, count)
     }
 
     fn unknown_badge_events(&self) -> Result<Vec<EventRecord>, StoreError> {
