@@ -154,6 +154,24 @@ pub fn still_in(since: DateTime<Utc>, at: DateTime<Utc>, max_open: Duration) -> 
     }
 }
 
+/// Flags each interval of `intervals` still open at `now` longer than the most it may stay
+/// open (`max_open` of its check-in) as missing its check-out, as a later check-in would:
+/// reports read at `now` then show the forgotten check-out rather than an interval open for
+/// days with no time and no flag. A check-out that arrives later closes the interval instead
+/// (flagged over-long when paired again).
+pub fn flag_forgotten(
+    intervals: &mut [Interval],
+    now: DateTime<Utc>,
+    max_open: impl Fn(&Punch) -> Duration,
+) {
+    for interval in intervals.iter_mut().filter(|i| i.is_open()) {
+        let forgotten = interval.start.as_ref().is_some_and(|s| !still_in(s.at, now, max_open(s)));
+        if forgotten {
+            interval.flags.push(Flag::MissingCheckOut);
+        }
+    }
+}
+
 /// Rules that pairing applies.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PairingRules {
@@ -471,6 +489,31 @@ mod tests {
         let closed = pair(&[punch(1, 8, 0, Direction::In), punch(2, 23, 0, Direction::Out)], rules);
         assert!(closed[0].present_at(at(22, 0), rules.max_open));
         assert!(still_in(at(9, 0), at(8, 0), rules.max_open), "a check-in ahead of the clock");
+    }
+
+    #[test]
+    fn an_interval_open_past_its_maximum_at_now_is_flagged_missing_its_check_out() {
+        use Direction::*;
+        let rules = PairingRules { max_open: Duration::from_secs(3 * 3600) };
+        let punches = [punch(1, 8, 0, In), punch(2, 9, 0, Out), punch(3, 10, 0, In)];
+        let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2025, 5, 12, h, m, 0).unwrap();
+
+        let mut within = pair(&punches, rules);
+        flag_forgotten(&mut within, at(13, 0), |_| rules.max_open);
+        assert_eq!(within, pair(&punches, rules), "three hours exactly: still open");
+        assert!(within[1].is_open());
+
+        let mut past = pair(&punches, rules);
+        flag_forgotten(&mut past, at(13, 1), |_| rules.max_open);
+        assert_eq!(
+            shape(&past),
+            vec![(Some(1), Some(2), vec![]), (Some(3), None, vec![Flag::MissingCheckOut])]
+        );
+        assert!(!past[1].is_open());
+
+        // Flagged once, however often asked.
+        flag_forgotten(&mut past, at(23, 0), |_| rules.max_open);
+        assert_eq!(past[1].flags, [Flag::MissingCheckOut]);
     }
 
     #[test]

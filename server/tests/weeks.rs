@@ -316,3 +316,54 @@ async fn a_change_of_week_start_counts_every_day_in_one_week() {
     let worked: u64 = weeks.iter().map(|w| w.2).sum();
     assert_eq!(worked, 108);
 }
+
+/// A check-in with no check-out ever after: while within the most an interval may stay open
+/// (16 hours for API punches) it is open; past it, the interval list and the weekly report
+/// show it missing its check-out, so that payroll sees the forgotten check-out rather than
+/// an interval open for days with no time and no flag.
+#[tokio::test]
+async fn a_forgotten_check_out_is_flagged_once_the_interval_is_open_past_its_maximum() {
+    let server = TestServer::new();
+    let site = server.site().await;
+    let terms = json!({"code": "FT", "name": "Full time", "effective_from": "2025-04-01",
+        "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday"}});
+    server.ok("POST", "/api/settings/employment-terms", terms).await;
+    let body = json!({"number": "E01", "name": "Ann", "org_unit_id": site,
+        "employment_terms": "FT", "effective_from": "2025-04-01", "retroactive": true});
+    let ann = server.ok("POST", "/api/employees", body).await;
+    let ann = ann["id"].as_str().unwrap().to_owned();
+    // The server's clock stands at 2025-05-11 12:00 in Chicago, a Sunday.
+    server.ok("POST", &format!("/api/employees/{ann}/timesheet/clock-in"), json!({})).await;
+
+    server.clock.advance(std::time::Duration::from_secs(16 * 3600));
+    assert_eq!(only_interval(&server, &ann).await, (json!(true), json!([])));
+    assert_eq!(week_flags(&server).await, Value::Null, "no row: no time yet, nothing wrong");
+
+    server.clock.advance(std::time::Duration::from_secs(60));
+    assert_eq!(only_interval(&server, &ann).await, (json!(false), json!(["missing_check_out"])));
+    assert_eq!(week_flags(&server).await, json!(["missing_check_out"]));
+
+    // The check-out comes after all: the interval closes, flagged over-long.
+    server.ok("POST", &format!("/api/employees/{ann}/timesheet/clock-out"), json!({})).await;
+    assert_eq!(only_interval(&server, &ann).await, (json!(false), json!(["over_long"])));
+}
+
+/// Whether the employee's one interval is open, and its flags.
+async fn only_interval(server: &TestServer, employee: &str) -> (Value, Value) {
+    let path = format!(
+        "/api/employees/{employee}/timesheet/presence?from=2025-05-11T00:00:00Z&to=2025-05-20T00:00:00Z"
+    );
+    let (status, page) = server.call("GET", &path, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1, "{page}");
+    (page["items"][0]["open"].clone(), page["items"][0]["flags"].clone())
+}
+
+/// The flags of the first row of the weekly report for the week of 2025-05-05.
+async fn week_flags(server: &TestServer) -> Value {
+    let path = "/api/reports/weekly-overtime?from=2025-05-05&to=2025-05-11";
+    let (status, page) = server.call("GET", path, None).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"][0]["flags"].clone()
+}

@@ -23,7 +23,7 @@ use super::scope::{Intent, Scope};
 use super::settings::{default_reason, known_reason};
 use crate::model::{EmployeeRecord, EventDetail, EventRecord, OrgUnitRecord};
 use crate::state::{AppState, site_in};
-use crate::store::{OpenLimits, employee_intervals};
+use crate::store::{OpenLimits, employee_intervals_at};
 
 /// `?from=&to=` plus paging, for intervals and for events.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -187,10 +187,11 @@ impl Zones {
     }
 }
 
-/// Every interval of one employee, in time order.
+/// Every interval of one employee, in time order, as read now (an interval open past its
+/// maximum flagged as missing its check-out).
 pub fn intervals_of(state: &AppState, employee: EmployeeId) -> ApiResult<Vec<Interval>> {
     let limits = OpenLimits::load(state.store.as_ref())?;
-    Ok(employee_intervals(state.store.as_ref(), &limits, employee)?)
+    Ok(employee_intervals_at(state.store.as_ref(), &limits, employee, state.now())?)
 }
 
 // The cursor keeps the instant to the nanosecond: kiosk clocks read nanoseconds, and a

@@ -23,7 +23,7 @@ use super::scope::Scope;
 use super::timesheet::{IntervalView, Zones, instant_range, interval_view};
 use crate::model::EmployeeRecord;
 use crate::state::AppState;
-use crate::store::{OpenLimits, employee_intervals};
+use crate::store::{OpenLimits, employee_intervals_at};
 
 /// The longest period one report covers.
 const MAX_DAYS: i64 = 366;
@@ -160,6 +160,7 @@ fn interval_rows(
     employees.sort_by(|a, b| a.0.cmp(&b.0));
 
     let limits = OpenLimits::load(state.store.as_ref())?;
+    let now = state.now();
     let mut rows = Vec::new();
     // The smallest keys after the cursor seen so far, at most one more than the page holds.
     let mut nearest: BinaryHeap<String> = BinaryHeap::new();
@@ -175,7 +176,7 @@ fn interval_rows(
             }
         }
 
-        let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
+        let intervals = employee_intervals_at(state.store.as_ref(), &limits, record.id, now)?;
         for interval in intervals.into_iter().filter(|i| i.overlaps(from, to)) {
             let (at, event) = interval.anchor();
             let key = format!("{prefix}{}\n{event}", sortable_instant(at));
@@ -308,9 +309,10 @@ fn total_rows(state: &AppState, scope: &Scope, query: &TotalsQuery) -> ApiResult
     let working = working_reasons(state)?;
 
     let limits = OpenLimits::load(state.store.as_ref())?;
+    let now = state.now();
     let mut rows = Vec::new();
     for (record, zones) in covered(state, scope, query.org_unit_id, Some(query.to))? {
-        let intervals = employee_intervals(state.store.as_ref(), &limits, record.id)?;
+        let intervals = employee_intervals_at(state.store.as_ref(), &limits, record.id, now)?;
         let counts = |i: &Interval| working.contains(i.reason.as_str());
         // Days are cut at midnight in the zone of the site the employee belonged to then.
         for (date, worked) in zones.daily(&intervals, query.from, query.to, counts) {

@@ -21,7 +21,7 @@ use super::timesheet::Zones;
 use super::totals::{check_period, covered, working_reasons};
 use crate::model::{EmployeeRecord, EmploymentTermsRecord};
 use crate::state::AppState;
-use crate::store::{OpenLimits, employee_intervals};
+use crate::store::{OpenLimits, employee_intervals_at};
 
 /// `?from=&to=` local dates, an optional org unit, paging.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
@@ -153,7 +153,8 @@ pub fn employee_weeks(
         return Ok(Vec::new());
     }
 
-    let intervals = employee_intervals(state.store.as_ref(), &context.limits, record.id)?;
+    let intervals =
+        employee_intervals_at(state.store.as_ref(), &context.limits, record.id, context.now)?;
     let counts = |i: &Interval| context.working.contains(i.reason.as_str());
     let flags = flags_by_day(&intervals, zones);
     let mut rows = Vec::new();

@@ -166,6 +166,21 @@ pub fn employee_intervals(
     Ok(pairing::pair_with(&punches, |start| limits.of(start)))
 }
 
+/// [`employee_intervals`] as a report reads them at `now`: an interval still open longer than
+/// the maximum of the kiosk it began at is flagged as missing its check-out
+/// ([`pairing::flag_forgotten`]). The interval watcher announces what punches close and reads
+/// [`employee_intervals`]; the flag reaches the feed when a later punch pairs it.
+pub fn employee_intervals_at(
+    store: &dyn Store,
+    limits: &OpenLimits,
+    employee: EmployeeId,
+    now: DateTime<Utc>,
+) -> Result<Vec<Interval>, StoreError> {
+    let mut intervals = employee_intervals(store, limits, employee)?;
+    pairing::flag_forgotten(&mut intervals, now, |start| limits.of(start));
+    Ok(intervals)
+}
+
 /// For each employee asked, the punches that count from some punch at or before their
 /// instant `at` on: what pairing needs to give exactly the intervals of the whole history
 /// that reach past `at`, read backwards from the newest punch instead of from the first;
