@@ -517,7 +517,7 @@ pub struct QuarantineResolution {
 pub struct FeedEntry {
     /// Its place in the feed: gapless, from 1.
     pub seq: u64,
-    /// When the server recorded it.
+    /// When the server recorded it; never earlier than the entry before it.
     pub at: DateTime<Utc>,
     /// What happened, such as `presence.recorded` or `kiosk.enrolled`.
     pub kind: String,

@@ -11,7 +11,7 @@ use redb::{ReadableTable, WriteTransaction};
 
 use mtime_core::ids::{EmployeeId, EventId, KioskId};
 
-use super::{FEED, FEED_SEQ, META, backend, encode};
+use super::{FEED, FEED_SEQ, META, backend, decode_feed_entry, encode};
 use crate::model::{FeedEntry, feed_kind};
 use crate::store::StoreError;
 
@@ -71,6 +71,11 @@ impl FeedAppends {
     /// Numbers the entries after the last one stored and stores them in `txn`, in the
     /// transaction that made the changes they announce, so the feed holds exactly what was
     /// stored.
+    ///
+    /// An entry's `at` never goes back in seq order: a writer stamps its entries before it
+    /// waits for the write lock, so one stamped earlier can be stored after another; it then
+    /// takes the time of the entry stored before it (a few milliseconds later, or a clock set
+    /// back), so that a consumer may read the feed by time as well as by seq.
     pub(super) fn write(self, txn: &WriteTransaction) -> Result<(), StoreError> {
         if self.entries.is_empty() {
             return Ok(());
@@ -80,10 +85,14 @@ impl FeedAppends {
         let last = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value());
 
         let mut feed = txn.open_table(FEED).map_err(backend)?;
+        let stored = feed.get(last).map_err(backend)?.map(|v| decode_feed_entry(v.value()));
+        let mut latest = stored.transpose()?.map(|entry| entry.at);
         let mut seq = last;
         for mut entry in self.entries {
             seq += 1;
             entry.seq = seq;
+            entry.at = latest.map_or(entry.at, |latest| entry.at.max(latest));
+            latest = Some(entry.at);
             feed.insert(seq, encode(&entry)?.as_slice()).map_err(backend)?;
         }
 
@@ -157,6 +166,31 @@ mod tests {
         assert_eq!(stored[1].employee, Some(employee));
         assert_eq!(stored[2].week_start, Some(week));
         assert_eq!(stored[3].kiosk, Some(kiosk));
+    }
+
+    #[test]
+    fn an_entry_stamped_before_one_stored_ahead_of_it_takes_that_ones_time() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let at = Utc.with_ymd_and_hms(2026, 3, 2, 8, 0, 0).unwrap();
+        let ms = chrono::TimeDelta::milliseconds;
+
+        let txn = store.db.begin_write().unwrap();
+        append(&txn, at, feed_kind::PRESENCE_RECORDED, None, None, None).unwrap();
+        txn.commit().unwrap();
+
+        // Stamped 3 ms before the entry above, while it waited for the write lock.
+        let txn = store.db.begin_write().unwrap();
+        let mut feed = FeedAppends::new();
+        feed.push(at - ms(3), feed_kind::INTERVAL_CLOSED, None, None, None);
+        feed.push(at + ms(5), feed_kind::INTERVAL_CLOSED, None, None, None);
+        feed.push(at + ms(4), feed_kind::INTERVAL_CLOSED, None, None, None);
+        feed.write(&txn).unwrap();
+        txn.commit().unwrap();
+
+        let stored = store.feed_after(0, 10).unwrap();
+        let times: Vec<_> = stored.iter().map(|e| e.at).collect();
+        assert_eq!(times, [at, at, at + ms(5), at + ms(5)]);
     }
 
     #[test]
