@@ -21,7 +21,7 @@
 //!
 //! Limitations: what is kept is bounded by [`MOST_ROWS`], and when full nothing more is kept
 //! until writes forget some; a server with far more employees than that reads the rest from
-//! the store each time, as before.
+//! the store each time.
 
 use std::collections::HashMap;
 use std::sync::{Mutex, MutexGuard, PoisonError};
