@@ -76,7 +76,9 @@ pub struct IntervalView {
     pub start: Option<DateTime<FixedOffset>>,
     /// Check-out instant; absent while open or for a missing check-out.
     pub end: Option<DateTime<FixedOffset>>,
-    /// Still open.
+    /// Still open: checked in, not out, and for no longer than the most an interval may stay
+    /// open at the kiosk it began at (past it, the check-out counts as forgotten:
+    /// `missing_check_out`).
     pub open: bool,
     /// The reason.
     pub reason: String,
