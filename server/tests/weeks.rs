@@ -129,15 +129,7 @@ async fn the_week_counter_is_listed_with_its_config_schema() {
 #[tokio::test]
 async fn a_week_that_ends_is_announced_in_the_feed_once() {
     let server = TestServer::new();
-    let site = server.site().await;
-    let terms = json!({"code": "FT", "name": "Full time", "effective_from": "2025-04-01",
-        "retroactive": true,
-        "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday"}});
-    server.ok("POST", "/api/settings/employment-terms", terms).await;
-    let body = json!({"number": "E01", "name": "Ann", "org_unit_id": site,
-        "employment_terms": "FT", "effective_from": "2025-04-01", "retroactive": true});
-    let ann = server.ok("POST", "/api/employees", body).await;
-    let id = ann["id"].as_str().unwrap().to_owned();
+    let id = full_time_ann(&server).await;
     let corrections = format!("/api/employees/{id}/timesheet/corrections");
     for at in ["2025-04-29T08:00:00-05:00", "2025-05-06T08:00:00-05:00"] {
         server.ok("POST", &corrections, json!({"direction": "in", "at": at})).await;
@@ -324,15 +316,7 @@ async fn a_change_of_week_start_counts_every_day_in_one_week() {
 #[tokio::test]
 async fn a_forgotten_check_out_is_flagged_once_the_interval_is_open_past_its_maximum() {
     let server = TestServer::new();
-    let site = server.site().await;
-    let terms = json!({"code": "FT", "name": "Full time", "effective_from": "2025-04-01",
-        "retroactive": true,
-        "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday"}});
-    server.ok("POST", "/api/settings/employment-terms", terms).await;
-    let body = json!({"number": "E01", "name": "Ann", "org_unit_id": site,
-        "employment_terms": "FT", "effective_from": "2025-04-01", "retroactive": true});
-    let ann = server.ok("POST", "/api/employees", body).await;
-    let ann = ann["id"].as_str().unwrap().to_owned();
+    let ann = full_time_ann(&server).await;
     // The server's clock stands at 2025-05-11 12:00 in Chicago, a Sunday.
     server.ok("POST", &format!("/api/employees/{ann}/timesheet/clock-in"), json!({})).await;
 
@@ -366,4 +350,17 @@ async fn week_flags(server: &TestServer) -> Value {
     let (status, page) = server.call("GET", path, None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page["items"][0]["flags"].clone()
+}
+
+/// Ann, E01, on full-time terms (40 hours from Monday) since 2025-04-01; her id.
+async fn full_time_ann(server: &TestServer) -> String {
+    let site = server.site().await;
+    let terms = json!({"code": "FT", "name": "Full time", "effective_from": "2025-04-01",
+        "retroactive": true,
+        "weekly_overtime": {"weekly_norm_minutes": 2400, "week_start": "monday"}});
+    server.ok("POST", "/api/settings/employment-terms", terms).await;
+    let body = json!({"number": "E01", "name": "Ann", "org_unit_id": site,
+        "employment_terms": "FT", "effective_from": "2025-04-01", "retroactive": true});
+    let ann = server.ok("POST", "/api/employees", body).await;
+    ann["id"].as_str().unwrap().to_owned()
 }
