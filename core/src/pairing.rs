@@ -121,16 +121,6 @@ impl Interval {
         }
     }
 
-    /// Whether the employee counts as present at `at`: within the interval, and, while it is
-    /// open, no longer after its check-in than `max_open` (see [`still_in`]).
-    pub fn present_at(&self, at: DateTime<Utc>, max_open: Duration) -> bool {
-        let open_too_long = match (&self.start, &self.end) {
-            (Some(start), None) => !still_in(start.at, at, max_open),
-            _ => false,
-        };
-        self.contains(at) && !open_too_long
-    }
-
     /// Whether the interval spans `at`: an open one from its check-in on, however long.
     pub fn contains(&self, at: DateTime<Utc>) -> bool {
         let Some(start) = &self.start else { return false };
@@ -478,16 +468,22 @@ mod tests {
         let intervals = pair(&[punch(1, 8, 0, Direction::In)], rules);
         let open = &intervals[0];
         let at = |h: u32, m: u32| Utc.with_ymd_and_hms(2025, 5, 12, h, m, 0).unwrap();
+        // Present at `at`: the interval, read at `at`, spans it.
+        let present_at = |interval: &Interval, at: DateTime<Utc>, max_open: Duration| {
+            let mut read = [interval.clone()];
+            flag_forgotten(&mut read, at, |_| max_open);
+            read[0].contains(at)
+        };
 
-        assert!(open.present_at(at(8, 0), rules.max_open));
-        assert!(open.present_at(at(11, 0), rules.max_open), "three hours exactly");
-        assert!(!open.present_at(at(11, 1), rules.max_open), "a forgotten check-out");
+        assert!(present_at(open, at(8, 0), rules.max_open));
+        assert!(present_at(open, at(11, 0), rules.max_open), "three hours exactly");
+        assert!(!present_at(open, at(11, 1), rules.max_open), "a forgotten check-out");
         assert!(open.contains(at(11, 1)), "the interval itself still spans it");
-        assert!(!open.present_at(at(7, 59), rules.max_open));
+        assert!(!present_at(open, at(7, 59), rules.max_open));
 
         // A closed interval counts over its whole length, however long.
         let closed = pair(&[punch(1, 8, 0, Direction::In), punch(2, 23, 0, Direction::Out)], rules);
-        assert!(closed[0].present_at(at(22, 0), rules.max_open));
+        assert!(present_at(&closed[0], at(22, 0), rules.max_open));
         assert!(still_in(at(9, 0), at(8, 0), rules.max_open), "a check-in ahead of the clock");
     }
 

@@ -241,7 +241,8 @@ const PRESENCE_IN_PARALLEL_FROM: usize = 2_000;
 /// The interval of each employee that holds `at`, if they were present then: the answer
 /// [`employee_intervals`] gives, from the punches [`punches_reaching_each`] `at`. An interval
 /// still open longer than the maximum of the kiosk it began at holds nothing: its check-out
-/// was forgotten ([`pairing::still_in`], the rule the kiosk's screen applies too).
+/// was forgotten ([`pairing::flag_forgotten`], read at `at`; the kiosk's screen applies the
+/// same rule, [`pairing::still_in`]).
 ///
 /// A whole workforce is read in parts, one per core (four at most), so that a site's
 /// evacuation list does not wait on one core; each employee is read and paired alone either
@@ -286,11 +287,9 @@ fn presence_of(
     Ok(punches
         .iter()
         .map(|punches| {
-            let intervals = pairing::pair_with(punches, |start| limits.of(start));
-            intervals.into_iter().rev().find(|i| {
-                let max_open = i.start.as_ref().map_or(limits.default, |start| limits.of(start));
-                i.present_at(at, max_open)
-            })
+            let mut intervals = pairing::pair_with(punches, |start| limits.of(start));
+            pairing::flag_forgotten(&mut intervals, at, |start| limits.of(start));
+            intervals.into_iter().rev().find(|i| i.contains(at))
         })
         .collect())
 }
