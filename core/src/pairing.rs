@@ -183,11 +183,17 @@ pub fn pair(punches: &[Punch], rules: PairingRules) -> Vec<Interval> {
     pair_with(punches, |_| rules.max_open)
 }
 
+/// Where a punch stands in the order pairing reads punches: by instant, a check-out before a
+/// check-in at the same instant, then by event so that the order is total.
+pub fn order(punch: &Punch) -> (DateTime<Utc>, bool, EventId) {
+    (punch.at, punch.direction == Direction::In, punch.event)
+}
+
 /// Pairs like [`pair`], with the longest an interval may stay open decided by its check-in:
 /// a kiosk's own configured maximum for a tap made there.
 pub fn pair_with(punches: &[Punch], max_open: impl Fn(&Punch) -> Duration) -> Vec<Interval> {
     let mut sorted: Vec<&Punch> = punches.iter().collect();
-    sorted.sort_by_key(|p| (p.at, p.direction == Direction::In, p.event));
+    sorted.sort_by_key(|p| order(p));
 
     let mut intervals = Vec::new();
     let mut open: Option<&Punch> = None;

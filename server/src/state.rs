@@ -16,6 +16,7 @@ use crate::api::error::{ApiError, ApiResult};
 use crate::metrics::Metrics;
 use crate::model::OrgUnitRecord;
 use crate::store::Store;
+use crate::watch::intervals::LastPunches;
 use crate::webhooks::target::HostAllowlist;
 
 /// The server's shared state.
@@ -33,6 +34,8 @@ pub struct AppState {
     pub enroll_failures: Arc<Mutex<HashMap<IpAddr, Vec<DateTime<Utc>>>>>,
     /// The hosts webhooks may point at (the `webhook_hosts` setting); empty allows any.
     pub webhook_hosts: Arc<HostAllowlist>,
+    /// What the interval watcher keeps of each employee between its passes.
+    pub last_punches: Arc<LastPunches>,
 }
 
 impl AppState {
@@ -45,6 +48,7 @@ impl AppState {
             metrics: Arc::new(Metrics::default()),
             enroll_failures: Arc::default(),
             webhook_hosts: Arc::default(),
+            last_punches: Arc::default(),
         }
     }
 

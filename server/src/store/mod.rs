@@ -224,8 +224,7 @@ pub fn punches_reaching_each(
             let recorded: Vec<Recorded> = rows.into_iter().map(|r| r.recorded).collect();
             let punches = pairing::effective_owned(recorded).punches;
 
-            let first =
-                punches.iter().min_by_key(|p| (p.at, p.direction == Direction::In, p.event));
+            let first = punches.iter().min_by_key(|p| pairing::order(p));
             if whole || first.is_some_and(|p| p.at <= asked[i].1) {
                 found[i] = Some(punches);
             }
@@ -294,17 +293,55 @@ fn presence_of(
         .collect())
 }
 
-/// For each employee asked, the intervals that hold a punch at or after their `since`, and
-/// the one begun by the last punch before it if that is a check-in (its end is whatever
-/// comes next, so a punch arriving after it can leave it without one), as the whole history
-/// pairs them: what a change at `since` can have made or unmade. Read
-/// together, in the order asked, so that the rows not yet merged into the index are scanned
-/// once per round rather than once per employee.
+/// What a change at some instant can have made or unmade of one employee's intervals: those
+/// that hold a punch at or after it, and the one begun by the last punch before it if that
+/// is a check-in (its end is whatever comes next, so a punch arriving after it can leave it
+/// without one), as the whole history pairs them; and the last punch of that history, in the
+/// order pairing reads, from which the interval watcher can pair what comes next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Repaired {
+    /// The intervals, in time order.
+    pub intervals: Vec<Interval>,
+    /// The employee's last punch that counts.
+    pub last: Option<Punch>,
+}
+
+impl Repaired {
+    /// Pairs `punches`, which hold every punch that counts from the last one before `since`
+    /// on, and keeps what a change at `since` reaches.
+    pub fn pair(punches: &[Punch], since: DateTime<Utc>, limits: &OpenLimits) -> Self {
+        let mut intervals = pairing::pair_with(punches, |start| limits.of(start));
+        let reopened = last_check_in_before(punches, since);
+        intervals.retain(|i| {
+            let reaches = [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= since);
+            reaches || i.start.as_ref().is_some_and(|p| Some(p.event) == reopened)
+        });
+        let last = punches.iter().max_by_key(|p| pairing::order(p)).cloned();
+        Self { intervals, last }
+    }
+
+    /// What `new` punches make after `last`, the employee's last punch that counted, when
+    /// each of them comes after it in pairing's order and at a later instant (a punch at
+    /// the same instant would pair with what came before `last`); `None` when one does not,
+    /// and the history must be read back.
+    pub fn after(last: Option<&Punch>, new: &[Punch], limits: &OpenLimits) -> Option<Self> {
+        let since = new.iter().map(|p| p.at).min()?;
+        if last.is_some_and(|last| last.at >= since) {
+            return None;
+        }
+        let punches: Vec<Punch> = last.into_iter().chain(new).cloned().collect();
+        Some(Self::pair(&punches, since, limits))
+    }
+}
+
+/// For each employee asked, what a change at their `since` can have made ([`Repaired`]).
+/// Read together, in the order asked, so that the rows not yet merged into the index are
+/// scanned once per round rather than once per employee.
 pub fn intervals_since_each(
     store: &dyn Store,
     limits: &OpenLimits,
     asked: &[(EmployeeId, DateTime<Utc>)],
-) -> Result<Vec<Vec<Interval>>, StoreError> {
+) -> Result<Vec<Repaired>, StoreError> {
     // One punch before `since` is enough: the interval it opens or closes is paired as the
     // history pairs it, and so is everything after.
     let before: Vec<(EmployeeId, DateTime<Utc>)> = asked
@@ -318,25 +355,14 @@ pub fn intervals_since_each(
     Ok(reaching
         .iter()
         .zip(asked)
-        .map(|(punches, (_, since))| {
-            let mut intervals = pairing::pair_with(punches, |start| limits.of(start));
-            let reopened = last_check_in_before(punches, *since);
-            intervals.retain(|i| {
-                let reaches = [&i.start, &i.end].into_iter().flatten().any(|p| p.at >= *since);
-                reaches || i.start.as_ref().is_some_and(|p| Some(p.event) == reopened)
-            });
-            intervals
-        })
+        .map(|(punches, (_, since))| Repaired::pair(punches, *since, limits))
         .collect())
 }
 
 /// The last of `punches` before `since`, in the order pairing reads them, if it is a
 /// check-in.
 pub(crate) fn last_check_in_before(punches: &[Punch], since: DateTime<Utc>) -> Option<EventId> {
-    let last = punches
-        .iter()
-        .filter(|p| p.at < since)
-        .max_by_key(|p| (p.at, p.direction == Direction::In, p.event))?;
+    let last = punches.iter().filter(|p| p.at < since).max_by_key(|p| pairing::order(p))?;
     (last.direction == Direction::In).then_some(last.event)
 }
 
@@ -546,6 +572,12 @@ pub trait Store: Send + Sync + 'static {
     /// instants and those of the taps they amend, down each chain; `None` when none is
     /// stored.
     fn earliest_change(&self, events: &[EventId]) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// For each event, its employee and punch when it is a plain punch: stored, someone's,
+    /// amending nothing, and named by no amendment filed; `None` otherwise. One transaction.
+    fn plain_punches(
+        &self,
+        events: &[EventId],
+    ) -> Result<Vec<Option<(EmployeeId, Punch)>>, StoreError>;
     /// In one transaction: appends `interval.closed` (and `interval.flagged` for a flagged
     /// one) per announcement, remembers them as announced, and moves the interval watcher's
     /// cursor from `from` to `through`. Refuses with [`StoreError::Conflict`] when the

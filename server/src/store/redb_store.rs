@@ -3,6 +3,8 @@
 mod employee_cache;
 mod feed;
 mod group;
+#[cfg(test)]
+pub(crate) mod histories;
 mod punch_cache;
 mod punches;
 
@@ -22,7 +24,7 @@ use mtime_core::event::Amendment;
 use mtime_core::ids::EventId;
 use mtime_core::ids::{EmployeeId, KioskId, OrgUnitId, UserId, WebhookId};
 use mtime_core::keys::PublicKey;
-use mtime_core::pairing::{PunchOrigin, Recorded};
+use mtime_core::pairing::{Punch, PunchOrigin, Recorded};
 use mtime_core::protocol::OutboxReport;
 use mtime_core::repair::open_repairing;
 use mtime_core::timing::{self, Established, QuarantineReason, TimeAnchor};
@@ -1497,6 +1499,13 @@ impl Store for RedbStore {
             }
         }
         Ok(earliest)
+    }
+
+    fn plain_punches(
+        &self,
+        events: &[EventId],
+    ) -> Result<Vec<Option<(EmployeeId, Punch)>>, StoreError> {
+        punches::plain(&self.db.begin_read().map_err(backend)?, events)
     }
 
     fn announce_intervals(

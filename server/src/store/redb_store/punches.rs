@@ -508,6 +508,35 @@ pub(super) fn latest(
     Ok(out)
 }
 
+/// For each event, its employee and punch when it is plain: stored, someone's, amending
+/// nothing, and named by no amendment filed (which would move or undo it); `None` otherwise.
+pub(super) fn plain(
+    txn: &ReadTransaction,
+    events: &[EventId],
+) -> Result<Vec<Option<(EmployeeId, Punch)>>, StoreError> {
+    let stored = txn.open_table(EVENTS).map_err(backend)?;
+    let amendments = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
+    let amended_by = txn.open_table(AMENDED_BY).map_err(backend)?;
+    let mut out = Vec::with_capacity(events.len());
+    for event in events {
+        let id = event.0.as_u128();
+        let Some(bytes) = stored.get(id).map_err(backend)? else {
+            out.push(None);
+            continue;
+        };
+        let amends = amendments.get(id).map_err(backend)?.is_some();
+        let mut amenders = amended_by.range((id, 0)..=(id, u128::MAX)).map_err(backend)?;
+        let amended = amenders.next().transpose().map_err(backend)?.is_some();
+        if amends || amended {
+            out.push(None);
+            continue;
+        }
+        let record: EventRecord = decode(bytes.value(), "event")?;
+        out.push(record.employee.map(|employee| (employee, record.punch)));
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -522,107 +551,12 @@ mod tests {
 
     use super::*;
     use crate::model::EventDetail;
-    use crate::store::redb_store::{FeedAppends, RedbStore, insert_event};
+    use crate::store::redb_store::RedbStore;
+    use crate::store::redb_store::histories::{Dice, file, history, reason, start_of_histories};
     use crate::store::{
-        OpenLimits, Store, employee_intervals, intervals_since_each, last_check_in_before,
-        presence_at,
+        OpenLimits, Store, effective_punches, employee_intervals, intervals_since_each,
+        last_check_in_before, presence_at,
     };
-
-    /// A small deterministic generator, so a failing history can be made again by its seed.
-    struct Dice(u64);
-
-    impl Dice {
-        fn roll(&mut self, sides: u64) -> u64 {
-            self.0 ^= self.0 << 13;
-            self.0 ^= self.0 >> 7;
-            self.0 ^= self.0 << 17;
-            self.0 % sides
-        }
-    }
-
-    fn reason(code: &str) -> ReasonCode {
-        serde_json::from_value(serde_json::Value::String(code.into())).unwrap()
-    }
-
-    /// Stores one event the way a batch or the API does: amendment first, then the event
-    /// and its index rows, in one transaction.
-    fn file(store: &RedbStore, event: &EventRecord, amends: Option<Amendment>) {
-        let txn = store.db.begin_write().unwrap();
-        if let Some(amendment) = amends {
-            let mut table = txn.open_table(EVENT_AMENDMENTS).unwrap();
-            let id = event.punch.event.0.as_u128();
-            table.insert(id, encode(&amendment).unwrap().as_slice()).unwrap();
-        }
-        let mut feed = FeedAppends::new();
-        let mut filing = Filing::new(&txn, &store.kept);
-        insert_event(&txn, &mut feed, &mut filing, event, amends).unwrap();
-        drop(filing);
-        feed.write(&txn).unwrap();
-        store.commit(txn).unwrap();
-    }
-
-    /// One employee's taps at one kiosk over a few weeks, some of them amending an earlier
-    /// tap, with API punches among them; each with the amendment it carries.
-    fn start_of_histories() -> DateTime<Utc> {
-        DateTime::from_timestamp(1_767_600_000, 0).unwrap()
-    }
-
-    fn history(dice: &mut Dice, employee: EmployeeId) -> Vec<(EventRecord, Option<Amendment>)> {
-        let kiosk = KioskId::random();
-        let start = start_of_histories();
-        let mut at = start;
-        let mut taps: Vec<(EventRecord, Option<Amendment>)> = Vec::new();
-        for seq in 1..=40u64 {
-            // Often two punches share an instant (a shift change); now and then a tap lands
-            // before the one made just earlier (a re-dated clock).
-            if dice.roll(3) != 0 {
-                at += TimeDelta::minutes(1 + dice.roll(600) as i64);
-            }
-            if dice.roll(8) == 0 {
-                at -= TimeDelta::minutes(1 + dice.roll(600) as i64).min(at - start);
-            }
-            let direction = if dice.roll(3) == 0 { Direction::Out } else { Direction::In };
-            let api = dice.roll(10) == 0;
-            let origin = if api {
-                PunchOrigin::Api { author: "payroll".into(), note: None, correction: true }
-            } else {
-                PunchOrigin::Kiosk { kiosk, seq }
-            };
-            let amends = match (api, taps.len(), dice.roll(4)) {
-                (false, n, 0) if n > 0 => {
-                    let target =
-                        taps[taps.len() - 1 - dice.roll(n.min(3) as u64) as usize].0.punch.event;
-                    Some(if dice.roll(2) == 0 {
-                        Amendment::Replaces(target)
-                    } else {
-                        Amendment::Withdraws(target)
-                    })
-                }
-                _ => None,
-            };
-            let punch = Punch {
-                event: EventId::random(),
-                at,
-                direction,
-                reason: reason(if dice.roll(5) == 0 { "TRAVEL" } else { "WORK" }),
-                origin,
-            };
-            let record = EventRecord {
-                employee: Some(employee),
-                punch,
-                detail: EventDetail::Api,
-                received_at: at,
-            };
-            taps.push((record, amends));
-        }
-        // Some targets arrive after the amendments that name them (held, then released).
-        for _ in 0..6 {
-            let i = dice.roll(taps.len() as u64) as usize;
-            let j = dice.roll(taps.len() as u64) as usize;
-            taps.swap(i, j);
-        }
-        taps
-    }
 
     #[test]
     fn the_newest_punches_kept_between_reads_follow_every_punch_filed() {
@@ -687,6 +621,10 @@ mod tests {
             }
 
             let whole = employee_intervals(&store, &limits, employee).unwrap();
+            let last = effective_punches(&store, employee)
+                .unwrap()
+                .into_iter()
+                .max_by_key(mtime_core::pairing::order);
             let paired: Vec<Punch> =
                 whole.iter().flat_map(|i| [&i.start, &i.end]).flatten().cloned().collect();
             let mut instants: Vec<DateTime<Utc>> = taps.iter().map(|(e, _)| e.punch.at).collect();
@@ -719,7 +657,8 @@ mod tests {
                 let expected: Vec<Interval> = whole.iter().filter(reaching).cloned().collect();
                 let since =
                     intervals_since_each(&store, &limits, &[(employee, at)]).unwrap().remove(0);
-                assert_eq!(since, expected, "employee {employee} since {at}");
+                assert_eq!(since.intervals, expected, "employee {employee} since {at}");
+                assert_eq!(since.last, last, "employee {employee}: the last punch, since {at}");
             }
         }
         // Asked for everyone at once, each reads as far back as they need, no further.
