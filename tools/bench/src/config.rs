@@ -28,6 +28,8 @@ pub struct Config {
     pub ingest_max_requests: usize,
     /// Workload 3: how often HTTP and direct runs alternate.
     pub ingest_repeats: usize,
+    /// Workload 3: events the interval watcher catches up on alone.
+    pub watcher_events: usize,
     /// Workload 4: events a kiosk buffered.
     pub catchup_events: Vec<u64>,
     /// Workload 4: the most events per batch the kiosk is configured for, one run each.
@@ -62,6 +64,7 @@ impl Config {
             ingest_events: 30_000,
             ingest_max_requests: 1_000,
             ingest_repeats: 2,
+            watcher_events: 300_000,
             catchup_events: vec![10_000, 100_000, 1_000_000],
             catchup_batches: vec![500, 5_000],
             fleet_kiosks: vec![100, 300, 1_000],
@@ -88,6 +91,7 @@ impl Config {
             ingest_events: 5_000,
             ingest_max_requests: 200,
             ingest_repeats: 1,
+            watcher_events: 10_000,
             catchup_events: vec![1_000, 10_000],
             catchup_batches: vec![500, 5_000],
             fleet_kiosks: vec![50],

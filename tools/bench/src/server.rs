@@ -56,6 +56,15 @@ impl LocalServer {
     /// Creates a workspace in `dir` and serves it on a free loopback port, with `threads`
     /// worker threads as a separate server process would have.
     pub fn start(dir: &Path, threads: usize) -> anyhow::Result<Self> {
+        Self::serve(dir, threads, true)
+    }
+
+    /// The same without its watchers, for a workload that runs their passes itself.
+    pub fn start_unwatched(dir: &Path, threads: usize) -> anyhow::Result<Self> {
+        Self::serve(dir, threads, false)
+    }
+
+    fn serve(dir: &Path, threads: usize, watched: bool) -> anyhow::Result<Self> {
         let clock = Arc::new(BenchClock::default());
         let admin_key = workspace::init(dir, clock.clone())?;
         let (store, key) = workspace::open(dir)?;
@@ -72,9 +81,11 @@ impl LocalServer {
         let handle = axum_server::Handle::new();
         let app = api::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let serving = handle.clone();
-        let watched = state.clone();
+        let watchers = watched.then(|| state.clone());
         runtime.spawn(async move {
-            watch::spawn(watched, watch::Cadence::default());
+            if let Some(state) = watchers {
+                watch::spawn(state, watch::Cadence::default());
+            }
             match axum_server::from_tcp(listener) {
                 Ok(server) => {
                     if let Err(e) = server.handle(serving).serve(app).await {
