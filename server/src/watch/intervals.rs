@@ -19,6 +19,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
+use chrono::{DateTime, Utc};
+
 use mtime_core::ids::{EmployeeId, EventId};
 use mtime_core::pairing::{Interval, Punch};
 
@@ -48,9 +50,18 @@ const ADDING_KINDS: [&str; 2] = [feed_kind::PRESENCE_RECORDED, feed_kind::PRESEN
 /// Employees whose last punch is kept, at most: about 150 bytes each.
 const MOST_KEPT: usize = 50_000;
 
+/// Punches paired ahead of the feed kept for one employee, at most; past it they are
+/// forgotten, and their next pass reads back.
+const MOST_PAIRED_AHEAD: usize = 256;
+
 /// Each employee's last punch that counts, as the watcher last paired them, so that a pass
 /// whose new punches all come after it pairs them from it instead of reading the history
 /// back: in a day of taps nearly every punch is the newest of its employee.
+///
+/// A pass that reads a history back reads the store as it is, past the feed entries it
+/// handles: the last punch it keeps can be one whose entry a later pass reads. So it keeps
+/// too the punches it paired (those its change reached), and a later pass takes a punch
+/// among them as paired already, and the others only when they come after the last.
 ///
 /// What is kept holds at the feed position it was kept at and only there: each pass starts
 /// where the last one ended, and a change to anyone's punches is a feed entry naming them,
@@ -68,7 +79,16 @@ pub struct LastPunches {
 struct Kept {
     /// The feed entry the last pass handled through.
     through: u64,
-    last: HashMap<EmployeeId, Option<Punch>>,
+    last: HashMap<EmployeeId, Tail>,
+}
+
+/// What is kept of one employee.
+#[derive(Clone)]
+struct Tail {
+    /// Their last punch that counts.
+    last: Option<Punch>,
+    /// Punches paired already whose entries may still be ahead of the watcher.
+    paired: Vec<EventId>,
 }
 
 impl Default for LastPunches {
@@ -105,8 +125,13 @@ impl Kept {
     /// After a pass through feed entry `through` stored its announcements.
     fn advance(&mut self, through: u64, changed: &[Changed], most: usize) {
         for change in changed {
-            if self.last.len() < most || self.last.contains_key(&change.employee) {
-                self.last.insert(change.employee, change.repaired.last.clone());
+            let known = self.last.contains_key(&change.employee);
+            if change.paired.len() > MOST_PAIRED_AHEAD {
+                self.last.remove(&change.employee);
+            } else if known || self.last.len() < most {
+                let tail =
+                    Tail { last: change.repaired.last.clone(), paired: change.paired.clone() };
+                self.last.insert(change.employee, tail);
             }
         }
         self.through = through;
@@ -121,6 +146,8 @@ struct Changed {
     /// punch alone can have been announced before, every other holds a punch of this pass.
     /// `None` when the history was read back, and any of them may have been.
     from_kept: Option<Option<EventId>>,
+    /// The punches paired whose entries the watcher may not have read yet.
+    paired: Vec<EventId>,
 }
 
 impl Changed {
@@ -145,7 +172,7 @@ pub fn catch_up(state: &AppState) -> Result<usize, StoreError> {
 /// One pass: (whether more entries may wait, intervals announced). A serving process runs
 /// passes one at a time so that it can stop between them.
 pub fn step(state: &AppState) -> Result<(bool, usize), StoreError> {
-    let (read, made) = pass(state)?;
+    let (read, made) = pass(state, PASS)?;
     Ok((read == PASS, made))
 }
 
@@ -157,10 +184,10 @@ struct Entries {
     adding: bool,
 }
 
-/// One pass over at most [`PASS`] entries: (entries read, intervals announced).
-fn pass(state: &AppState) -> Result<(usize, usize), StoreError> {
+/// One pass over at most `most` entries: (entries read, intervals announced).
+fn pass(state: &AppState, most: usize) -> Result<(usize, usize), StoreError> {
     let from = state.store.interval_watch_cursor()?;
-    let entries = state.store.feed_after(from, PASS)?;
+    let entries = state.store.feed_after(from, most)?;
     let Some(through) = entries.last().map(|e| e.seq) else {
         // A quiet feed: the punches logged since the last merge go into the index now,
         // rather than being scanned by every read until the log fills.
@@ -241,10 +268,10 @@ fn pair_from_kept(
     let mut adding = Vec::new();
     for (employee, said) in named {
         match (said.events, kept.last.get(&employee)) {
-            (Some(mut events), Some(last)) if said.adding => {
+            (Some(mut events), Some(tail)) if said.adding => {
                 events.sort_unstable();
                 events.dedup();
-                adding.push((employee, last.as_ref(), events));
+                adding.push((employee, tail, events));
             }
             (events, _) => read_back.push((employee, events)),
         }
@@ -253,16 +280,26 @@ fn pair_from_kept(
     let events: Vec<EventId> = adding.iter().flat_map(|(_, _, events)| events).copied().collect();
     let mut plain = state.store.plain_punches(&events)?.into_iter();
     let mut changed = Vec::with_capacity(adding.len());
-    for (employee, last, events) in adding {
+    for (employee, tail, events) in adding {
         let found: Vec<Option<(EmployeeId, Punch)>> = plain.by_ref().take(events.len()).collect();
         let new: Option<Vec<Punch>> = found
             .into_iter()
             .map(|p| p.and_then(|(whose, punch)| (whose == employee).then_some(punch)))
             .collect();
-        match new.and_then(|new| Repaired::after(last, &new, limits)) {
+        let last = tail.last.as_ref();
+        let repaired = new.and_then(|new| {
+            let fresh: Vec<Punch> =
+                new.into_iter().filter(|p| !tail.paired.contains(&p.event)).collect();
+            if fresh.is_empty() {
+                return Some(Repaired { intervals: Vec::new(), last: last.cloned() });
+            }
+            Repaired::after(last, &fresh, limits)
+        });
+        match repaired {
             Some(repaired) => {
                 let from_kept = Some(last.map(|p| p.event));
-                changed.push(Changed { employee, repaired, from_kept });
+                let paired = tail.paired.iter().filter(|e| !events.contains(e)).copied().collect();
+                changed.push(Changed { employee, repaired, from_kept, paired });
             }
             None => read_back.push((employee, Some(events))),
         }
@@ -283,24 +320,41 @@ fn read_back_each(
     for (employee, events) in named {
         match events {
             Some(events) => match store.earliest_change(&events)? {
-                Some(at) => since.push((employee, at)),
-                None => wholly.push(employee),
+                Some(at) => since.push((employee, at, events)),
+                None => wholly.push((employee, events)),
             },
-            None => wholly.push(employee),
+            None => wholly.push((employee, Vec::new())),
         }
     }
 
     let mut changed = Vec::with_capacity(since.len() + wholly.len());
-    let read_since = intervals_since_each(store, limits, &since)?;
-    for ((employee, _), repaired) in since.iter().zip(read_since) {
-        changed.push(Changed { employee: *employee, repaired, from_kept: None });
+    let asked: Vec<(EmployeeId, DateTime<Utc>)> =
+        since.iter().map(|(e, at, _)| (*e, *at)).collect();
+    let read_since = intervals_since_each(store, limits, &asked)?;
+    for ((employee, _, named), repaired) in since.into_iter().zip(read_since) {
+        changed.push(read_back(employee, repaired, &named));
     }
-    for employee in wholly {
+    for (employee, named) in wholly {
         let punches = effective_punches(store, employee)?;
-        let repaired = Repaired::pair(&punches, chrono::DateTime::<chrono::Utc>::MIN_UTC, limits);
-        changed.push(Changed { employee, repaired, from_kept: None });
+        let repaired = Repaired::pair(&punches, DateTime::<Utc>::MIN_UTC, limits);
+        changed.push(read_back(employee, repaired, &named));
     }
     Ok(changed)
+}
+
+/// An employee's history read back and paired: every punch it paired but those the pass's
+/// entries named may have its entry ahead.
+fn read_back(employee: EmployeeId, repaired: Repaired, named: &[EventId]) -> Changed {
+    let named: HashSet<&EventId> = named.iter().collect();
+    let paired = repaired
+        .intervals
+        .iter()
+        .flat_map(|i| [&i.start, &i.end])
+        .flatten()
+        .map(|p| p.event)
+        .filter(|e| !named.contains(e))
+        .collect();
+    Changed { employee, repaired, from_kept: None, paired }
 }
 
 #[cfg(test)]
@@ -435,6 +489,71 @@ mod tests {
             assert!(closed.len() > 5, "{employee}: {} closed", closed.len());
             assert_eq!(store.announced_among(&closed).unwrap().len(), closed.len());
         }
+    }
+
+    #[test]
+    fn passes_trailing_what_is_stored_announce_each_interval_once_it_closes() {
+        let mut dice = Dice(0xbb67_ae85_84ca_a73b);
+        let everyone: Vec<EmployeeId> = (0..5).map(|_| EmployeeId::random()).collect();
+        let mut histories: Vec<_> =
+            everyone.iter().map(|e| history(&mut dice, *e).into_iter()).collect();
+        let mut taps = Vec::new();
+        while !histories.is_empty() {
+            let i = dice.roll(histories.len() as u64) as usize;
+            match histories[i].next() {
+                Some(tap) => taps.push(tap),
+                None => drop(histories.swap_remove(i)),
+            }
+        }
+
+        let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
+        let open =
+            |i: usize| Arc::new(RedbStore::open(&dirs[i].path().join("mtime.redb")).unwrap());
+        let (store, each) = (open(0), open(1));
+        let watcher = state_over(&store, LastPunches::default());
+        // A watcher that handles every event alone, before the next is stored: what it
+        // announces is every interval that was ever closed.
+        let after_each = state_over(&each, LastPunches::keeping(0));
+
+        let mut remaining = taps.as_slice();
+        while !remaining.is_empty() {
+            let (now, later) = remaining.split_at((1 + dice.roll(6) as usize).min(remaining.len()));
+            remaining = later;
+            for (event, amends) in now {
+                file(&store, event, *amends);
+                file(&each, event, *amends);
+                catch_up(&after_each).unwrap();
+            }
+            // Passes of a few entries, trailing what is stored as a busy server's do: their
+            // reads back see punches whose entries later passes read.
+            for _ in 0..=dice.roll(2) {
+                pass(&watcher, 1 + dice.roll(6) as usize).unwrap();
+            }
+        }
+        catch_up(&watcher).unwrap();
+
+        // Nothing announced that was never closed; everything closed now announced.
+        let ever: HashSet<_> = announced_after(&each, 0).0.into_iter().collect();
+        let announced = announced_after(&store, 0).0;
+        assert!(announced.len() > 40, "{} announced", announced.len());
+        for announcement in &announced {
+            assert!(ever.contains(announcement), "never closed: {announcement:?}");
+        }
+        let limits = OpenLimits::load(store.as_ref()).unwrap();
+        for employee in &everyone {
+            let closed: Vec<_> = employee_intervals(store.as_ref(), &limits, *employee)
+                .unwrap()
+                .iter()
+                .filter(|i| !i.is_open())
+                .map(|i| (*employee, IntervalKey::of(i)))
+                .collect();
+            assert_eq!(store.announced_among(&closed).unwrap().len(), closed.len());
+        }
+        assert!(
+            watcher.last_punches.paired_from_kept() > 20,
+            "{}",
+            watcher.last_punches.paired_from_kept()
+        );
     }
 
     #[test]
