@@ -43,6 +43,18 @@ impl Workforce {
         Self { people: (0..count as u64).map(|n| (EmployeeId::random(), badge(n))).collect() }
     }
 
+    /// The regulars of door `door` of `doors`: every `doors`th employee from the `door`th
+    /// (the one employee `door` comes to, when there are more doors than employees). An
+    /// employee tapping at one door at a time has their punches arrive in time order, as at a
+    /// site; the same employee at every door of a hundred within a second would not.
+    pub fn regulars(&self, door: usize, doors: usize) -> Self {
+        let people: Vec<_> = self.people.iter().skip(door).step_by(doors.max(1)).copied().collect();
+        if people.is_empty() && !self.people.is_empty() {
+            return Self { people: vec![self.people[door % self.people.len()]] };
+        }
+        Self { people }
+    }
+
     /// The `n`th tap of a day-like sequence: employees in turn, each going in and out.
     fn tap(&self, n: u64) -> (EmployeeId, BadgeUid, Direction) {
         let count = self.people.len().max(1) as u64;
