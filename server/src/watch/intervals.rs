@@ -73,6 +73,8 @@ pub struct LastPunches {
     most: usize,
     /// Employees paired from what was kept, over all passes.
     paired: AtomicU64,
+    /// Employees whose history was read back, over all passes.
+    read_back: AtomicU64,
 }
 
 #[derive(Default)]
@@ -101,12 +103,18 @@ impl LastPunches {
     /// Keeps the last punch of at most `most` employees; with none, every pass reads every
     /// employee it names back.
     pub fn keeping(most: usize) -> Self {
-        Self { kept: Mutex::new(Kept::default()), most, paired: AtomicU64::new(0) }
+        let (paired, read_back) = (AtomicU64::new(0), AtomicU64::new(0));
+        Self { kept: Mutex::new(Kept::default()), most, paired, read_back }
     }
 
     /// How many times an employee's new punches were paired from their kept last punch.
     pub fn paired_from_kept(&self) -> u64 {
         self.paired.load(Ordering::Relaxed)
+    }
+
+    /// How many times an employee's history was read back.
+    pub fn read_back(&self) -> u64 {
+        self.read_back.load(Ordering::Relaxed)
     }
 
     /// What is kept, for a pass starting after feed entry `from`. Passes hold it one at a
@@ -241,6 +249,8 @@ fn pass(state: &AppState, most: usize) -> Result<(usize, usize), StoreError> {
     state.store.announce_intervals(from, through, &announcements)?;
     kept.advance(through, &changed, state.last_punches.most);
     state.last_punches.paired.fetch_add(from_kept as u64, Ordering::Relaxed);
+    let read_back = (changed.len() - from_kept) as u64;
+    state.last_punches.read_back.fetch_add(read_back, Ordering::Relaxed);
     for a in &announcements {
         tracing::info!(
             employee = %a.employee,
