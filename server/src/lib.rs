@@ -21,16 +21,19 @@
 //!   them backwards from the newest and stops at the first punch at or before the instant
 //!   asked, so presence now costs a few rows per employee (kept in memory between reports
 //!   until the employee punches again, at most 100,000 rows), while presence at a past
-//!   instant reads every punch after it. The interval watcher re-pairs a changed employee
-//!   from the last punch before the earliest change, so while it trails a long catch-up it
-//!   reads again the rows stored since. What would close both: intervals kept per employee, re-paired
-//!   from the last check-out before each new punch.
+//!   instant reads every punch after it. The interval watcher pairs an employee's new punches
+//!   from the last punch it kept of them (`watch::intervals::LastPunches`) when they all come
+//!   after it; any other change (an amendment, a correction, a tap dated before the last, the
+//!   first change after a restart) re-pairs from the last punch before the earliest change,
+//!   read back. What would close the read back: the intervals themselves kept per employee.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time, each paying its fsync: a kiosk that buffered a million events syncs them in
-//!   22 to 27 s in batches of 500 (the default) and 20 to 23 s in batches of 5,000
-//!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). Ingest from many kiosks
-//!   reaches 46,000 to 65,000 events/s on two cores, a third of the CPU going to the interval
-//!   watcher's reading punches back (the first item). New plain punches are
+//!   21 to 23 s in batches of 500 (the default) and 19 to 20 s in batches of 5,000
+//!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). Ingest from 100 kiosks
+//!   reaches 79,000 to 100,000 events/s on two cores, short of 100,000: writing event rows,
+//!   feed entries and commits take most of it. What would close it: a batch's events stored
+//!   as one row with the feed and punch rows pointing into it, and binary instants in stored
+//!   rows (a format version). New plain punches are
 //!   logged in arrival order and merged into the employee index 10,000 at a time, so every
 //!   read of punches scans the log once (up to 10,000 small rows, about a millisecond) until
 //!   the interval watcher merges it when the feed is quiet. What would close the scan: the
