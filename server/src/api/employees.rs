@@ -22,6 +22,8 @@ use crate::state::AppState;
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewEmployee {
+    /// The employee's number in payroll and HR systems: 1 to 64 characters, no control
+    /// characters, unique.
     number: String,
     name: String,
     org_unit_id: OrgUnitId,
@@ -149,6 +151,21 @@ fn parse_badges(badges: &[String]) -> ApiResult<Vec<BadgeUid>> {
     Ok(out)
 }
 
+/// An employee number as payroll and HR systems key it: printable text on one line, since it
+/// is written into CSV rows, report cursors and log lines.
+fn check_number(number: &str) -> ApiResult<String> {
+    let number = number.trim();
+    if number.is_empty() || number.chars().count() > 64 {
+        return Err(ApiError::invalid("number must be 1 to 64 characters"));
+    }
+    if number.chars().any(char::is_control) {
+        return Err(ApiError::invalid(
+            "number must not hold control characters (tabs, line breaks)",
+        ));
+    }
+    Ok(number.to_owned())
+}
+
 fn check_name(name: &str) -> ApiResult<String> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
@@ -165,10 +182,7 @@ pub async fn create(
     JsonBody(body): JsonBody<NewEmployee>,
 ) -> ApiResult<(StatusCode, Json<EmployeeView>)> {
     scope.place(body.org_unit_id, "an employee")?;
-    let number = body.number.trim().to_owned();
-    if number.is_empty() || number.chars().count() > 64 {
-        return Err(ApiError::invalid("number must be 1 to 64 characters"));
-    }
+    let number = check_number(&body.number)?;
     let name = check_name(&body.name)?;
     let badges = parse_badges(&body.badges)?;
     let today = state.today_in(body.org_unit_id)?;
