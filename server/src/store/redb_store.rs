@@ -1,6 +1,7 @@
 //! The embedded store: one redb file, nothing to install.
 
 mod employee_cache;
+mod event_row;
 mod feed;
 mod group;
 #[cfg(test)]
@@ -41,6 +42,7 @@ use crate::model::{
     KioskOutbox, KioskRecord, OrgUnitRecord, QuarantineRecord, QuarantineResolution, ReasonRecord,
     ServiceUser, WebhookRecord, feed_kind,
 };
+use event_row::{decode_event, encode_event};
 use feed::FeedAppends;
 use punches::Filing;
 
@@ -73,7 +75,8 @@ const EVENT_AMENDMENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("eve
 /// Events of badges no roster knew, for review.
 const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("unknown_badges");
 
-/// seq → a feed entry: what happened, in the order it was stored.
+/// The feed (what happened, in the order it was stored) as first stored: seq → the postcard
+/// [`FeedEntry`]. Read only to move it into [`feed::ENTRIES`].
 const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
 
 /// (employee, which events are present: bit 0 check-in, bit 1 check-out, check-in event,
@@ -235,7 +238,10 @@ impl RedbStore {
         txn.open_table(REASONS).map_err(backend)?;
         txn.open_table(KIOSKS).map_err(backend)?;
         txn.open_table(DIMENSIONS).map_err(backend)?;
-        txn.open_table(FEED).map_err(backend)?;
+        let moved = feed::move_old_entries(&txn)?;
+        if moved > 0 {
+            tracing::warn!(entries = moved, "moved the feed of an older store to numeric instants");
+        }
         txn.open_table(ACTIVITIES).map_err(backend)?;
         txn.open_table(EMPLOYMENT_TERMS).map_err(backend)?;
         txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
@@ -318,7 +324,7 @@ impl RedbStore {
         let mut out = Vec::with_capacity(ids.len());
         for id in ids {
             if let Some(bytes) = events.get(id).map_err(backend)? {
-                out.push(decode(bytes.value(), "event")?);
+                out.push(decode_event(bytes.value())?);
             }
         }
         Ok(out)
@@ -326,11 +332,9 @@ impl RedbStore {
 }
 
 /// Writes a new event; refuses an id already stored.
-fn write_new_event(txn: &WriteTransaction, event: &EventRecord) -> Result<(), StoreError> {
-    let id = event.punch.event.0.as_u128();
-    let mut events = txn.open_table(EVENTS).map_err(backend)?;
-    // The error drops the transaction uncommitted, so the stored event is not replaced.
-    if events.insert(id, encode(event)?.as_slice()).map_err(backend)?.is_some() {
+fn write_new_event(filing: &mut Filing, event: &EventRecord) -> Result<(), StoreError> {
+    // The error drops the transaction uncommitted, so nothing of the batch is stored.
+    if !filing.write_event(event)? {
         return Err(StoreError::Conflict(format!(
             "event {} is already stored; event ids must be unique",
             event.punch.event
@@ -347,7 +351,7 @@ fn insert_event(
     event: &EventRecord,
     amends: Option<Amendment>,
 ) -> Result<(), StoreError> {
-    write_new_event(txn, event)?;
+    write_new_event(filing, event)?;
     index_event(txn, feed, filing, event, event.received_at, amends)
 }
 
@@ -436,7 +440,7 @@ fn store_kiosk_event(
     };
     match established {
         Established::Quarantined(reason) => {
-            write_new_event(txn, event)?;
+            write_new_event(filing, event)?;
             let record = QuarantineRecord {
                 event: event.punch.event,
                 reason,
@@ -477,7 +481,7 @@ fn why_unapplied(
     let Some(bytes) = events.get(target.0.as_u128()).map_err(backend)? else {
         return Ok(Some("its target is unknown"));
     };
-    let amended: EventRecord = decode(bytes.value(), "event")?;
+    let amended = decode_event(bytes.value())?;
     let earlier = match (&event.punch.origin, &amended.punch.origin) {
         (
             PunchOrigin::Kiosk { kiosk, seq },
@@ -1184,7 +1188,7 @@ impl Store for RedbStore {
                         continue;
                     }
                     let Some(bytes) = events.get(id.value()).map_err(backend)? else { continue };
-                    let event: EventRecord = decode(bytes.value(), "event")?;
+                    let event = decode_event(bytes.value())?;
                     let from_here = matches!(event.punch.origin,
                         PunchOrigin::Kiosk { kiosk, .. } if kiosk == kiosk_id);
                     let same_boot = matches!(&event.detail,
@@ -1209,7 +1213,7 @@ impl Store for RedbStore {
                 txn.open_table(QUARANTINE).map_err(backend)?.remove(id).map_err(backend)?;
                 txn.open_table(EVENTS)
                     .map_err(backend)?
-                    .insert(id, encode(&event)?.as_slice())
+                    .insert(id, encode_event(&event)?.as_slice())
                     .map_err(backend)?;
                 let amends = amendment_of(&txn, id)?;
                 index_event(&txn, &mut feed, &mut filing, &event, now, amends)?;
@@ -1275,7 +1279,7 @@ impl Store for RedbStore {
                     what: "quarantine",
                     detail: format!("event {} missing", record.event),
                 })?;
-            out.push((record, decode(bytes.value(), "event")?));
+            out.push((record, decode_event(bytes.value())?));
         }
         Ok(out)
     }
@@ -1397,7 +1401,7 @@ impl Store for RedbStore {
                     .map_err(backend)?
                     .map(|v| v.value().to_vec());
                 let Some(bytes) = bytes else { continue };
-                let mut event: EventRecord = decode(&bytes, "event")?;
+                let mut event = decode_event(&bytes)?;
                 let tapped_with = match &event.detail {
                     crate::model::EventDetail::Kiosk { badge, .. } => *badge,
                     crate::model::EventDetail::Api => None,
@@ -1408,7 +1412,7 @@ impl Store for RedbStore {
                 event.employee = Some(employee);
                 txn.open_table(EVENTS)
                     .map_err(backend)?
-                    .insert(id, encode(&event)?.as_slice())
+                    .insert(id, encode_event(&event)?.as_slice())
                     .map_err(backend)?;
                 txn.open_table(UNKNOWN_BADGE_EVENTS)
                     .map_err(backend)?
@@ -1437,14 +1441,7 @@ impl Store for RedbStore {
     }
 
     fn feed_after(&self, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
-        let txn = self.db.begin_read().map_err(backend)?;
-        let feed = txn.open_table(FEED).map_err(backend)?;
-        let mut out = Vec::new();
-        for row in feed.range(after.saturating_add(1)..).map_err(backend)?.take(limit) {
-            let (_, value) = row.map_err(backend)?;
-            out.push(decode_feed_entry(value.value())?);
-        }
-        Ok(out)
+        feed::after(&self.db, after, limit)
     }
 
     fn interval_watch_cursor(&self) -> Result<u64, StoreError> {
@@ -1490,7 +1487,7 @@ impl Store for RedbStore {
             for _ in 0..64 {
                 let Some(id) = next.take() else { break };
                 let Some(bytes) = stored.get(id).map_err(backend)? else { break };
-                let record: EventRecord = decode(bytes.value(), "event")?;
+                let record = decode_event(bytes.value())?;
                 earliest = Some(earliest.map_or(record.punch.at, |e| e.min(record.punch.at)));
                 if let Some(bytes) = amendments.get(id).map_err(backend)? {
                     let amendment: Amendment = decode(bytes.value(), "amendment")?;

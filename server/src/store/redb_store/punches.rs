@@ -34,6 +34,7 @@ use mtime_core::event::{Amendment, Direction, ReasonCode};
 use mtime_core::ids::{EmployeeId, EventId};
 use mtime_core::pairing::{Punch, PunchOrigin, Recorded};
 
+use super::event_row::{decode_event, encode_event};
 use super::punch_cache::PunchCache;
 use super::{EVENT_AMENDMENTS, EVENTS, backend, decode, encode};
 use crate::model::EventRecord;
@@ -55,7 +56,7 @@ const PUNCH_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("punch_log")
 const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
 
 /// A sort instant: seconds and nanoseconds since the epoch, as the key orders them.
-type Instant = (i64, u32);
+pub(super) type Instant = (i64, u32);
 
 /// Rows in the log at which a write merges it into the index. Each read scans the log once,
 /// so this bounds what a read pays for the rows not merged yet (about a millisecond), while a
@@ -79,11 +80,14 @@ struct Row {
     amends: Option<Amendment>,
 }
 
-fn instant(at: DateTime<Utc>) -> Instant {
+pub(super) fn instant(at: DateTime<Utc>) -> Instant {
     (at.timestamp(), at.timestamp_subsec_nanos())
 }
 
-fn date_time((secs, nanos): Instant, what: &'static str) -> Result<DateTime<Utc>, StoreError> {
+pub(super) fn date_time(
+    (secs, nanos): Instant,
+    what: &'static str,
+) -> Result<DateTime<Utc>, StoreError> {
     DateTime::from_timestamp(secs, nanos).ok_or_else(|| StoreError::Corrupt {
         what,
         detail: format!("{secs}.{nanos:09} is not an instant"),
@@ -132,7 +136,7 @@ pub(super) fn open(txn: &WriteTransaction, kept: &PunchCache) -> Result<(), Stor
         let amendments = txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
         for (employee, id) in indexed {
             let Some(bytes) = stored.get(id).map_err(backend)? else { continue };
-            let event: EventRecord = decode(bytes.value(), "event")?;
+            let event = decode_event(bytes.value())?;
             let amends = amendments
                 .get(id)
                 .map_err(backend)?
@@ -155,14 +159,17 @@ pub(super) fn open(txn: &WriteTransaction, kept: &PunchCache) -> Result<(), Stor
     Ok(())
 }
 
-/// Files the punches of one write transaction. Between plain punches it keeps the log and
-/// the table of who amends what open: a batch of 500 punches opens them once, not 500 times.
+/// Files the punches of one write transaction. Between plain punches it keeps the log, the
+/// table of who amends what and the events' rows open: a batch of 500 punches opens them
+/// once, not 500 times. Each is closed before a rule that reads it again.
 ///
 /// The employees it filed punches of are named to the [`PunchCache`] when it is dropped,
 /// which is before the transaction commits: the commit then forgets what was kept of them.
 pub(super) struct Filing<'t> {
     txn: &'t WriteTransaction,
     appending: Option<Appending<'t>>,
+    /// The events' rows, open since [`Filing::write_event`]; closed with the log.
+    events: Option<Table<'t, u128, &'static [u8]>>,
     kept: &'t PunchCache,
     touched: Vec<u128>,
 }
@@ -179,7 +186,19 @@ struct Appending<'t> {
 
 impl<'t> Filing<'t> {
     pub(super) fn new(txn: &'t WriteTransaction, kept: &'t PunchCache) -> Self {
-        Self { txn, appending: None, kept, touched: Vec::new() }
+        Self { txn, appending: None, events: None, kept, touched: Vec::new() }
+    }
+
+    /// Writes an event's row: false when its id was stored already, whose row it then
+    /// replaced, so the caller must drop the transaction uncommitted.
+    pub(super) fn write_event(&mut self, event: &EventRecord) -> Result<bool, StoreError> {
+        let events = match &mut self.events {
+            Some(events) => events,
+            None => self.events.insert(self.txn.open_table(EVENTS).map_err(backend)?),
+        };
+        let id = event.punch.event.0.as_u128();
+        let replaced = events.insert(id, encode_event(event)?.as_slice()).map_err(backend)?;
+        Ok(replaced.is_none())
     }
 
     /// Files one punch of `employee`.
@@ -218,9 +237,11 @@ impl<'t> Filing<'t> {
         file(self.txn, employee, id, own, &row)
     }
 
-    /// Merges the log into the index, its tables closed first: a merge makes the log anew.
+    /// Merges the log into the index, its tables closed first: a merge makes the log anew,
+    /// and the amendment rules that follow one read the events' rows.
     fn merge(&mut self) -> Result<(), StoreError> {
         self.appending = None;
+        self.events = None;
         merge(self.txn).map(drop)
     }
 
@@ -400,7 +421,7 @@ fn filed_at(
         None => {
             let events = txn.open_table(EVENTS).map_err(backend)?;
             let Some(bytes) = events.get(event).map_err(backend)? else { return Ok(None) };
-            let record: EventRecord = decode(bytes.value(), "event")?;
+            let record = decode_event(bytes.value())?;
             instant(record.punch.at)
         }
     };
@@ -531,7 +552,7 @@ pub(super) fn plain(
             out.push(None);
             continue;
         }
-        let record: EventRecord = decode(bytes.value(), "event")?;
+        let record = decode_event(bytes.value())?;
         out.push(record.employee.map(|employee| (employee, record.punch)));
     }
     Ok(out)
