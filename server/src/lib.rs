@@ -62,6 +62,10 @@
 //!   which is meant to stay small; the anchors of old boots are kept forever.
 //! - After an I/O error (a full disk) the redb store refuses further writes until the
 //!   server restarts.
+//! - A store goes forward only: this server reads the event rows and feed of an older one
+//!   (moving the feed when it opens it) and refuses one of a newer format, but servers
+//!   before the format number was kept (`store_format` in the meta table) do not check it
+//!   and cannot read what this one wrote.
 //! - Amendments (a tap changed or undone on the kiosk's screen) are applied when presence is
 //!   read, by [`mtime_core::pairing::effective`]; both events stay in the audit trail. One
 //!   that names an unknown event, another kiosk's or employee's, or a later one applies

@@ -102,6 +102,10 @@ const QUARANTINE: TableDefinition<u128, &[u8]> = TableDefinition::new("quarantin
 const INITIALIZED: &str = "initialized";
 const INTERVAL_WATCH: &str = "interval_watch";
 const FEED_SEQ: &str = "feed_seq";
+/// The format the store is written in, [`FORMAT`]; a store without it is of format 1.
+const FORMAT_KEY: &str = "store_format";
+/// 2: event rows and feed entries with numeric instants ([`event_row`], [`feed`]).
+const FORMAT: u64 = 2;
 const ROSTER_VERSION: &str = "roster_version";
 
 /// A batch as kept for answering resends.
@@ -225,7 +229,7 @@ impl RedbStore {
             .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
 
         let txn = db.begin_write().map_err(backend)?;
-        txn.open_table(META).map_err(backend)?;
+        check_format(&txn, path)?;
         txn.open_table(USERS).map_err(backend)?;
         txn.open_table(API_KEYS).map_err(backend)?;
         txn.open_table(INTERACTIVE_USERS).map_err(backend)?;
@@ -329,6 +333,22 @@ impl RedbStore {
         }
         Ok(out)
     }
+}
+
+/// Refuses a store written by a newer server, whose rows this one could misread; marks an
+/// older one as of this format, which the rest of [`RedbStore::open`] brings it to.
+fn check_format(txn: &WriteTransaction, path: &Path) -> Result<(), StoreError> {
+    let mut meta = txn.open_table(META).map_err(backend)?;
+    let found = meta.get(FORMAT_KEY).map_err(backend)?.map_or(1, |v| v.value());
+    if found > FORMAT {
+        return Err(StoreError::Backend(format!(
+            "{} is of store format {found}, written by a newer mtime-server; this one reads \
+             formats up to {FORMAT}",
+            path.display()
+        )));
+    }
+    meta.insert(FORMAT_KEY, FORMAT).map_err(backend)?;
+    Ok(())
 }
 
 /// Writes a new event; refuses an id already stored.
@@ -1871,6 +1891,30 @@ mod tests {
         drop(store);
         let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
         assert_eq!(&*store.employees().unwrap(), &*second);
+    }
+
+    #[test]
+    fn a_store_of_a_newer_format_is_refused_and_left_as_it_is() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mtime.redb");
+        drop(RedbStore::open(&path).unwrap());
+        {
+            let db = Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            let meta = txn.open_table(META).unwrap();
+            assert_eq!(meta.get(FORMAT_KEY).unwrap().map(|v| v.value()), Some(FORMAT));
+            drop(meta);
+            txn.open_table(META).unwrap().insert(FORMAT_KEY, FORMAT + 1).unwrap();
+            txn.commit().unwrap();
+        }
+
+        let Err(refused) = RedbStore::open(&path) else { panic!("a newer store was opened") };
+        let message = refused.to_string();
+        assert!(message.contains("store format 3, written by a newer mtime-server"), "{message}");
+        let db = Database::create(&path).unwrap();
+        let txn = db.begin_read().unwrap();
+        let meta = txn.open_table(META).unwrap();
+        assert_eq!(meta.get(FORMAT_KEY).unwrap().map(|v| v.value()), Some(FORMAT + 1));
     }
 
     #[test]
