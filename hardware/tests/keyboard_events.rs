@@ -118,7 +118,11 @@ fn a_device_that_appears_later_is_opened_and_read_without_a_restart() {
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/keyboard-reader.events"),
     )
     .expect("the recording");
-    std::fs::write(&device, &recording[..24 * 66]).expect("the device appears");
+    // A device node appears whole; a file written in place could be opened while still
+    // empty, which reads as a device that has ended.
+    let staged = dir.path().join("staged");
+    std::fs::write(&staged, &recording[..24 * 66]).expect("the recording copied");
+    std::fs::rename(&staged, &device).expect("the device appears");
 
     assert_eq!(next(), ReaderEvent::Ready);
     let ReaderEvent::Tap(tap) = next() else { panic!("a tap") };
