@@ -28,15 +28,14 @@
 //!   read back. What would close the read back: the intervals themselves kept per employee.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time, each paying its fsync: a kiosk that buffered a million events syncs them in
-//!   21 to 28 s in batches of 500 (the default; one full run on a slow day took 39 s) and
-//!   19 to 23 s in batches of 5,000 (`max_batch_events`; bench/results.md §4,
-//!   bench/profiles.md). Ingest from 100 kiosks reaches 64,000 to 100,000 events/s on two
-//!   cores, short of 100,000. Event rows and feed entries hold their instants as numbers
-//!   (`store::redb_store::event_row`, `feed`), which took 29% of the instructions out of
-//!   storing a batch, but the time one thread takes to store a batch did not fall with them:
-//!   its commit (page writes, fsync) holds the writer. What would close it: a batch's events
-//!   stored as one row (its signed bytes) with the feed and punch rows pointing into it, so
-//!   a commit writes fewer pages. New plain punches are
+//!   21 to 28 s in batches of 500 (the default; one full run on a slow day took 39 s), its
+//!   cost per event 1.35 to 2 times that of 10,000, and 18 to 23 s in batches of 5,000
+//!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). Ingest from 100 kiosks
+//!   reaches 64,000 to 116,000 events/s on two cores, 100,000 in one full run of three.
+//!   Each event is four B-tree rows (event, punch log, feed entry, then the punch index when
+//!   the log is merged), each insert some 7,000 to 10,000 instructions. What would close it:
+//!   a batch's events stored as one row (its signed bytes) with the feed and punch rows
+//!   pointing into it. New plain punches are
 //!   logged in arrival order and merged into the employee index 10,000 at a time, so every
 //!   read of punches scans the log once (up to 10,000 small rows, about a millisecond) until
 //!   the interval watcher merges it when the feed is quiet. What would close the scan: the
