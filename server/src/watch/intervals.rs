@@ -383,7 +383,9 @@ mod tests {
     use mtime_core::pairing::PunchOrigin;
 
     use crate::model::{EventDetail, EventRecord};
-    use crate::store::redb_store::histories::{Dice, file, history, reason, start_of_histories};
+    use crate::store::redb_store::histories::{
+        Dice, file, interleaved, reason, start_of_histories,
+    };
     use crate::store::{Store, employee_intervals};
 
     fn state_over(store: &Arc<RedbStore>, kept: LastPunches) -> AppState {
@@ -413,16 +415,7 @@ mod tests {
         let everyone: Vec<EmployeeId> = (0..6).map(|_| EmployeeId::random()).collect();
         // Each history in its own order (late targets, re-dated clocks, shift changes at one
         // instant, corrections), the histories interleaved as kiosks would send them.
-        let mut histories: Vec<_> =
-            everyone.iter().map(|e| history(&mut dice, *e).into_iter()).collect();
-        let mut taps = Vec::new();
-        while !histories.is_empty() {
-            let i = dice.roll(histories.len() as u64) as usize;
-            match histories[i].next() {
-                Some(tap) => taps.push(tap),
-                None => drop(histories.swap_remove(i)),
-            }
-        }
+        let mut taps = interleaved(&mut dice, &everyone);
         // Then days of plain taps, each after the one before: what most passes see.
         let days = start_of_histories() + chrono::TimeDelta::days(90);
         let mut plain = Vec::new();
@@ -505,16 +498,7 @@ mod tests {
     fn passes_trailing_what_is_stored_announce_each_interval_once_it_closes() {
         let mut dice = Dice(0xbb67_ae85_84ca_a73b);
         let everyone: Vec<EmployeeId> = (0..5).map(|_| EmployeeId::random()).collect();
-        let mut histories: Vec<_> =
-            everyone.iter().map(|e| history(&mut dice, *e).into_iter()).collect();
-        let mut taps = Vec::new();
-        while !histories.is_empty() {
-            let i = dice.roll(histories.len() as u64) as usize;
-            match histories[i].next() {
-                Some(tap) => taps.push(tap),
-                None => drop(histories.swap_remove(i)),
-            }
-        }
+        let taps = interleaved(&mut dice, &everyone);
 
         let dirs = [tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap()];
         let open =

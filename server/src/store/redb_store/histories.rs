@@ -111,3 +111,21 @@ pub(crate) fn history(
     }
     taps
 }
+
+/// A history for each of `employees`, interleaved at random as their kiosks would send them;
+/// each history keeps its own order.
+pub(crate) fn interleaved(
+    dice: &mut Dice,
+    employees: &[EmployeeId],
+) -> Vec<(EventRecord, Option<Amendment>)> {
+    let mut histories: Vec<_> = employees.iter().map(|e| history(dice, *e).into_iter()).collect();
+    let mut taps = Vec::new();
+    while !histories.is_empty() {
+        let i = dice.roll(histories.len() as u64) as usize;
+        match histories[i].next() {
+            Some(tap) => taps.push(tap),
+            None => drop(histories.swap_remove(i)),
+        }
+    }
+    taps
+}
