@@ -76,7 +76,7 @@ const EVENT_AMENDMENTS: TableDefinition<u128, &[u8]> = TableDefinition::new("eve
 const UNKNOWN_BADGE_EVENTS: TableDefinition<u128, ()> = TableDefinition::new("unknown_badges");
 
 /// The feed (what happened, in the order it was stored) as first stored: seq → the postcard
-/// [`FeedEntry`]. Read only to move it into [`feed::ENTRIES`].
+/// [`FeedEntry`]. Read only to move it into the feed's blocks ([`feed`]).
 const FEED: TableDefinition<u64, &[u8]> = TableDefinition::new("feed");
 
 /// (employee, which events are present: bit 0 check-in, bit 1 check-out, check-in event,
@@ -104,8 +104,10 @@ const INTERVAL_WATCH: &str = "interval_watch";
 const FEED_SEQ: &str = "feed_seq";
 /// The format the store is written in, [`FORMAT`]; a store without it is of format 1.
 const FORMAT_KEY: &str = "store_format";
-/// 2: event rows and feed entries with numeric instants ([`event_row`], [`feed`]).
-const FORMAT: u64 = 2;
+/// 2: event rows and feed entries with numeric instants ([`event_row`], [`feed`]);
+/// 3: the feed's entries, and the punch log's, stored in blocks, one or more per
+/// transaction ([`feed`], [`punches`]).
+const FORMAT: u64 = 3;
 const ROSTER_VERSION: &str = "roster_version";
 
 /// A batch as kept for answering resends.
@@ -229,7 +231,7 @@ impl RedbStore {
             .map_err(|e| StoreError::Backend(format!("{}: {e}", path.display())))?;
 
         let txn = db.begin_write().map_err(backend)?;
-        check_format(&txn, path)?;
+        let format = check_format(&txn, path)?;
         txn.open_table(USERS).map_err(backend)?;
         txn.open_table(API_KEYS).map_err(backend)?;
         txn.open_table(INTERACTIVE_USERS).map_err(backend)?;
@@ -244,7 +246,7 @@ impl RedbStore {
         txn.open_table(DIMENSIONS).map_err(backend)?;
         let moved = feed::move_old_entries(&txn)?;
         if moved > 0 {
-            tracing::warn!(entries = moved, "moved the feed of an older store to numeric instants");
+            tracing::warn!(entries = moved, "moved the feed of an older store into blocks");
         }
         txn.open_table(ACTIVITIES).map_err(backend)?;
         txn.open_table(EMPLOYMENT_TERMS).map_err(backend)?;
@@ -254,7 +256,7 @@ impl RedbStore {
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
         let kept = punch_cache::PunchCache::default();
-        punches::open(&txn, &kept)?;
+        punches::open(&txn, &kept, format)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(TIME_ANCHORS).map_err(backend)?;
         txn.open_table(WEEKS_CLOSED).map_err(backend)?;
@@ -336,8 +338,9 @@ impl RedbStore {
 }
 
 /// Refuses a store written by a newer server, whose rows this one could misread; marks an
-/// older one as of this format, which the rest of [`RedbStore::open`] brings it to.
-fn check_format(txn: &WriteTransaction, path: &Path) -> Result<(), StoreError> {
+/// older one as of this format, which the rest of [`RedbStore::open`] brings it to; gives
+/// the format it was of.
+fn check_format(txn: &WriteTransaction, path: &Path) -> Result<u64, StoreError> {
     let mut meta = txn.open_table(META).map_err(backend)?;
     let found = meta.get(FORMAT_KEY).map_err(backend)?.map_or(1, |v| v.value());
     if found > FORMAT {
@@ -348,7 +351,7 @@ fn check_format(txn: &WriteTransaction, path: &Path) -> Result<(), StoreError> {
         )));
     }
     meta.insert(FORMAT_KEY, FORMAT).map_err(backend)?;
-    Ok(())
+    Ok(found)
 }
 
 /// Writes a new event; refuses an id already stored.
@@ -622,7 +625,7 @@ fn apply_batch(
             let amends = amendments.get(&event.punch.event).copied();
             store_kiosk_event(txn, &mut feed, &mut filing, &mut lookups, &kiosk, event, amends)?;
         }
-        drop(filing);
+        filing.finish()?;
         feed.write(txn)?;
         let mut unapplied = Vec::new();
         for event in events {
@@ -1239,7 +1242,7 @@ impl Store for RedbStore {
                 index_event(&txn, &mut feed, &mut filing, &event, now, amends)?;
                 released += 1;
             }
-            drop(filing);
+            filing.finish()?;
             feed.write(&txn)?;
             released
         };
@@ -1329,7 +1332,9 @@ impl Store for RedbStore {
             drop(held);
             let mut feed = FeedAppends::new();
             let amends = amendment_of(&txn, replacement.punch.event.0.as_u128())?;
-            insert_event(&txn, &mut feed, &mut Filing::new(&txn, &self.kept), replacement, amends)?;
+            let mut filing = Filing::new(&txn, &self.kept);
+            insert_event(&txn, &mut feed, &mut filing, replacement, amends)?;
+            filing.finish()?;
             feed.write(&txn)?;
             record
         };
@@ -1341,7 +1346,9 @@ impl Store for RedbStore {
         let txn = self.db.begin_write().map_err(backend)?;
         let mut feed = FeedAppends::new();
         let amends = amendment_of(&txn, event.punch.event.0.as_u128())?;
-        insert_event(&txn, &mut feed, &mut Filing::new(&txn, &self.kept), event, amends)?;
+        let mut filing = Filing::new(&txn, &self.kept);
+        insert_event(&txn, &mut feed, &mut filing, event, amends)?;
+        filing.finish()?;
         feed.write(&txn)?;
         self.commit(txn)
     }
@@ -1439,7 +1446,9 @@ impl Store for RedbStore {
                     .remove(id)
                     .map_err(backend)?;
                 let amends = amendment_of(&txn, id)?;
-                Filing::new(&txn, &self.kept).put(employee, &event.punch, amends)?;
+                let mut filing = Filing::new(&txn, &self.kept);
+                filing.put(employee, &event.punch, amends)?;
+                filing.finish()?;
                 let kiosk = match event.punch.origin {
                     PunchOrigin::Kiosk { kiosk, .. } => Some(kiosk),
                     PunchOrigin::Api { .. } => None,
@@ -1910,7 +1919,7 @@ mod tests {
 
         let Err(refused) = RedbStore::open(&path) else { panic!("a newer store was opened") };
         let message = refused.to_string();
-        assert!(message.contains("store format 3, written by a newer mtime-server"), "{message}");
+        assert!(message.contains("store format 4, written by a newer mtime-server"), "{message}");
         let db = Database::create(&path).unwrap();
         let txn = db.begin_read().unwrap();
         let meta = txn.open_table(META).unwrap();

@@ -40,7 +40,7 @@ pub(crate) fn file(store: &RedbStore, event: &EventRecord, amends: Option<Amendm
     let mut feed = FeedAppends::new();
     let mut filing = Filing::new(&txn, &store.kept);
     insert_event(&txn, &mut feed, &mut filing, event, amends).unwrap();
-    drop(filing);
+    filing.finish().unwrap();
     feed.write(&txn).unwrap();
     store.commit(txn).unwrap();
 }

@@ -21,6 +21,10 @@
 //! interval watcher finds the feed quiet ([`merge`]). Every read here consults both, in one
 //! transaction, so what a reader sees does not depend on whether a merge has run: a plain
 //! row is filed at its own instant in either place.
+//!
+//! The log's punches of one write are stored as one row of the log, up to [`LOG_BLOCK`] of
+//! them, keyed by the arrival number of the first: a row per punch was a B-tree insert each,
+//! a sixth of what storing a batch cost. A [`Filing`] holds them until [`Filing::finish`].
 
 use std::collections::HashMap;
 
@@ -48,9 +52,11 @@ const PUNCHES: TableDefinition<(u128, i64, u32, u128), &[u8]> =
 const AMENDED_BY: TableDefinition<(u128, u128), ()> = TableDefinition::new("amended_by");
 /// event → the sort instant of an amending row filed later than its own instant.
 const RAISED: TableDefinition<u128, (i64, u32)> = TableDefinition::new("raised_punches");
-/// Arrival number → a plain punch not yet in [`PUNCHES`]: its key there (employee, seconds,
-/// nanoseconds, event; big-endian, 44 bytes), so that a scan decodes no row, and then the
-/// encoded [`Row`].
+/// Arrival number of the first → plain punches not yet in [`PUNCHES`], each its key there
+/// (employee, seconds, nanoseconds, event; big-endian, 44 bytes), so that a scan decodes no
+/// row, the length of its encoded [`Row`] (big-endian u32), and that row. A store of format 2
+/// or earlier held one punch per row, without the length; its log is merged when it is
+/// opened ([`open`]).
 const PUNCH_LOG: TableDefinition<u64, &[u8]> = TableDefinition::new("punch_log");
 /// The index before this module: (employee, event) → (). Read once to build the rows.
 const EMPLOYEE_EVENTS: TableDefinition<(u128, u128), ()> = TableDefinition::new("employee_events");
@@ -62,6 +68,9 @@ pub(super) type Instant = (i64, u32);
 /// so this bounds what a read pays for the rows not merged yet (about a millisecond), while a
 /// merge rewrites each employee's leaf once for all their rows in the log.
 pub(super) const MERGE_AT: u64 = 10_000;
+
+/// The most punches in one row of the log.
+const LOG_BLOCK: u64 = 1_024;
 
 /// A key of [`PUNCHES`]: (employee, sort seconds, sort nanoseconds, event).
 type Key = (u128, i64, u32, u128);
@@ -111,12 +120,23 @@ fn recorded(event: u128, row: &[u8]) -> Result<Recorded, StoreError> {
 }
 
 /// Creates the tables, and on a store written before them, builds the rows from the events
-/// and drops the old index.
-pub(super) fn open(txn: &WriteTransaction, kept: &PunchCache) -> Result<(), StoreError> {
+/// and drops the old index. A store of `format` 2 or earlier has its log, one punch per row,
+/// merged.
+pub(super) fn open(
+    txn: &WriteTransaction,
+    kept: &PunchCache,
+    format: u64,
+) -> Result<(), StoreError> {
     txn.open_table(PUNCHES).map_err(backend)?;
     txn.open_table(AMENDED_BY).map_err(backend)?;
     txn.open_table(RAISED).map_err(backend)?;
     txn.open_table(PUNCH_LOG).map_err(backend)?;
+    if format <= 2 {
+        let merged = merge_rows(txn, |value| Ok(vec![single_entry(value)?]))?;
+        if merged > 0 {
+            tracing::warn!(punches = merged, "merged the punch log of an older store");
+        }
+    }
 
     let mut indexed = Vec::new();
     {
@@ -155,6 +175,7 @@ pub(super) fn open(txn: &WriteTransaction, kept: &PunchCache) -> Result<(), Stor
     for (employee, punch, amends) in &events {
         filing.put(*employee, punch, *amends)?;
     }
+    filing.finish()?;
     tracing::warn!(punches = events.len(), "built the employee punch index of an older store");
     Ok(())
 }
@@ -163,8 +184,13 @@ pub(super) fn open(txn: &WriteTransaction, kept: &PunchCache) -> Result<(), Stor
 /// table of who amends what and the events' rows open: a batch of 500 punches opens them
 /// once, not 500 times. Each is closed before a rule that reads it again.
 ///
+/// The log's punches are stored by [`Filing::finish`], which the writer calls before it
+/// commits; one dropped unfinished stores them too (so a forgotten call loses nothing) but
+/// can only log a failure.
+///
 /// The employees it filed punches of are named to the [`PunchCache`] when it is dropped,
 /// which is before the transaction commits: the commit then forgets what was kept of them.
+#[must_use = "the log's punches are stored by `finish`"]
 pub(super) struct Filing<'t> {
     txn: &'t WriteTransaction,
     appending: Option<Appending<'t>>,
@@ -178,10 +204,14 @@ pub(super) struct Filing<'t> {
 struct Appending<'t> {
     log: Table<'t, u64, &'static [u8]>,
     amended_by: Table<'t, (u128, u128), ()>,
-    /// The arrival number of the next row.
+    /// The arrival number of the next punch.
     next: u64,
-    /// Rows in the log.
+    /// Punches in the log, stored or held.
     rows: u64,
+    /// Punches appended and not stored yet, as a row of the log holds them.
+    held: Vec<u8>,
+    /// How many punches `held` holds.
+    held_rows: u64,
 }
 
 impl<'t> Filing<'t> {
@@ -240,18 +270,37 @@ impl<'t> Filing<'t> {
     /// Merges the log into the index, its tables closed first: a merge makes the log anew,
     /// and the amendment rules that follow one read the events' rows.
     fn merge(&mut self) -> Result<(), StoreError> {
+        self.store_held()?;
         self.appending = None;
         self.events = None;
         merge(self.txn).map(drop)
     }
 
+    /// Stores the punches appended to the log and not stored yet.
+    fn store_held(&mut self) -> Result<(), StoreError> {
+        match &mut self.appending {
+            Some(appending) => appending.store_held(),
+            None => Ok(()),
+        }
+    }
+
+    /// Stores what it holds; called before the transaction commits.
+    pub(super) fn finish(mut self) -> Result<(), StoreError> {
+        self.store_held()
+    }
+
     fn appending(&mut self) -> Result<&mut Appending<'t>, StoreError> {
         if self.appending.is_none() {
             let log = self.txn.open_table(PUNCH_LOG).map_err(backend)?;
-            let next = log.last().map_err(backend)?.map_or(0, |(k, _)| k.value() + 1);
-            let rows = log.len().map_err(backend)?;
+            let first = log.first().map_err(backend)?.map(|(k, _)| k.value());
+            let next = match log.last().map_err(backend)? {
+                Some((key, value)) => key.value() + logged_entries(value.value())?.len() as u64,
+                None => 0,
+            };
+            let rows = next - first.unwrap_or(next);
             let amended_by = self.txn.open_table(AMENDED_BY).map_err(backend)?;
-            self.appending = Some(Appending { log, amended_by, next, rows });
+            let held = Vec::new();
+            self.appending = Some(Appending { log, amended_by, next, rows, held, held_rows: 0 });
         }
         self.appending.as_mut().ok_or_else(|| StoreError::Backend("the punch log is shut".into()))
     }
@@ -259,6 +308,10 @@ impl<'t> Filing<'t> {
 
 impl Drop for Filing<'_> {
     fn drop(&mut self) {
+        if let Err(e) = self.store_held() {
+            // The transaction fails at its commit, or was dropped by an error already.
+            tracing::error!(error = %e, "could not store the punch log's held punches");
+        }
         self.kept.touched(&self.touched);
     }
 }
@@ -273,15 +326,31 @@ impl Appending<'_> {
 
     /// Appends a plain punch to the log.
     fn append(&mut self, employee: u128, event: u128, row: &Row) -> Result<(), StoreError> {
-        let mut value = Vec::with_capacity(LOGGED_KEY + 32);
-        value.extend_from_slice(&employee.to_be_bytes());
-        value.extend_from_slice(&row.secs.to_be_bytes());
-        value.extend_from_slice(&row.nanos.to_be_bytes());
-        value.extend_from_slice(&event.to_be_bytes());
-        value.extend_from_slice(&encode(row)?);
-        self.log.insert(self.next, value.as_slice()).map_err(backend)?;
-        self.next += 1;
+        let encoded = encode(row)?;
+        let len = u32::try_from(encoded.len()).map_err(backend)?;
+        self.held.extend_from_slice(&employee.to_be_bytes());
+        self.held.extend_from_slice(&row.secs.to_be_bytes());
+        self.held.extend_from_slice(&row.nanos.to_be_bytes());
+        self.held.extend_from_slice(&event.to_be_bytes());
+        self.held.extend_from_slice(&len.to_be_bytes());
+        self.held.extend_from_slice(&encoded);
+        self.held_rows += 1;
         self.rows += 1;
+        if self.held_rows == LOG_BLOCK {
+            self.store_held()?;
+        }
+        Ok(())
+    }
+
+    /// Stores the held punches as one row of the log.
+    fn store_held(&mut self) -> Result<(), StoreError> {
+        if self.held_rows == 0 {
+            return Ok(());
+        }
+        self.log.insert(self.next, self.held.as_slice()).map_err(backend)?;
+        self.next += self.held_rows;
+        self.held.clear();
+        self.held_rows = 0;
         Ok(())
     }
 }
@@ -315,9 +384,17 @@ fn file(
     raise_amenders(txn, employee, id, sort)
 }
 
-/// Files every row of the log in the index, in key order, and empties the log; returns how
-/// many rows it moved.
+/// Files every punch of the log in the index, in key order, and empties the log; returns
+/// how many punches it moved.
 pub(super) fn merge(txn: &WriteTransaction) -> Result<usize, StoreError> {
+    merge_rows(txn, logged_entries)
+}
+
+/// [`merge`], with the log's rows read by `entries`.
+fn merge_rows(
+    txn: &WriteTransaction,
+    entries: impl Fn(&[u8]) -> Result<Vec<(Key, &[u8])>, StoreError>,
+) -> Result<usize, StoreError> {
     let mut rows: Rows = Vec::new();
     {
         let log = txn.open_table(PUNCH_LOG).map_err(backend)?;
@@ -326,8 +403,9 @@ pub(super) fn merge(txn: &WriteTransaction) -> Result<usize, StoreError> {
         }
         for entry in log.iter().map_err(backend)? {
             let (_, value) = entry.map_err(backend)?;
-            let (key, row) = logged_entry(value.value())?;
-            rows.push((key, row.to_vec()));
+            for (key, row) in entries(value.value())? {
+                rows.push((key, row.to_vec()));
+            }
         }
     }
     // In key order, each insert lands in or next to the leaf the one before it wrote.
@@ -350,26 +428,54 @@ pub(super) fn log_is_empty(txn: &ReadTransaction) -> Result<bool, StoreError> {
     log.is_empty().map_err(backend)
 }
 
-/// Bytes of a key at the head of a log entry.
+/// Bytes of a punch's key at the head of its entry in the log.
 const LOGGED_KEY: usize = 44;
 
-/// The key and the encoded row of a log entry.
-fn logged_entry(value: &[u8]) -> Result<(Key, &[u8]), StoreError> {
-    let corrupt = || StoreError::Corrupt {
+/// The key and the encoded row of each punch in a row of the log, in arrival order.
+fn logged_entries(value: &[u8]) -> Result<Vec<(Key, &[u8])>, StoreError> {
+    let mut out = Vec::new();
+    let mut rest = value;
+    while !rest.is_empty() {
+        let corrupt = || StoreError::Corrupt {
+            what: "punch log",
+            detail: format!("an entry of {} bytes is cut short", rest.len()),
+        };
+        let (head, tail) = rest.split_at_checked(LOGGED_KEY + 4).ok_or_else(corrupt)?;
+        let (key, len) = head.split_at(LOGGED_KEY);
+        let len = u32::from_be_bytes(len.try_into().map_err(|_| corrupt())?) as usize;
+        let (row, tail) = tail.split_at_checked(len).ok_or_else(corrupt)?;
+        out.push((logged_key(key)?, row));
+        rest = tail;
+    }
+    if out.is_empty() {
+        return Err(StoreError::Corrupt { what: "punch log", detail: "an empty row".into() });
+    }
+    Ok(out)
+}
+
+/// The key and the encoded row of a row of the log as a store of format 2 or earlier wrote
+/// it: one punch, its row to the end.
+fn single_entry(value: &[u8]) -> Result<(Key, &[u8]), StoreError> {
+    let (key, row) = value.split_at_checked(LOGGED_KEY).ok_or_else(|| StoreError::Corrupt {
         what: "punch log",
         detail: format!("an entry of {} bytes is too short", value.len()),
-    };
-    let (key, row) = value.split_at_checked(LOGGED_KEY).ok_or_else(corrupt)?;
-    let (employee, rest) = key.split_at(16);
-    let (secs, rest) = rest.split_at(8);
-    let (nanos, event) = rest.split_at(4);
-    let key = (
+    })?;
+    Ok((logged_key(key)?, row))
+}
+
+/// A key of [`PUNCHES`] as the log holds it.
+fn logged_key(key: &[u8]) -> Result<Key, StoreError> {
+    let corrupt =
+        || StoreError::Corrupt { what: "punch log", detail: "a key cut short".to_owned() };
+    let (employee, rest) = key.split_at_checked(16).ok_or_else(corrupt)?;
+    let (secs, rest) = rest.split_at_checked(8).ok_or_else(corrupt)?;
+    let (nanos, event) = rest.split_at_checked(4).ok_or_else(corrupt)?;
+    Ok((
         u128::from_be_bytes(employee.try_into().map_err(|_| corrupt())?),
         i64::from_be_bytes(secs.try_into().map_err(|_| corrupt())?),
         u32::from_be_bytes(nanos.try_into().map_err(|_| corrupt())?),
         u128::from_be_bytes(event.try_into().map_err(|_| corrupt())?),
-    );
-    Ok((key, row))
+    ))
 }
 
 /// The logged rows of `employees`, each employee's in key order; one scan of the log, in
@@ -385,9 +491,10 @@ fn logged(
     let mut out: HashMap<u128, Rows> = employees.into_iter().map(|e| (e, Vec::new())).collect();
     for entry in log.iter().map_err(backend)? {
         let (_, value) = entry.map_err(backend)?;
-        let (key, row) = logged_entry(value.value())?;
-        if let Some(rows) = out.get_mut(&key.0) {
-            rows.push((key, row.to_vec()));
+        for (key, row) in logged_entries(value.value())? {
+            if let Some(rows) = out.get_mut(&key.0) {
+                rows.push((key, row.to_vec()));
+            }
         }
     }
     for rows in out.values_mut() {
@@ -780,9 +887,12 @@ mod tests {
         assert!(txn.open_table(EMPLOYEE_EVENTS).is_err());
     }
 
+    /// Punches in the log.
     fn logged_rows(store: &RedbStore) -> u64 {
         let txn = store.db.begin_read().unwrap();
-        txn.open_table(PUNCH_LOG).unwrap().len().unwrap()
+        let log = txn.open_table(PUNCH_LOG).unwrap();
+        let rows = log.iter().unwrap().map(|r| logged_entries(r.unwrap().1.value()).unwrap().len());
+        rows.sum::<usize>() as u64
     }
 
     /// Everything the readers of this module answer for `employees`, at `instants`.
@@ -887,7 +997,7 @@ mod tests {
             };
             filing.put(employees[seq as usize % employees.len()], &punch, None).unwrap();
         }
-        drop(filing);
+        filing.finish().unwrap();
         store.commit(txn).unwrap();
 
         // The write of the MERGE_AT-th row merged them all; five arrived after.
@@ -941,5 +1051,140 @@ mod tests {
         assert_eq!(intervals.len(), 1, "{intervals:?}");
         assert_eq!(intervals[0].start.as_ref().map(|p| p.event), Some(check_in.punch.event));
         assert_eq!(intervals[0].end.as_ref().map(|p| p.event), Some(check_out.punch.event));
+    }
+
+    /// A kiosk punch `seconds` after the start of the histories.
+    fn kiosk_punch(kiosk: KioskId, seq: u64, seconds: i64) -> Punch {
+        Punch {
+            event: EventId::time_ordered(),
+            at: start_of_histories() + TimeDelta::seconds(seconds),
+            direction: if seq.is_multiple_of(2) { Direction::Out } else { Direction::In },
+            reason: reason("WORK"),
+            origin: PunchOrigin::Kiosk { kiosk, seq },
+        }
+    }
+
+    /// The first arrival number of each row of the log.
+    fn log_keys(store: &RedbStore) -> Vec<u64> {
+        let txn = store.db.begin_read().unwrap();
+        let log = txn.open_table(PUNCH_LOG).unwrap();
+        log.iter().unwrap().map(|r| r.unwrap().0.value()).collect()
+    }
+
+    #[test]
+    fn a_writes_punches_are_logged_in_rows_of_a_block_each() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let employee = EmployeeId::random();
+        let kiosk = KioskId::random();
+        let block = LOG_BLOCK;
+
+        let txn = store.db.begin_write().unwrap();
+        let mut filing = Filing::new(&txn, &store.kept);
+        for seq in 1..=2 * block + 1 {
+            filing.put(employee, &kiosk_punch(kiosk, seq, seq as i64 * 60), None).unwrap();
+        }
+        filing.finish().unwrap();
+        store.commit(txn).unwrap();
+        assert_eq!(log_keys(&store), [0, block, 2 * block]);
+
+        // The next write goes on from the last punch, not the last row.
+        let txn = store.db.begin_write().unwrap();
+        let mut filing = Filing::new(&txn, &store.kept);
+        let last = kiosk_punch(kiosk, 2 * block + 2, (2 * block as i64 + 2) * 60);
+        filing.put(employee, &last, None).unwrap();
+        filing.finish().unwrap();
+        store.commit(txn).unwrap();
+        assert_eq!(log_keys(&store), [0, block, 2 * block, 2 * block + 1]);
+        assert_eq!(logged_rows(&store), 2 * block + 2);
+
+        let punches = store.employee_punches(employee).unwrap();
+        assert_eq!(punches.len() as u64, 2 * block + 2);
+        assert_eq!(punches.last().map(|r| r.punch.event), Some(last.event));
+        assert_eq!(store.merge_punches().unwrap() as u64, 2 * block + 2);
+        let merged = store.employee_punches(employee).unwrap();
+        assert_eq!(format!("{merged:?}"), format!("{punches:?}"));
+    }
+
+    #[test]
+    fn a_filing_dropped_unfinished_still_stores_its_punches() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let employee = EmployeeId::random();
+        let punch = kiosk_punch(KioskId::random(), 1, 0);
+
+        let txn = store.db.begin_write().unwrap();
+        let mut filing = Filing::new(&txn, &store.kept);
+        filing.put(employee, &punch, None).unwrap();
+        drop(filing);
+        store.commit(txn).unwrap();
+
+        let punches = store.employee_punches(employee).unwrap();
+        assert_eq!(punches.iter().map(|r| r.punch.event).collect::<Vec<_>>(), [punch.event]);
+    }
+
+    #[test]
+    fn the_one_punch_rows_of_a_format_2_log_are_merged_when_the_store_is_opened() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("mtime.redb");
+        let employee = EmployeeId::random();
+        let kiosk = KioskId::random();
+        let punches: Vec<Punch> = (1..=3).map(|seq| kiosk_punch(kiosk, seq, seq as i64)).collect();
+        drop(RedbStore::open(&path).unwrap());
+        {
+            // The log as a store of format 2 held it: one punch a row, no length.
+            let db = redb::Database::create(&path).unwrap();
+            let txn = db.begin_write().unwrap();
+            let mut log = txn.open_table(PUNCH_LOG).unwrap();
+            for (arrival, punch) in punches.iter().enumerate() {
+                let (secs, nanos) = instant(punch.at);
+                let row = Row {
+                    secs,
+                    nanos,
+                    direction: punch.direction,
+                    reason: punch.reason.clone(),
+                    origin: punch.origin.clone(),
+                    amends: None,
+                };
+                let mut value = employee.0.as_u128().to_be_bytes().to_vec();
+                value.extend_from_slice(&secs.to_be_bytes());
+                value.extend_from_slice(&nanos.to_be_bytes());
+                value.extend_from_slice(&punch.event.0.as_u128().to_be_bytes());
+                value.extend_from_slice(&encode(&row).unwrap());
+                log.insert(arrival as u64, value.as_slice()).unwrap();
+            }
+            drop(log);
+            txn.open_table(super::super::META)
+                .unwrap()
+                .insert(super::super::FORMAT_KEY, 2)
+                .unwrap();
+            txn.commit().unwrap();
+        }
+
+        let store = RedbStore::open(&path).unwrap();
+        assert!(log_keys(&store).is_empty());
+        let read: Vec<Punch> =
+            store.employee_punches(employee).unwrap().into_iter().map(|r| r.punch).collect();
+        assert_eq!(read, punches);
+    }
+
+    #[test]
+    fn a_log_row_cut_short_is_reported_as_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = RedbStore::open(&dir.path().join("mtime.redb")).unwrap();
+        let employee = EmployeeId::random();
+        let txn = store.db.begin_write().unwrap();
+        let mut filing = Filing::new(&txn, &store.kept);
+        filing.put(employee, &kiosk_punch(KioskId::random(), 1, 0), None).unwrap();
+        filing.finish().unwrap();
+        let mut log = txn.open_table(PUNCH_LOG).unwrap();
+        let value = log.get(0).unwrap().unwrap().value().to_vec();
+        log.insert(0, &value[..value.len() - 1]).unwrap();
+        drop(log);
+        store.commit(txn).unwrap();
+
+        let err = store.employee_punches(employee).unwrap_err();
+        assert!(matches!(err, StoreError::Corrupt { what: "punch log", .. }), "{err:?}");
+        assert!(err.to_string().contains("cut short"), "{err}");
     }
 }
