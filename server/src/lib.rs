@@ -31,11 +31,11 @@
 //!   21 to 28 s in batches of 500 (the default; one full run on a slow day took 39 s), its
 //!   cost per event 1.35 to 2 times that of 10,000, and 18 to 23 s in batches of 5,000
 //!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). Ingest from 100 kiosks
-//!   reaches 64,000 to 116,000 events/s on two cores, 100,000 in one full run of three.
-//!   Each event is four B-tree rows (event, punch log, feed entry, then the punch index when
-//!   the log is merged), each insert some 7,000 to 10,000 instructions. What would close it:
-//!   a batch's events stored as one row (its signed bytes) with the feed and punch rows
-//!   pointing into it. New plain punches are
+//!   in batches of 500 measured 114,000 to 149,000 events/s on two cores over four rounds.
+//!   Each event is still two B-tree inserts of some thousands of instructions (its row, and
+//!   its punch's row in the employee index when the log is merged) beside its share of its
+//!   batch's one feed row and one log row. What would take the next step: the punch index
+//!   held as rows of several punches per employee. New plain punches are
 //!   logged in arrival order and merged into the employee index 10,000 at a time, so every
 //!   read of punches scans the log once (up to 10,000 small rows, about a millisecond) until
 //!   the interval watcher merges it when the feed is quiet. What would close the scan: the

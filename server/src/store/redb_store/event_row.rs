@@ -6,6 +6,7 @@
 //! starts with [`BINARY`], a byte no row of the first kind starts with (postcard writes the
 //! record's leading `Option` as 0 or 1), so a store holds rows of both kinds and reads both.
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,21 +17,22 @@ use mtime_core::ids::{BootId, EmployeeId, EventId};
 use mtime_core::pairing::{Punch, PunchOrigin};
 
 use super::punches::{Instant, date_time, instant};
-use super::{decode, encode};
+use super::{backend, decode};
 use crate::model::{EventDetail, EventRecord};
 use crate::store::StoreError;
 
 /// The first byte of a row with numeric instants.
 const BINARY: u8 = 2;
 
+/// Written from the record it borrows, so that writing one clones nothing.
 #[derive(Serialize, Deserialize)]
-struct Row {
+struct Row<'a> {
     employee: Option<EmployeeId>,
     event: EventId,
     at: Instant,
     direction: Direction,
-    reason: ReasonCode,
-    origin: PunchOrigin,
+    reason: Cow<'a, ReasonCode>,
+    origin: Cow<'a, PunchOrigin>,
     detail: Detail,
     received_at: Instant,
 }
@@ -66,15 +68,13 @@ pub(super) fn encode_event(event: &EventRecord) -> Result<Vec<u8>, StoreError> {
         event: event.punch.event,
         at: instant(event.punch.at),
         direction: event.punch.direction,
-        reason: event.punch.reason.clone(),
-        origin: event.punch.origin.clone(),
+        reason: Cow::Borrowed(&event.punch.reason),
+        origin: Cow::Borrowed(&event.punch.origin),
         detail,
         received_at: instant(event.received_at),
     };
 
-    let mut bytes = vec![BINARY];
-    bytes.extend_from_slice(&encode(&row)?);
-    Ok(bytes)
+    postcard::to_extend(&row, vec![BINARY]).map_err(backend)
 }
 
 /// The event of a row of either kind.
@@ -82,7 +82,7 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<EventRecord, StoreError> {
     let Some((&BINARY, rest)) = bytes.split_first() else {
         return decode(bytes, "event");
     };
-    let row: Row = decode(rest, "event")?;
+    let row: Row<'static> = decode(rest, "event")?;
 
     let detail = match row.detail {
         Detail::Kiosk { badge, direction_source, wall, boot, monotonic, wall_trusted } => {
@@ -96,8 +96,8 @@ pub(super) fn decode_event(bytes: &[u8]) -> Result<EventRecord, StoreError> {
         event: row.event,
         at: date_time(row.at, "event")?,
         direction: row.direction,
-        reason: row.reason,
-        origin: row.origin,
+        reason: row.reason.into_owned(),
+        origin: row.origin.into_owned(),
     };
     let received_at = date_time(row.received_at, "event")?;
     Ok(EventRecord { employee: row.employee, punch, detail, received_at })
@@ -108,6 +108,7 @@ mod tests {
     use chrono::{DateTime, Utc};
 
     use super::*;
+    use crate::store::redb_store::encode;
     use crate::store::redb_store::histories::{self, Dice};
 
     fn kiosk_event(n: u8) -> EventRecord {

@@ -26,6 +26,7 @@
 //! them, keyed by the arrival number of the first: a row per punch was a B-tree insert each,
 //! a sixth of what storing a batch cost. A [`Filing`] holds them until [`Filing::finish`].
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
@@ -78,14 +79,15 @@ type Key = (u128, i64, u32, u128);
 /// Rows as read, each with its key: the encoded [`Row`].
 type Rows = Vec<(Key, Vec<u8>)>;
 
-/// One punch as stored: what pairing and the amendment rule read.
+/// One punch as stored: what pairing and the amendment rule read. Written from the punch
+/// it borrows, so that filing one clones nothing.
 #[derive(Serialize, Deserialize)]
-struct Row {
+struct Row<'a> {
     secs: i64,
     nanos: u32,
     direction: Direction,
-    reason: ReasonCode,
-    origin: PunchOrigin,
+    reason: Cow<'a, ReasonCode>,
+    origin: Cow<'a, PunchOrigin>,
     amends: Option<Amendment>,
 }
 
@@ -108,13 +110,13 @@ fn range(employee: u128) -> std::ops::RangeInclusive<(u128, i64, u32, u128)> {
 }
 
 fn recorded(event: u128, row: &[u8]) -> Result<Recorded, StoreError> {
-    let row: Row = decode(row, "punch")?;
+    let row: Row<'static> = decode(row, "punch")?;
     let punch = Punch {
         event: EventId(uuid::Uuid::from_u128(event)),
         at: date_time((row.secs, row.nanos), "punch")?,
         direction: row.direction,
-        reason: row.reason,
-        origin: row.origin,
+        reason: row.reason.into_owned(),
+        origin: row.origin.into_owned(),
     };
     Ok(Recorded { punch, amends: row.amends })
 }
@@ -246,8 +248,8 @@ impl<'t> Filing<'t> {
             secs: own.0,
             nanos: own.1,
             direction: punch.direction,
-            reason: punch.reason.clone(),
-            origin: punch.origin.clone(),
+            reason: Cow::Borrowed(&punch.reason),
+            origin: Cow::Borrowed(&punch.origin),
             amends,
         };
 
@@ -326,14 +328,16 @@ impl Appending<'_> {
 
     /// Appends a plain punch to the log.
     fn append(&mut self, employee: u128, event: u128, row: &Row) -> Result<(), StoreError> {
-        let encoded = encode(row)?;
-        let len = u32::try_from(encoded.len()).map_err(backend)?;
         self.held.extend_from_slice(&employee.to_be_bytes());
         self.held.extend_from_slice(&row.secs.to_be_bytes());
         self.held.extend_from_slice(&row.nanos.to_be_bytes());
         self.held.extend_from_slice(&event.to_be_bytes());
-        self.held.extend_from_slice(&len.to_be_bytes());
-        self.held.extend_from_slice(&encoded);
+        // The row's length goes before it, so it is written in its place once it is known.
+        let len_at = self.held.len();
+        self.held.extend_from_slice(&[0; 4]);
+        self.held = postcard::to_extend(row, std::mem::take(&mut self.held)).map_err(backend)?;
+        let len = u32::try_from(self.held.len() - len_at - 4).map_err(backend)?;
+        self.held[len_at..len_at + 4].copy_from_slice(&len.to_be_bytes());
         self.held_rows += 1;
         self.rows += 1;
         if self.held_rows == LOG_BLOCK {
@@ -1142,8 +1146,8 @@ mod tests {
                     secs,
                     nanos,
                     direction: punch.direction,
-                    reason: punch.reason.clone(),
-                    origin: punch.origin.clone(),
+                    reason: Cow::Borrowed(&punch.reason),
+                    origin: Cow::Borrowed(&punch.origin),
                     amends: None,
                 };
                 let mut value = employee.0.as_u128().to_be_bytes().to_vec();
