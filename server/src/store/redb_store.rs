@@ -245,9 +245,6 @@ impl RedbStore {
         txn.open_table(KIOSKS).map_err(backend)?;
         txn.open_table(DIMENSIONS).map_err(backend)?;
         let moved = feed::move_old_entries(&txn)?;
-        if moved > 0 {
-            tracing::warn!(entries = moved, "moved the feed of an older store into blocks");
-        }
         txn.open_table(ACTIVITIES).map_err(backend)?;
         txn.open_table(EMPLOYMENT_TERMS).map_err(backend)?;
         txn.open_table(ENROLLMENT_CODES).map_err(backend)?;
@@ -256,7 +253,7 @@ impl RedbStore {
         txn.open_table(UNKNOWN_BADGE_EVENTS).map_err(backend)?;
         txn.open_table(EVENT_AMENDMENTS).map_err(backend)?;
         let kept = punch_cache::PunchCache::default();
-        punches::open(&txn, &kept, format)?;
+        let upgraded = punches::open(&txn, &kept, format)?;
         txn.open_table(ANNOUNCED_INTERVALS).map_err(backend)?;
         txn.open_table(TIME_ANCHORS).map_err(backend)?;
         txn.open_table(WEEKS_CLOSED).map_err(backend)?;
@@ -267,6 +264,18 @@ impl RedbStore {
         txn.open_table(DELIVERIES).map_err(backend)?;
         txn.commit().map_err(backend)?;
         kept.committed();
+
+        // Said once stored: a server stopped before the commit converts the store again.
+        if moved > 0 {
+            tracing::warn!(entries = moved, "moved the feed of an older store into blocks");
+        }
+        if upgraded.merged > 0 {
+            tracing::warn!(punches = upgraded.merged, "merged the punch log of an older store");
+        }
+        if upgraded.built > 0 {
+            let punches = upgraded.built;
+            tracing::warn!(punches, "built the employee punch index of an older store");
+        }
         Ok(Self { db, commits: group::Commits::default(), employees: Default::default(), kept })
     }
 

@@ -121,6 +121,15 @@ fn recorded(event: u128, row: &[u8]) -> Result<Recorded, StoreError> {
     Ok(Recorded { punch, amends: row.amends })
 }
 
+/// What [`open`] did to bring an older store up to date, to be logged once it is committed.
+#[derive(Debug, Default)]
+pub(super) struct Upgraded {
+    /// Punches of a one-punch-per-row log (format 2 or earlier) merged into the index.
+    pub(super) merged: usize,
+    /// Punches filed from the events of a store written before the index.
+    pub(super) built: usize,
+}
+
 /// Creates the tables, and on a store written before them, builds the rows from the events
 /// and drops the old index. A store of `format` 2 or earlier has its log, one punch per row,
 /// merged.
@@ -128,16 +137,14 @@ pub(super) fn open(
     txn: &WriteTransaction,
     kept: &PunchCache,
     format: u64,
-) -> Result<(), StoreError> {
+) -> Result<Upgraded, StoreError> {
     txn.open_table(PUNCHES).map_err(backend)?;
     txn.open_table(AMENDED_BY).map_err(backend)?;
     txn.open_table(RAISED).map_err(backend)?;
     txn.open_table(PUNCH_LOG).map_err(backend)?;
+    let mut upgraded = Upgraded::default();
     if format <= 2 {
-        let merged = merge_rows(txn, |value| Ok(vec![single_entry(value)?]))?;
-        if merged > 0 {
-            tracing::warn!(punches = merged, "merged the punch log of an older store");
-        }
+        upgraded.merged = merge_rows(txn, |value| Ok(vec![single_entry(value)?]))?;
     }
 
     let mut indexed = Vec::new();
@@ -149,7 +156,7 @@ pub(super) fn open(
     }
     txn.delete_table(EMPLOYEE_EVENTS).map_err(backend)?;
     if indexed.is_empty() {
-        return Ok(());
+        return Ok(upgraded);
     }
 
     let mut events = Vec::with_capacity(indexed.len());
@@ -178,8 +185,8 @@ pub(super) fn open(
         filing.put(*employee, punch, *amends)?;
     }
     filing.finish()?;
-    tracing::warn!(punches = events.len(), "built the employee punch index of an older store");
-    Ok(())
+    upgraded.built = events.len();
+    Ok(upgraded)
 }
 
 /// Files the punches of one write transaction. Between plain punches it keeps the log, the
