@@ -28,10 +28,10 @@
 //!   read back. What would close the read back: the intervals themselves kept per employee.
 //! - Batches that arrive together share one commit, but one kiosk's catch-up is a batch at a
 //!   time, each paying its fsync: a kiosk that buffered a million events syncs them in
-//!   21 to 28 s in batches of 500 (the default; one full run on a slow day took 39 s), its
-//!   cost per event 1.35 to 2 times that of 10,000, and 18 to 23 s in batches of 5,000
+//!   19 s in batches of 500 (the default; an earlier build on a slow day took 39 s), its
+//!   cost per event 1.06 to 1.24 times that of 10,000, and 13 s in batches of 5,000
 //!   (`max_batch_events`; bench/results.md §4, bench/profiles.md). Ingest from 100 kiosks
-//!   in batches of 500 measured 114,000 to 149,000 events/s on two cores over four rounds.
+//!   in batches of 500 measured 114,000 to 171,000 events/s on two cores.
 //!   Each event is still two B-tree inserts of some thousands of instructions (its row, and
 //!   its punch's row in the employee index when the log is merged) beside its share of its
 //!   batch's one feed row and one log row. What would take the next step: the punch index
