@@ -204,6 +204,12 @@ fn decode_entry(seq: u64, bytes: &[u8]) -> Result<FeedEntry, StoreError> {
 /// Up to `limit` entries after `after`, in seq order.
 pub(super) fn after(db: &Database, after: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
     let txn = db.begin_read().map_err(backend)?;
+    let meta = txn.open_table(META).map_err(backend)?;
+    let last = meta.get(FEED_SEQ).map_err(backend)?.map_or(0, |v| v.value());
+    // Readers at the end of the feed ask again and again; they decode no block.
+    if last <= after {
+        return Ok(Vec::new());
+    }
     let blocks = txn.open_table(BLOCKS).map_err(backend)?;
     let from = after.saturating_add(1);
 
